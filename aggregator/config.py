@@ -1,0 +1,234 @@
+"""Reading and checking ``sources.toml`` and the deployment environment.
+
+``load_config(path)`` returns a validated ``Config`` or raises ``ConfigError``
+naming the file, the key and the reason. Every key accepted here is
+documented in the README; ``tests/test_docs.py`` fails when one is not.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+KINDS = ("ics", "feed")
+
+# Environment variables for deployment (documented in the README).
+ENV_CONFIG = "NETZWERKTIMER_CONFIG"
+ENV_DATA_DIR = "NETZWERKTIMER_DATA_DIR"
+ENV_DATABASE_URL = "NETZWERKTIMER_DATABASE_URL"
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class ConfigError(Exception):
+    """A configuration that cannot be used: ``file: key: reason`` per problem."""
+
+    def __init__(self, file: str | Path, problems: list[tuple[str, str]]):
+        self.file = str(file)
+        self.problems = problems
+        lines = [f"{self.file}: {key}: {reason}" if key else f"{self.file}: {reason}" for key, reason in problems]
+        super().__init__("\n".join(lines))
+
+
+def parse_duration(value: object) -> timedelta:
+    """``"90m"``, ``"6h"``, ``"1d"``, ``"2w"`` or a number of seconds → timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool):
+        raise ValueError("expected a duration like \"6h\"")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    elif isinstance(value, str) and (m := _DURATION.match(value)):
+        seconds = int(m.group(1)) * _UNITS[m.group(2)]
+    else:
+        raise ValueError(f'expected a duration like "30m", "6h" or "7d", got {value!r}')
+    if seconds <= 0:
+        raise ValueError("a duration must be positive")
+    return timedelta(seconds=seconds)
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+def _check_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)") from None
+    return name
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Settings(_Strict):
+    """``[settings]``: defaults for every source and for what we publish."""
+
+    timezone: str = "Europe/Berlin"
+    refresh: Duration = timedelta(hours=6)
+    horizon: Duration = timedelta(days=365)
+    calendar_name: str = "Netzwerktimer – Cross-Cluster-Initiative Thüringen"
+    contact: str = "https://github.com/netzwerktimer/netzwerktimer"
+    timeout: float = Field(default=20.0, gt=0)
+    max_bytes: int = Field(default=10_000_000, gt=0)
+    retries: int = Field(default=3, ge=0, le=10)
+    backoff: float = Field(default=2.0, ge=0)
+    max_retry_after: float = Field(default=120.0, ge=0)
+    per_host_concurrency: int = Field(default=2, ge=1, le=16)
+    respect_robots_txt: bool = True
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        return _check_zone(v)
+
+
+class Network(_Strict):
+    """``[networks.<id>]``: one member network of the initiative."""
+
+    name: str = Field(min_length=1)
+    short: str = ""
+    website: str = ""
+    contacts: list[str] = []
+
+    @property
+    def label(self) -> str:
+        return self.short or self.name
+
+
+class Source(_Strict):
+    """``[[sources]]``: one place a network publishes events."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    network: str
+    kind: Literal["ics", "feed"]
+    url: str = Field(pattern=r"^https?://")
+    refresh: Duration | None = None
+    enabled: bool = True
+    timezone: str | None = None
+    note: str = ""
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str | None) -> str | None:
+        return None if v is None else _check_zone(v)
+
+
+class Config(_Strict):
+    """The whole of ``sources.toml``."""
+
+    settings: Settings = Settings()
+    networks: dict[str, Network] = {}
+    sources: list[Source] = []
+    path: str = ""
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> "Config":
+        seen: set[str] = set()
+        for i, source in enumerate(self.sources):
+            if source.id in seen:
+                raise ValueError(f"sources[{i}].id: duplicate source id {source.id!r}")
+            seen.add(source.id)
+            if source.network not in self.networks:
+                raise ValueError(
+                    f"sources[{i}].network: unknown network {source.network!r} "
+                    f"(define [networks.{source.network}])"
+                )
+        return self
+
+    def source(self, source_id: str) -> Source:
+        for s in self.sources:
+            if s.id == source_id:
+                return s
+        raise KeyError(source_id)
+
+    def refresh_of(self, source: Source) -> timedelta:
+        return source.refresh or self.settings.refresh
+
+    def timezone_of(self, source: Source) -> ZoneInfo:
+        return ZoneInfo(source.timezone or self.settings.timezone)
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a sources.toml; raise ConfigError with file, key and reason."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(path, [("", "file not found")]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(path, [("", f"not UTF-8 text ({exc.reason})")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, [("", f"not valid TOML: {exc}")]) from None
+    if "path" in raw:
+        raise ConfigError(path, [("path", "unknown key")])
+    try:
+        return Config.model_validate({**raw, "path": str(path)})
+    except ValidationError as exc:
+        raise ConfigError(path, [_describe(err, raw) for err in exc.errors()]) from None
+
+
+def _describe(err: dict, raw: dict) -> tuple[str, str]:
+    loc = list(err["loc"])
+    msg = err["msg"]
+    if err["type"] == "value_error" and not loc:
+        # Raised by a model validator as "key: reason".
+        key, _, reason = msg.removeprefix("Value error, ").partition(": ")
+        return key, reason
+    msg = msg.removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key (see the README's list of keys)"
+    elif err["type"] == "missing":
+        msg = "required key is missing"
+    key = ""
+    for part in loc:
+        if isinstance(part, int):
+            key += f"[{part}]"
+            if loc[0] == "sources" and isinstance(raw.get("sources"), list) and part < len(raw["sources"]):
+                sid = raw["sources"][part].get("id") if isinstance(raw["sources"][part], dict) else None
+                if sid:
+                    key += f" (id {sid!r})"
+        else:
+            key += ("." if key else "") + str(part)
+    # pydantic puts union/annotated branches into the location; keep it readable.
+    key = re.sub(r"\.function-(before|after)\[[^\]]*\]", "", key)
+    return key, msg
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Where the service keeps its things, from the environment."""
+
+    config_path: Path
+    data_dir: Path
+    database_url: str
+
+    @classmethod
+    def from_env(cls, config_override: str | None = None, env: dict | None = None) -> "Deployment":
+        env = os.environ if env is None else env
+        config_path = Path(config_override or env.get(ENV_CONFIG) or "sources.toml")
+        data_dir = Path(env.get(ENV_DATA_DIR) or "data")
+        url = env.get(ENV_DATABASE_URL) or f"sqlite:///{(data_dir / 'netzwerktimer.sqlite3').resolve()}"
+        return cls(config_path=config_path, data_dir=data_dir, database_url=url)
+
+    @property
+    def public_dir(self) -> Path:
+        return self.data_dir / "public"

@@ -1,0 +1,1 @@
+"""Exporters: turn stored events into what people subscribe to or read."""

@@ -1,0 +1,3 @@
+"""Shared pytest fixtures. Fixture modules live in tests/support/."""
+
+pytest_plugins: list[str] = []
