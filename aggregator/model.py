@@ -98,3 +98,13 @@ class Event:
 
 def _iso(value: When | None) -> str | None:
     return None if value is None else value.isoformat()
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event as the store keeps it, with what subscribers' clients need to track changes."""
+
+    event: Event
+    first_seen: datetime  # aware UTC: CREATED
+    last_modified: datetime  # aware UTC: LAST-MODIFIED and DTSTAMP, moves only when content changes
+    sequence: int  # SEQUENCE, goes up when content changes
