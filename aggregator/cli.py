@@ -1,0 +1,185 @@
+"""The ``netzwerktimer`` command.
+
+Command names and options are a contract that later features and users
+build on: refresh, export ics, sources list, config check, serve.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from aggregator import __version__
+from aggregator.config import Config, ConfigError, Deployment, load_config
+
+EXIT_CONFIG = 2
+EXIT_SOURCES_FAILED = 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    deployment = Deployment.from_env(getattr(args, "config", None))
+    try:
+        config = load_config(deployment.config_path)
+    except ConfigError as exc:
+        print(f"configuration refused:\n{exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    return args.handler(args, config, deployment)
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS, help="sources.toml to use (overrides NETZWERKTIMER_CONFIG)")
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log progress")
+
+    p = argparse.ArgumentParser(prog="netzwerktimer", description="One merged calendar of the CCIT networks' events.", parents=[common])
+    p.add_argument("--version", action="version", version=f"netzwerktimer {__version__}")
+    p.set_defaults(verbose=False)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    r = sub.add_parser("refresh", parents=[common], help="fetch sources, store their events, publish the calendar")
+    r.add_argument("source_ids", nargs="*", metavar="SOURCE_ID", help="only these sources (default: every enabled source)")
+    r.set_defaults(handler=_refresh)
+
+    e = sub.add_parser("export", parents=[common], help="write a calendar from what is stored")
+    esub = e.add_subparsers(dest="format", required=True, metavar="FORMAT")
+    ics = esub.add_parser("ics", parents=[common], help="the merged calendar as iCalendar")
+    ics.add_argument("--network", metavar="ID", help="only this network's events")
+    ics.add_argument("-o", "--output", metavar="FILE", help="write here (default: standard output)")
+    ics.set_defaults(handler=_export_ics)
+
+    s = sub.add_parser("sources", parents=[common], help="inspect sources")
+    ssub = s.add_subparsers(dest="action", required=True, metavar="ACTION")
+    sl = ssub.add_parser("list", parents=[common], help="each source: last run, status, events")
+    sl.add_argument("--json", action="store_true", help="print JSON")
+    sl.set_defaults(handler=_sources_list)
+
+    c = sub.add_parser("config", parents=[common], help="configuration")
+    csub = c.add_subparsers(dest="action", required=True, metavar="ACTION")
+    cc = csub.add_parser("check", parents=[common], help="validate sources.toml without starting anything")
+    cc.set_defaults(handler=_config_check)
+
+    sv = sub.add_parser("serve", parents=[common], help="refresh on schedule and serve the calendar over HTTP")
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 in a container)")
+    sv.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    sv.set_defaults(handler=_serve)
+    return p
+
+
+def _open_store(deployment: Deployment):
+    from aggregator.store import Store
+
+    store = Store(deployment.database_url)
+    store.migrate()
+    return store
+
+
+def _refresh(args, config: Config, deployment: Deployment) -> int:
+    from aggregator.pipeline import refresh, select_sources
+
+    try:
+        sources = select_sources(config, args.source_ids)
+    except KeyError as exc:
+        print(exc.args[0], file=sys.stderr)
+        return EXIT_CONFIG
+    store = _open_store(deployment)
+    report = refresh(config, store, deployment, sources)
+    for r in report.sources:
+        line = f"{r.source_id}: {r.outcome}"
+        if r.http_status:
+            line += f" (HTTP {r.http_status})"
+        if r.events is not None:
+            line += f", {r.events} events"
+        if r.sync:
+            line += f" (+{r.sync.added} ~{r.sync.updated} -{r.sync.gone})"
+        if r.error:
+            line += f": {r.error}"
+        if r.warnings:
+            line += f" [{len(r.warnings)} warnings]"
+        print(line)
+    path = deployment.public_dir / "calendar.ics"
+    print(f"calendar {'written' if report.published else 'unchanged'}: {path}")
+    return EXIT_SOURCES_FAILED if report.failed else 0
+
+
+def _export_ics(args, config: Config, deployment: Deployment) -> int:
+    from aggregator.pipeline import render
+    from exporters.files import write_atomic
+
+    if args.network and args.network not in config.networks:
+        print(f"unknown network {args.network!r}; known: {', '.join(sorted(config.networks))}", file=sys.stderr)
+        return EXIT_CONFIG
+    data = render(config, _open_store(deployment), args.network)
+    if args.output:
+        write_atomic(Path(args.output), data)
+    else:
+        sys.stdout.buffer.write(data)
+    return 0
+
+
+def _sources_list(args, config: Config, deployment: Deployment) -> int:
+    states = _open_store(deployment).source_states()
+    rows = []
+    for s in config.sources:
+        st = states.get(s.id)
+        rows.append(
+            {
+                "id": s.id,
+                "network": s.network,
+                "kind": s.kind,
+                "enabled": s.enabled,
+                "url": s.url,
+                "last_run": _iso(st.last_fetch_at) if st else None,
+                "last_success": _iso(st.last_success_at) if st else None,
+                "outcome": st.last_outcome if st else None,
+                "http_status": st.last_status if st else None,
+                "events": st.event_count if st else 0,
+                "error": st.last_error if st else None,
+                "warnings": st.last_warnings if st else [],
+            }
+        )
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    header = ("SOURCE", "NETWORK", "KIND", "ON", "LAST RUN (UTC)", "STATUS", "EVENTS")
+    table = [header]
+    for r in rows:
+        status = r["outcome"] or "never run"
+        if r["http_status"]:
+            status += f" {r['http_status']}"
+        table.append((r["id"], r["network"], r["kind"], "yes" if r["enabled"] else "no", (r["last_run"] or "-")[:16].replace("T", " "), status, str(r["events"])))
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    for r in rows:
+        if r["error"]:
+            print(f"  ! {r['id']}: {r['error']}")
+        if r["warnings"]:
+            print(f"  ~ {r['id']}: {len(r['warnings'])} warnings, first: {r['warnings'][0]}")
+    return 0
+
+
+def _config_check(args, config: Config, deployment: Deployment) -> int:
+    enabled = sum(1 for s in config.sources if s.enabled)
+    print(f"{config.path}: OK — {len(config.networks)} networks, {len(config.sources)} sources ({enabled} enabled)")
+    return 0
+
+
+def _serve(args, config: Config, deployment: Deployment) -> int:
+    from aggregator.web import serve
+
+    serve(config, deployment, host=args.host, port=args.port)
+    return 0
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""Raw events → normalized events: aware times, clean text, canonical URLs.
+
+``normalize(raw, ...)`` promises an ``Event`` whose start is a ``date`` (all
+day) or an aware datetime in an IANA zone or UTC, whose end is of the same
+kind and not before the start, whose text holds no markup, and whose URL is
+an absolute http(s) URL or empty. It raises ``NormalizeError`` for an event
+that cannot be made valid.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from datetime import date, datetime, timedelta, timezone
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
+
+from bs4 import BeautifulSoup
+
+from aggregator.model import STATUSES, Event, RawEvent, When
+
+UNTITLED = "(ohne Titel)"
+MAX_TITLE = 300
+MAX_TEXT = 10_000
+
+_TRACKING_PARAMS = re.compile(r"^(utm_\w+|pk_\w+|mtm_\w+|fbclid|gclid|msclkid|mc_cid|mc_eid|_hsenc|_hsmi)$", re.I)
+_LOOKS_LIKE_HTML = re.compile(r"<[a-zA-Z/!][^>]*>|&[#a-zA-Z0-9]+;")
+_BLOCK_TAGS = ("p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "table", "section", "article")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class NormalizeError(ValueError):
+    """A raw event that cannot become a valid event (the message says why)."""
+
+
+def normalize(raw: RawEvent, *, source_id: str, network_id: str, zone: ZoneInfo, base_url: str) -> Event:
+    """Make one raw event publishable; see the module docstring for what is promised."""
+    start = _aware(raw.start, zone)
+    if start is None:
+        raise NormalizeError(f"event {raw.source_uid!r} has no start")
+    tzid = _tzid(start)
+    end = _end(start, _aware(raw.end, zone), tzid)
+    title = clean_text(raw.title, single_line=True)[:MAX_TITLE] or UNTITLED
+    status = raw.status if raw.status in STATUSES else "confirmed"
+    return Event(
+        source_id=source_id,
+        network_id=network_id,
+        source_uid=raw.source_uid,
+        recurrence_id=_recurrence_id(raw.recurrence_id, zone, tzid),
+        title=title,
+        description=clean_text(raw.description)[:MAX_TEXT],
+        location=clean_text(raw.location, single_line=True)[:MAX_TITLE],
+        url=canonical_url(raw.url, base_url),
+        start=start,
+        end=end,
+        tzid=tzid,
+        status=status,
+        categories=tuple(dict.fromkeys(c for c in (clean_text(c, single_line=True) for c in raw.categories) if c)),
+        rrule=raw.rrule or None,
+        rdates=tuple(_like(d, start, zone, tzid) for d in raw.rdates),
+        exdates=tuple(_like(d, start, zone, tzid) for d in raw.exdates),
+    )
+
+
+def clean_text(value: str | None, *, single_line: bool = False) -> str:
+    """Markup and entities removed, whitespace tidied, control characters dropped."""
+    if not value:
+        return ""
+    text = str(value)
+    if _LOOKS_LIKE_HTML.search(text):
+        soup = BeautifulSoup(text, "html.parser")
+        for tag in soup(["script", "style"]):
+            tag.decompose()
+        for tag in soup.find_all(_BLOCK_TAGS):
+            tag.insert_before("\n")
+            tag.insert_after("\n")
+        text = html.unescape(soup.get_text())
+    text = unicodedata.normalize("NFC", _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n")))
+    text = text.replace("\u00a0", " ").replace("\u200b", "")
+    if single_line:
+        return " ".join(text.split())
+    lines = [" ".join(line.split()) for line in text.split("\n")]
+    out = re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
+    return out.strip()
+
+
+def canonical_url(url: str | None, base_url: str = "") -> str:
+    """An absolute http(s) URL without fragment, default port and tracking parameters, or ""."""
+    if not url:
+        return ""
+    url = url.strip()
+    absolute = urljoin(base_url, url) if base_url else url
+    parts = urlsplit(absolute)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        return ""
+    host = parts.hostname.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        return ""
+    if port and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
+        host = f"{host}:{port}"
+    if parts.username:
+        host = f"{parts.username}@{host}"
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING_PARAMS.match(k)])
+    return urlunsplit((scheme, host, parts.path or "/", query, ""))
+
+
+def _aware(value: When | None, zone: ZoneInfo) -> When | None:
+    """Dates stay dates; floating datetimes get the source's zone; foreign tzinfos become UTC."""
+    if value is None or not isinstance(value, datetime):
+        return value
+    if value.tzinfo is None:
+        return value.replace(tzinfo=zone)
+    if isinstance(value.tzinfo, ZoneInfo) or value.tzinfo is timezone.utc:
+        return value
+    return value.astimezone(timezone.utc)
+
+
+def _tzid(start: When) -> str:
+    if not isinstance(start, datetime):
+        return ""
+    tz = start.tzinfo
+    if tz is timezone.utc or (isinstance(tz, ZoneInfo) and tz.key in ("UTC", "Etc/UTC", "GMT", "Etc/GMT")):
+        return "UTC"
+    return tz.key  # type: ignore[union-attr]
+
+
+def _in_zone(value: datetime, tzid: str) -> datetime:
+    return value.astimezone(timezone.utc if tzid == "UTC" else ZoneInfo(tzid))
+
+
+def _end(start: When, end: When | None, tzid: str) -> When | None:
+    if isinstance(start, datetime):
+        if end is None:
+            return None
+        if not isinstance(end, datetime):  # a date end to a timed start: until that day's start
+            end = datetime.combine(end, datetime.min.time(), start.tzinfo)
+        end = _in_zone(end, tzid)
+        return end if end >= start else start
+    if isinstance(end, datetime):
+        end = end.date()
+    if end is None or end <= start:
+        return start + timedelta(days=1)
+    return end
+
+
+def _like(value: When, start: When, zone: ZoneInfo, tzid: str) -> When:
+    """A recurrence date of the same kind as the start (date or datetime in the event's zone)."""
+    if isinstance(start, datetime):
+        if not isinstance(value, datetime):
+            value = datetime.combine(value, start.timetz().replace(tzinfo=None))
+        return _in_zone(_aware(value, zone), tzid)  # type: ignore[arg-type]
+    return value.date() if isinstance(value, datetime) else value
+
+
+def _recurrence_id(value: When | None, zone: ZoneInfo, tzid: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = _aware(value, zone)
+        if tzid:
+            value = _in_zone(value, tzid)  # type: ignore[arg-type]
+        return value.isoformat()
+    return date.isoformat(value)

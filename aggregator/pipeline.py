@@ -1,0 +1,187 @@
+"""One refresh: fetch → extract → normalize → store → publish.
+
+Each stage only sees its input and output. A source that fails at any stage
+is recorded with its reason and never stops the others; its stored events
+stay as they were.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from aggregator.config import Config, Deployment, Source
+from aggregator.extract import ExtractContext, ExtractError, extract
+from aggregator.fetch import CacheState, Fetcher, FetchResult
+from aggregator.model import Event
+from aggregator.normalize import NormalizeError, normalize
+from aggregator.store import Store, SyncResult
+from aggregator.store.repo import FetchRecord
+from exporters.files import write_atomic
+from exporters.ics import render_calendar
+
+log = logging.getLogger(__name__)
+
+MAX_WARNINGS = 50
+
+
+@dataclass
+class SourceReport:
+    """What happened to one source in one refresh."""
+
+    source_id: str
+    outcome: str  # fetched | not_modified | unchanged | error
+    http_status: int | None = None
+    events: int | None = None
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    sync: SyncResult | None = None
+
+
+@dataclass
+class RefreshReport:
+    sources: list[SourceReport] = field(default_factory=list)
+    published: bool = False
+
+    @property
+    def failed(self) -> list[SourceReport]:
+        return [r for r in self.sources if r.outcome == "error"]
+
+
+def select_sources(config: Config, ids: list[str] | None) -> list[Source]:
+    """The enabled sources, or exactly the named ones (disabled ones too, when named)."""
+    if not ids:
+        return [s for s in config.sources if s.enabled]
+    known = {s.id: s for s in config.sources}
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise KeyError(f"unknown source id(s): {', '.join(unknown)}")
+    return [known[i] for i in ids]
+
+
+def refresh(
+    config: Config,
+    store: Store,
+    deployment: Deployment,
+    sources: list[Source],
+    *,
+    now: datetime | None = None,
+    publish_after: bool = True,
+) -> RefreshReport:
+    """Fetch the given sources concurrently, store what changed, publish if anything did."""
+    now = now or datetime.now(timezone.utc)
+    states = store.source_states()
+    items = []
+    for s in sources:
+        st = states.get(s.id)
+        cache = CacheState(st.etag, st.http_last_modified, st.body_digest) if st else None
+        items.append((s.id, s.url, cache))
+    results = asyncio.run(_fetch_all(config, items))
+    report = RefreshReport()
+    for source in sources:
+        try:
+            report.sources.append(_process(config, store, source, results[source.id], now))
+        except Exception as exc:  # a bug must not cost the other sources their refresh
+            log.exception("source %s failed unexpectedly", source.id)
+            reason = f"internal error: {type(exc).__name__}: {exc}"
+            store.record_fetch(source.id, FetchRecord(started_at=now, outcome="error", error=reason))
+            report.sources.append(SourceReport(source.id, "error", error=reason))
+    if publish_after and (any(r.sync and r.sync.changed for r in report.sources) or not _published_path(deployment).exists()):
+        report.published = publish(config, store, deployment)
+    return report
+
+
+async def _fetch_all(config: Config, items: list[tuple[str, str, CacheState | None]]) -> dict[str, FetchResult]:
+    async with Fetcher(config.settings) as fetcher:
+        return await fetcher.fetch_many(items)
+
+
+def _process(config: Config, store: Store, source: Source, result: FetchResult, now: datetime) -> SourceReport:
+    record = FetchRecord(
+        started_at=result.started_at,
+        outcome=result.outcome,
+        http_status=result.status,
+        bytes=result.bytes,
+        attempts=result.attempts,
+        elapsed=result.elapsed,
+        error=result.error,
+        etag=result.etag,
+        http_last_modified=result.last_modified,
+        body_digest=result.body_digest,
+    )
+    if result.outcome != "fetched":
+        store.record_fetch(source.id, record)
+        return SourceReport(source.id, result.outcome, result.status, error=result.error)
+
+    zone = config.timezone_of(source)
+    ctx = ExtractContext(url=result.url or source.url, timezone=zone, now=now)
+    try:
+        extraction = extract(source.kind, result.body or b"", ctx)
+    except ExtractError as exc:
+        # The old events stay; the cache state is not advanced, so the next run reads the body again.
+        record.outcome, record.error = "error", str(exc)
+        store.record_fetch(source.id, record)
+        return SourceReport(source.id, "error", result.status, error=str(exc))
+
+    warnings = list(extraction.warnings)
+    events = _normalize_all(extraction.events, source, config, now, warnings)
+    record.events_found = len(events)
+    record.warnings = _cap(warnings)
+    sync = store.record_fetch(source.id, record, sync=(events, now))
+    return SourceReport(source.id, "fetched", result.status, len(events), None, record.warnings, sync)
+
+
+def _normalize_all(raws, source: Source, config: Config, now: datetime, warnings: list[str]) -> list[Event]:
+    zone = config.timezone_of(source)
+    limit = now + config.settings.horizon
+    events, beyond = [], 0
+    for raw in raws:
+        try:
+            ev = normalize(raw, source_id=source.id, network_id=source.network, zone=zone, base_url=source.url)
+        except NormalizeError as exc:
+            warnings.append(str(exc))
+            continue
+        if not ev.rrule and not ev.rdates and _starts_after(ev, limit):
+            beyond += 1
+            continue
+        events.append(ev)
+    if beyond:
+        warnings.append(f"{beyond} event(s) start beyond the horizon of {config.settings.horizon.days} days and were skipped")
+    return events
+
+
+def _starts_after(ev: Event, limit: datetime) -> bool:
+    if isinstance(ev.start, datetime):
+        return ev.start > limit
+    return ev.start > limit.date()
+
+
+def _cap(warnings: list[str]) -> list[str]:
+    if len(warnings) <= MAX_WARNINGS:
+        return warnings
+    return warnings[:MAX_WARNINGS] + [f"… and {len(warnings) - MAX_WARNINGS} more warnings"]
+
+
+def _published_path(deployment: Deployment):
+    return deployment.public_dir / "calendar.ics"
+
+
+def render(config: Config, store: Store, network_id: str | None = None) -> bytes:
+    """The merged calendar (or one network's) as ICS bytes, from what is stored."""
+    name = config.settings.calendar_name
+    if network_id is not None:
+        name = f"{name} – {config.networks[network_id].label}"
+    return render_calendar(
+        store.published_events(network_id),
+        networks=config.networks,
+        name=name,
+        refresh=config.settings.refresh,
+        timezone=config.settings.timezone,
+    )
+
+
+def publish(config: Config, store: Store, deployment: Deployment) -> bool:
+    """Write the merged calendar atomically; return whether its bytes changed."""
+    return write_atomic(_published_path(deployment), render(config, store))

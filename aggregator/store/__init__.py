@@ -1,0 +1,5 @@
+"""Storage: SQLAlchemy tables, Alembic migrations and the repository API."""
+
+from aggregator.store.repo import SourceState, Store, SyncResult
+
+__all__ = ["SourceState", "Store", "SyncResult"]

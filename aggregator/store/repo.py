@@ -1,0 +1,299 @@
+"""The store: upsert events by (source, source UID), keep per-source fetch state.
+
+SQLite (WAL) by default, PostgreSQL through a ``postgresql+psycopg://`` URL;
+both behave the same. The schema is created and upgraded by Alembic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import create_engine, event, func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from aggregator.model import Event, StoredEvent, When
+from aggregator.store.tables import EventRow, FetchRow, SourceRow
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+@dataclass
+class SyncResult:
+    """What one sync of a source's events changed."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    gone: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.gone)
+
+
+@dataclass
+class SourceState:
+    """A source's cache state and health, as ``sources list`` shows it."""
+
+    id: str
+    etag: str | None = None
+    http_last_modified: str | None = None
+    body_digest: str | None = None
+    last_fetch_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_outcome: str | None = None
+    last_status: int | None = None
+    last_error: str | None = None
+    last_warnings: list[str] = field(default_factory=list)
+    event_count: int = 0
+
+
+@dataclass
+class FetchRecord:
+    """One fetch to record: what happened, and for a good one the new cache state."""
+
+    started_at: datetime
+    outcome: str
+    http_status: int | None = None
+    bytes: int = 0
+    attempts: int = 1
+    elapsed: float = 0.0
+    events_found: int | None = None
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    etag: str | None = None
+    http_last_modified: str | None = None
+    body_digest: str | None = None
+
+
+class Store:
+    """All database access of the service goes through here."""
+
+    def __init__(self, url: str):
+        self.url = url
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        self.engine: Engine = create_engine(url, future=True, pool_pre_ping=True)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._session = sessionmaker(self.engine, expire_on_commit=False)
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema to the newest migration."""
+        cfg = AlembicConfig()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- sources -------------------------------------------------------
+
+    def source_states(self) -> dict[str, SourceState]:
+        with self._session() as s:
+            return {row.id: _state(row) for row in s.scalars(select(SourceRow))}
+
+    def source_state(self, source_id: str) -> SourceState:
+        with self._session() as s:
+            row = s.get(SourceRow, source_id)
+            return _state(row) if row else SourceState(id=source_id)
+
+    def record_fetch(self, source_id: str, rec: FetchRecord, sync: tuple[list[Event], datetime] | None = None) -> SyncResult | None:
+        """Log one fetch and update the source's state; with ``sync``, store its events
+        in the same transaction, so cache state and events never disagree."""
+        with self._session.begin() as s:
+            result = self._sync(s, source_id, *sync) if sync is not None else None
+            s.add(
+                FetchRow(
+                    source_id=source_id,
+                    started_at=rec.started_at,
+                    elapsed=rec.elapsed,
+                    outcome=rec.outcome,
+                    http_status=rec.http_status,
+                    bytes=rec.bytes,
+                    attempts=rec.attempts,
+                    events_found=rec.events_found,
+                    error=rec.error,
+                    warnings=rec.warnings,
+                )
+            )
+            row = s.get(SourceRow, source_id) or SourceRow(id=source_id, last_warnings=[], event_count=0)
+            row.last_fetch_at = rec.started_at
+            row.last_outcome = rec.outcome
+            row.last_status = rec.http_status
+            row.last_error = rec.error
+            if rec.outcome != "error":
+                row.last_success_at = rec.started_at
+                if rec.outcome in ("fetched", "unchanged"):  # an unchanged body may still carry a new ETag
+                    row.etag = rec.etag
+                    row.http_last_modified = rec.http_last_modified
+                    row.body_digest = rec.body_digest
+                if rec.outcome == "fetched":
+                    row.last_warnings = rec.warnings
+            row.event_count = s.scalar(
+                select(func.count()).select_from(EventRow).where(EventRow.source_id == source_id, EventRow.gone_at.is_(None))
+            )
+            s.add(row)
+            return result
+
+    def fetch_log(self, source_id: str, limit: int = 20) -> list[FetchRow]:
+        with self._session() as s:
+            q = select(FetchRow).where(FetchRow.source_id == source_id).order_by(FetchRow.id.desc()).limit(limit)
+            return list(s.scalars(q))
+
+    # --- events --------------------------------------------------------
+
+    def sync_events(self, source_id: str, events: list[Event], now: datetime) -> SyncResult:
+        """Make the stored events of ``source_id`` match ``events``.
+
+        New keys are added, changed content bumps SEQUENCE and LAST-MODIFIED,
+        identical content writes nothing, and keys no longer present are marked
+        gone (never deleted).
+        """
+        with self._session.begin() as s:
+            return self._sync(s, source_id, events, now)
+
+    def _sync(self, s: Session, source_id: str, events: list[Event], now: datetime) -> SyncResult:
+        result = SyncResult()
+        existing = {(r.uid_key, r.recurrence_id): r for r in s.scalars(select(EventRow).where(EventRow.source_id == source_id))}
+        incoming: dict[tuple[str, str], Event] = {}
+        for ev in events:
+            incoming[(_uid_key(ev.source_uid), ev.recurrence_id)] = ev  # the last of duplicate keys wins
+        for key, ev in incoming.items():
+            digest = ev.content_hash()
+            row = existing.get(key)
+            if row is None:
+                row = EventRow(source_id=source_id, uid_key=key[0], recurrence_id=key[1], first_seen=now, sequence=0)
+                _fill(row, ev, digest, now)
+                s.add(row)
+                result.added += 1
+            elif row.content_hash != digest or row.gone_at is not None:
+                if row.content_hash != digest:
+                    row.sequence += 1
+                _fill(row, ev, digest, now)
+                row.gone_at = None
+                result.updated += 1
+            else:
+                result.unchanged += 1
+        for key, row in existing.items():
+            if key not in incoming and row.gone_at is None:
+                row.gone_at = now
+                result.gone += 1
+        return result
+
+    def published_events(self, network_id: str | None = None) -> list[StoredEvent]:
+        """Every event that is currently listed by its source (not gone)."""
+        with self._session() as s:
+            q = select(EventRow).where(EventRow.gone_at.is_(None))
+            if network_id is not None:
+                q = q.where(EventRow.network_id == network_id)
+            return [_stored(r) for r in s.scalars(q.order_by(EventRow.start_utc, EventRow.id))]
+
+    def all_events(self, source_id: str) -> list[EventRow]:
+        """Every row of a source, gone ones included (for inspection and tests)."""
+        with self._session() as s:
+            return list(s.scalars(select(EventRow).where(EventRow.source_id == source_id).order_by(EventRow.id)))
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def _uid_key(source_uid: str) -> str:
+    return hashlib.sha256(source_uid.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _fill(row: EventRow, ev: Event, digest: str, now: datetime) -> None:
+    row.source_uid = ev.source_uid
+    row.network_id = ev.network_id
+    row.title = ev.title
+    row.description = ev.description
+    row.location = ev.location
+    row.url = ev.url
+    row.all_day = ev.all_day
+    row.tzid = ev.tzid
+    row.start_utc = _instant(ev.start, ev.tzid)
+    row.end_utc = None if ev.end is None else _instant(ev.end, ev.tzid)
+    row.start_date = ev.start if ev.all_day else None
+    row.end_date = ev.end if ev.all_day else None
+    row.status = ev.status
+    row.categories = list(ev.categories)
+    row.rrule = ev.rrule
+    row.rdates = [d.isoformat() for d in ev.rdates]
+    row.exdates = [d.isoformat() for d in ev.exdates]
+    row.content_hash = digest
+    row.last_modified = now
+
+
+def _instant(value: When, tzid: str) -> datetime:
+    """The UTC instant of a value; all-day dates count from local midnight (Europe/Berlin)."""
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc)
+    return datetime.combine(value, time(0), ZoneInfo(tzid or "Europe/Berlin")).astimezone(timezone.utc)
+
+
+def _parse_when(text: str, tzid: str) -> When:
+    if "T" not in text:
+        return date.fromisoformat(text)
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is not None and tzid:
+        value = value.astimezone(timezone.utc if tzid == "UTC" else ZoneInfo(tzid))
+    return value
+
+
+def _stored(r: EventRow) -> StoredEvent:
+    if r.all_day:
+        start, end = r.start_date, r.end_date
+    else:
+        zone = timezone.utc if r.tzid == "UTC" else ZoneInfo(r.tzid)
+        start = r.start_utc.astimezone(zone)
+        end = None if r.end_utc is None else r.end_utc.astimezone(zone)
+    ev = Event(
+        source_id=r.source_id,
+        network_id=r.network_id,
+        source_uid=r.source_uid,
+        recurrence_id=r.recurrence_id,
+        title=r.title,
+        description=r.description,
+        location=r.location,
+        url=r.url,
+        start=start,
+        end=end,
+        tzid=r.tzid,
+        status=r.status,
+        categories=tuple(r.categories or ()),
+        rrule=r.rrule,
+        rdates=tuple(_parse_when(d, r.tzid) for d in r.rdates or ()),
+        exdates=tuple(_parse_when(d, r.tzid) for d in r.exdates or ()),
+    )
+    return StoredEvent(event=ev, first_seen=r.first_seen, last_modified=r.last_modified, sequence=r.sequence)
+
+
+def _state(row: SourceRow) -> SourceState:
+    return SourceState(
+        id=row.id,
+        etag=row.etag,
+        http_last_modified=row.http_last_modified,
+        body_digest=row.body_digest,
+        last_fetch_at=row.last_fetch_at,
+        last_success_at=row.last_success_at,
+        last_outcome=row.last_outcome,
+        last_status=row.last_status,
+        last_error=row.last_error,
+        last_warnings=list(row.last_warnings or []),
+        event_count=row.event_count or 0,
+    )

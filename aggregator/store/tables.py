@@ -1,0 +1,113 @@
+"""The database tables. Times are stored as naive UTC and returned aware (UTCDateTime),
+so SQLite and PostgreSQL behave the same."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator):
+    """An aware datetime in, an aware UTC datetime out; stored as naive UTC."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r} given to a UTC column")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class EventRow(Base):
+    """One event of one source, as last seen; never deleted when it vanishes, only marked gone."""
+
+    __tablename__ = "events"
+    __table_args__ = (UniqueConstraint("source_id", "uid_key", "recurrence_id", name="uq_event_identity"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(100), index=True)
+    uid_key: Mapped[str] = mapped_column(String(64))  # sha256 of source_uid: bounded index size
+    source_uid: Mapped[str] = mapped_column(Text)
+    recurrence_id: Mapped[str] = mapped_column(String(64), default="")
+    network_id: Mapped[str] = mapped_column(String(100), index=True)
+    title: Mapped[str] = mapped_column(Text, default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    location: Mapped[str] = mapped_column(Text, default="")
+    url: Mapped[str] = mapped_column(Text, default="")
+    all_day: Mapped[bool] = mapped_column(Boolean, default=False)
+    start_utc: Mapped[datetime] = mapped_column(UTCDateTime, index=True)  # for all-day: local midnight
+    end_utc: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    start_date = mapped_column(Date, nullable=True)  # all-day events only
+    end_date = mapped_column(Date, nullable=True)
+    tzid: Mapped[str] = mapped_column(String(64), default="")
+    status: Mapped[str] = mapped_column(String(16), default="confirmed")
+    categories: Mapped[list] = mapped_column(JSON, default=list)
+    rrule: Mapped[str | None] = mapped_column(Text, nullable=True)
+    rdates: Mapped[list] = mapped_column(JSON, default=list)  # ISO strings
+    exdates: Mapped[list] = mapped_column(JSON, default=list)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_modified: Mapped[datetime] = mapped_column(UTCDateTime)
+    gone_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+
+
+class SourceRow(Base):
+    """What we know about a source between runs: its HTTP cache state and its health."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    etag: Mapped[str | None] = mapped_column(Text, nullable=True)
+    http_last_modified: Mapped[str | None] = mapped_column(Text, nullable=True)
+    body_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    last_fetch_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    last_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_warnings: Mapped[list] = mapped_column(JSON, default=list)
+    event_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class FetchRow(Base):
+    """One fetch of one source: when, HTTP status, bytes, events found, error text."""
+
+    __tablename__ = "fetches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[str] = mapped_column(String(100), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    elapsed: Mapped[float] = mapped_column(Float, default=0.0)
+    outcome: Mapped[str] = mapped_column(String(16))  # fetched | not_modified | unchanged | error
+    http_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    bytes: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    events_found: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    warnings: Mapped[list] = mapped_column(JSON, default=list)
