@@ -1,0 +1,126 @@
+"""The store behaves the same on SQLite and PostgreSQL (the ``store`` fixture runs both)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import inspect
+
+from aggregator.model import Event
+from aggregator.store import Store
+from aggregator.store.repo import FetchRecord
+
+BERLIN = ZoneInfo("Europe/Berlin")
+T0 = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
+
+
+def ev(uid: str, **kw) -> Event:
+    base = dict(
+        source_id="src",
+        network_id="theen",
+        source_uid=uid,
+        title=f"Event {uid}",
+        start=datetime(2026, 3, 28, 10, 0, tzinfo=BERLIN),
+        end=datetime(2026, 3, 28, 12, 0, tzinfo=BERLIN),
+        tzid="Europe/Berlin",
+    )
+    base.update(kw)
+    return Event(**base)
+
+
+def test_migrate_twice_is_harmless_and_creates_the_tables(store: Store):
+    store.migrate()
+    assert {"events", "sources", "fetches", "alembic_version"} <= set(inspect(store.engine).get_table_names())
+
+
+def test_new_events_are_added_and_read_back_with_their_zones(store: Store):
+    events = [
+        ev("a"),
+        ev("utc", start=datetime(2026, 3, 29, 7, 0, tzinfo=timezone.utc), end=None, tzid="UTC"),
+        ev("allday", start=date(2026, 3, 30), end=date(2026, 4, 2), tzid=""),
+        ev(
+            "series",
+            start=datetime(2026, 3, 2, 18, 0, tzinfo=BERLIN),
+            end=datetime(2026, 3, 2, 19, 0, tzinfo=BERLIN),
+            rrule="FREQ=WEEKLY;COUNT=10",
+            exdates=(datetime(2026, 3, 9, 18, 0, tzinfo=BERLIN),),
+            rdates=(datetime(2026, 4, 1, 18, 0, tzinfo=BERLIN),),
+        ),
+        ev("series", recurrence_id="2026-03-16T18:00:00+01:00", start=datetime(2026, 3, 17, 18, 0, tzinfo=BERLIN), end=None),
+    ]
+    result = store.sync_events("src", events, T0)
+    assert (result.added, result.updated, result.gone) == (5, 0, 0)
+    stored = {(s.event.source_uid, s.event.recurrence_id): s for s in store.published_events()}
+    assert len(stored) == 5
+    for e in events:
+        got = stored[(e.source_uid, e.recurrence_id)]
+        assert got.event == e, e.source_uid
+        assert got.event.content_hash() == e.content_hash()
+        assert got.sequence == 0 and got.first_seen == T0 == got.last_modified
+    # Wall time survives the DST switch (29 March 2026) because the zone is kept, not an offset.
+    assert stored[("a", "")].event.start.utcoffset() == timedelta(hours=1)
+    assert stored[("allday", "")].event.all_day
+
+
+def test_identical_refresh_writes_nothing(store: Store):
+    store.sync_events("src", [ev("a"), ev("b")], T0)
+    later = T0 + timedelta(hours=6)
+    result = store.sync_events("src", [ev("b"), ev("a")], later)
+    assert (result.added, result.updated, result.unchanged, result.gone) == (0, 0, 2, 0)
+    assert not result.changed
+    assert all(s.last_modified == T0 and s.sequence == 0 for s in store.published_events())
+
+
+def test_changed_content_bumps_sequence_and_last_modified(store: Store):
+    store.sync_events("src", [ev("a"), ev("b")], T0)
+    later = T0 + timedelta(hours=6)
+    result = store.sync_events("src", [replace(ev("a"), location="IHK Erfurt"), ev("b")], later)
+    assert (result.updated, result.unchanged) == (1, 1)
+    by_uid = {s.event.source_uid: s for s in store.published_events()}
+    assert by_uid["a"].sequence == 1 and by_uid["a"].last_modified == later and by_uid["a"].first_seen == T0
+    assert by_uid["b"].sequence == 0 and by_uid["b"].last_modified == T0
+
+
+def test_vanished_event_is_marked_gone_not_deleted_and_comes_back(store: Store):
+    store.sync_events("src", [ev("a"), ev("b")], T0)
+    result = store.sync_events("src", [ev("a")], T0 + timedelta(hours=1))
+    assert result.gone == 1
+    assert [s.event.source_uid for s in store.published_events()] == ["a"]
+    rows = {r.source_uid: r for r in store.all_events("src")}
+    assert rows["b"].gone_at == T0 + timedelta(hours=1)
+    result = store.sync_events("src", [ev("a"), ev("b")], T0 + timedelta(hours=2))
+    assert result.updated == 1
+    assert sorted(s.event.source_uid for s in store.published_events()) == ["a", "b"]
+
+
+def test_sources_do_not_touch_each_others_events(store: Store):
+    store.sync_events("one", [replace(ev("x"), source_id="one")], T0)
+    store.sync_events("two", [replace(ev("x"), source_id="two")], T0)
+    store.sync_events("one", [], T0 + timedelta(hours=1))
+    assert [(s.event.source_id) for s in store.published_events()] == ["two"]
+
+
+def test_published_events_filter_by_network(store: Store):
+    store.sync_events("src", [ev("a"), replace(ev("b"), network_id="medways")], T0)
+    assert [s.event.source_uid for s in store.published_events("medways")] == ["b"]
+
+
+def test_record_fetch_keeps_cache_state_only_from_good_fetches(store: Store):
+    ok = FetchRecord(started_at=T0, outcome="fetched", http_status=200, bytes=123, events_found=1, etag='"v1"', body_digest="d1")
+    store.record_fetch("src", ok, sync=([ev("a")], T0))
+    bad = FetchRecord(started_at=T0 + timedelta(hours=1), outcome="error", http_status=500, error="HTTP 500 Internal Server Error", etag='"v2"')
+    store.record_fetch("src", bad)
+    st = store.source_state("src")
+    assert st.etag == '"v1"' and st.body_digest == "d1"
+    assert st.last_outcome == "error" and st.last_error == "HTTP 500 Internal Server Error"
+    assert st.last_success_at == T0 and st.event_count == 1
+    log = store.fetch_log("src")
+    assert [(f.outcome, f.http_status, f.bytes) for f in log] == [("error", 500, 0), ("fetched", 200, 123)]
+    assert log[1].events_found == 1
+
+
+def test_unknown_source_has_an_empty_state(store: Store):
+    st = store.source_state("nope")
+    assert st.etag is None and st.last_fetch_at is None and st.event_count == 0
