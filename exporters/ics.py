@@ -1,0 +1,495 @@
+"""The merged ICS feed that subscribers add to Outlook, Thunderbird and Google.
+
+``render_calendar`` turns stored events into one VCALENDAR (RFC 5545 with the
+RFC 7986 calendar properties). The output is a pure function of its input:
+the same events give the same bytes, whatever their order, so an unchanged
+feed keeps its ETag and ``write_atomic`` leaves the file alone.
+
+Times keep their zone: an event stored with ``tzid`` "Europe/Berlin" is
+written as ``DTSTART;TZID=Europe/Berlin:<local time>`` and the calendar
+carries one VTIMEZONE per zone in use, generated from zoneinfo (history as
+RDATEs, the rule still in force as a yearly RRULE, as tzurl.org and Outlook
+write them). "UTC" becomes the ``Z`` form, all-day events ``VALUE=DATE``.
+"""
+
+from __future__ import annotations
+
+import calendar as _calendar
+import hashlib
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone as dt_timezone, tzinfo
+from functools import lru_cache
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from icalendar import Calendar, Timezone, TimezoneDaylight, TimezoneStandard, vDuration, vRecur, vText
+from icalendar import Event as VEvent
+
+import aggregator
+from aggregator.config import Network
+from aggregator.model import Event, StoredEvent, When
+
+log = logging.getLogger(__name__)
+
+PRODID = f"-//Netzwerktimer//Netzwerktimer {aggregator.__version__}//DE"
+UID_DOMAIN = "netzwerktimer"
+
+_STATUS = {"confirmed": "CONFIRMED", "tentative": "TENTATIVE", "cancelled": "CANCELLED"}
+_UTC = dt_timezone.utc
+# C0 controls except TAB and LF, DEL, and the C1 controls: no client wants them
+# and some parsers stumble over them even when escaped.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def public_uid(source_id: str, source_uid: str) -> str:
+    """The UID subscribers see for (source, source UID): stable, opaque, global.
+
+    A hash rather than the source's own UID: sources reuse UIDs across
+    calendars, put mail addresses or internal ids into them, or change their
+    shape; none of that should reach a subscriber or collide in the merge.
+    """
+    digest = hashlib.sha1(f"{source_id}\0{source_uid}".encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{digest}@{UID_DOMAIN}"
+
+
+def render_calendar(
+    events: Iterable[StoredEvent],
+    *,
+    networks: Mapping[str, Network],
+    name: str,
+    refresh: timedelta,
+    timezone: str = "Europe/Berlin",
+) -> bytes:
+    """One VCALENDAR with every event, as bytes (UTF-8, CRLF, folded lines).
+
+    ``networks`` names the networks (label in CATEGORIES and DESCRIPTION);
+    ``name`` is the calendar's display name, ``refresh`` how often clients
+    should poll. ``timezone`` is the zone for times that arrive without a
+    usable one (naive datetimes, an unknown or empty tzid on a timed event)
+    and the zone all-day events are ordered in.
+    """
+    default_zone = _zone(timezone) or ZoneInfo("Europe/Berlin")
+    prepared = _unique(_prepare(stored, default_zone) for stored in events)
+    prepared.sort(key=lambda p: p.sort_key)
+
+    cal = Calendar()
+    cal.add("PRODID", PRODID)
+    cal.add("VERSION", "2.0")
+    cal.add("CALSCALE", "GREGORIAN")
+    cal.add("METHOD", "PUBLISH")
+    cal.add("NAME", vText(_one_line(name)))
+    cal.add("X-WR-CALNAME", vText(_one_line(name)))
+    if refresh.total_seconds() > 0:
+        cal.add("REFRESH-INTERVAL", vDuration(refresh), parameters={"VALUE": "DURATION"})
+        cal.add("X-PUBLISHED-TTL", vDuration(refresh))
+
+    # VTIMEZONEs first (before the events that use them), in a fixed order.
+    used: dict[str, list[datetime]] = {}
+    for p in prepared:
+        for value in p.zoned_values:
+            used.setdefault(value.tzinfo.key, []).append(value)  # type: ignore[union-attr]
+    for tzid in sorted(used):
+        values = used[tzid]
+        first_year = min(v.year for v in values) - 1
+        last_year = max(v.year for v in values) + 3
+        cal.add_component(_vtimezone(tzid, first_year, last_year))
+
+    for p in prepared:
+        cal.add_component(_vevent(p, networks))
+    return cal.to_ical()
+
+
+# --- one event ---------------------------------------------------------------
+
+
+@dataclass
+class _Prepared:
+    stored: StoredEvent
+    uid: str
+    zone: tzinfo | None  # None: all-day; UTC; or a ZoneInfo with a key
+    start: When
+    end: When | None
+    recurrence_id: When | None
+    rdates: list[When]
+    exdates: list[When]
+    rrule: vRecur | None
+    sort_key: tuple
+
+    @property
+    def zoned_values(self) -> list[datetime]:
+        """Every datetime written with a TZID parameter."""
+        values = [self.start, self.end, self.recurrence_id, *self.rdates, *self.exdates]
+        return [
+            v
+            for v in values
+            if isinstance(v, datetime) and isinstance(v.tzinfo, ZoneInfo) and v.tzinfo.key != "UTC"
+        ]
+
+
+def _prepare(stored: StoredEvent, default_zone: ZoneInfo) -> _Prepared:
+    ev = stored.event
+    uid = public_uid(ev.source_id, ev.source_uid)
+    if isinstance(ev.start, datetime):
+        zone = _event_zone(ev, default_zone)
+        start: When = _as_zoned(ev.start, zone)
+        end = _as_zoned(ev.end, zone, wall=start) if ev.end is not None else None
+        if end is not None and end < start:
+            log.warning("event %s (%s) ends before it starts; written without end", uid, ev.source_uid)
+            end = None
+        instant = start.astimezone(_UTC)
+    else:
+        zone = None
+        start = ev.start
+        end = _as_date(ev.end, default_zone) if ev.end is not None else None
+        if end is not None and end <= start:
+            end = None  # DTEND of an all-day event must be a later day
+        instant = datetime.combine(start, time(), default_zone).astimezone(_UTC)
+
+    rid_text = ev.recurrence_id.strip()
+    recurrence_id = _value(_parse_iso(rid_text), zone, start, default_zone) if rid_text else None
+    rdates = sorted({_value(v, zone, start, default_zone) for v in ev.rdates}, key=_order)
+    exdates = sorted({_value(v, zone, start, default_zone) for v in ev.exdates}, key=_order)
+    rrule = _rrule(ev.rrule, start, zone, uid) if ev.rrule and not rid_text else None
+    sort_key = (instant, uid, rid_text, -stored.sequence, ev.content_hash(), stored.last_modified.isoformat())
+    return _Prepared(stored, uid, zone, start, end, recurrence_id, rdates, exdates, rrule, sort_key)
+
+
+def _unique(prepared: Iterable[_Prepared]) -> list[_Prepared]:
+    """One VEVENT per (UID, RECURRENCE-ID): clients keep only one of a pair anyway."""
+    best: dict[tuple[str, str], _Prepared] = {}
+    for p in prepared:
+        key = (p.uid, p.stored.event.recurrence_id.strip())
+        other = best.get(key)
+        if other is None:
+            best[key] = p
+            continue
+        log.warning("two events share UID %s and recurrence id %r; keeping the newer", *key)
+        rank = lambda q: (q.stored.sequence, q.stored.last_modified, q.stored.event.content_hash(), q.stored.first_seen)  # noqa: E731
+        if rank(p) > rank(other):
+            best[key] = p
+    return list(best.values())
+
+
+def _vevent(p: _Prepared, networks: Mapping[str, Network]) -> VEvent:
+    ev = p.stored.event
+    network = networks.get(ev.network_id)
+    label = network.label if network is not None else ev.network_id
+    url = _safe_url(ev.url)
+
+    out = VEvent()
+    out.add("UID", p.uid)
+    stamp = _utc(p.stored.last_modified)
+    out.add("DTSTAMP", stamp)
+    out.add("LAST-MODIFIED", stamp)
+    out.add("CREATED", _utc(p.stored.first_seen))
+    out.add("SEQUENCE", max(0, int(p.stored.sequence)))
+    out.add("DTSTART", p.start)
+    if p.end is not None:
+        out.add("DTEND", p.end)
+    if p.recurrence_id is not None:
+        out.add("RECURRENCE-ID", p.recurrence_id)
+    if p.rrule is not None:
+        out.add("RRULE", p.rrule)
+    if p.rdates:
+        out.add("RDATE", p.rdates)
+    if p.exdates:
+        out.add("EXDATE", p.exdates)
+    out.add("SUMMARY", vText(_one_line(ev.title) or "(ohne Titel)"))
+    location = _one_line(ev.location)
+    if location:
+        out.add("LOCATION", vText(location))
+    if url:
+        out.add("URL", url)
+    out.add("DESCRIPTION", vText(_description(ev, label, url)))
+    categories = _categories(label, ev.categories)
+    if categories:
+        out.add("CATEGORIES", categories)
+    out.add("STATUS", _STATUS.get(ev.status.lower(), "CONFIRMED"))
+    out.add("TRANSP", "OPAQUE")
+    return out
+
+
+def _description(ev: Event, label: str, url: str) -> str:
+    lines = [f"Netzwerk: {_one_line(label)}"]
+    if url:
+        lines.append(f"Quelle: {url}")
+    text = _text(ev.description).strip("\n")
+    footer = "\n".join(lines)
+    return f"{text}\n\n{footer}" if text.strip() else footer
+
+
+def _categories(label: str, own: Iterable[str]) -> list[str]:
+    result: list[str] = []
+    for item in (label, *own):
+        item = _one_line(item)
+        if item and item not in result:
+            result.append(item)
+    return result
+
+
+# --- text and URLs -----------------------------------------------------------
+
+
+def _text(value: str) -> str:
+    """Plain text as iCalendar TEXT can hold it: LF line breaks, no control characters.
+
+    icalendar escapes what is left (``\\n``, ``\\,``, ``\\;``, ``\\\\``), so no
+    value can end its line and start a property or component of its own.
+    """
+    value = (value or "").encode("utf-8", "replace").decode("utf-8")
+    value = value.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n")
+    return _CONTROL.sub("", value)
+
+
+def _one_line(value: str) -> str:
+    return " ".join(_text(value).split())
+
+
+def _safe_url(value: str) -> str:
+    """The URL if it is an absolute http(s) URL without whitespace or controls, else ""."""
+    value = (value or "").strip()
+    if not value or any(ch.isspace() or ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in value):
+        return ""
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return ""
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return ""
+    return value
+
+
+# --- times -------------------------------------------------------------------
+
+
+def _zone(tzid: str) -> ZoneInfo | None:
+    if not tzid:
+        return None
+    try:
+        return ZoneInfo(tzid)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def _event_zone(ev: Event, default_zone: ZoneInfo) -> tzinfo:
+    tzid = (ev.tzid or "").strip()
+    if tzid.upper() in ("UTC", "Z", "ETC/UTC", "GMT", "ETC/GMT"):
+        return _UTC
+    zone = _zone(tzid)
+    if zone is None:
+        log.warning("event %s/%s: no usable tzid %r, using %s", ev.source_id, ev.source_uid, tzid, default_zone.key)
+        return default_zone
+    return zone
+
+
+def _as_zoned(value: When, zone: tzinfo, wall: datetime | None = None) -> datetime:
+    """A datetime in ``zone``; naive means local time there, a bare date that day at ``wall``'s time."""
+    if not isinstance(value, datetime):
+        clock = wall.timetz().replace(tzinfo=None) if wall is not None else time()
+        value = datetime.combine(value, clock)
+    if value.tzinfo is None or value.utcoffset() is None:
+        return value.replace(tzinfo=zone)
+    return value.astimezone(zone)
+
+
+def _as_date(value: When, zone: tzinfo) -> date:
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(zone)
+        return value.date()
+    return value
+
+
+def _value(value: When, zone: tzinfo | None, start: When, default_zone: ZoneInfo) -> When:
+    """RDATE/EXDATE/RECURRENCE-ID value in the same form as DTSTART."""
+    if zone is None:
+        return _as_date(value, default_zone)
+    return _as_zoned(value, zone, wall=start if isinstance(start, datetime) else None)
+
+
+def _parse_iso(text: str) -> When:
+    if len(text) == 10:
+        return date.fromisoformat(text)
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _order(value: When) -> tuple:
+    if isinstance(value, datetime):
+        return (value.astimezone(_UTC).replace(tzinfo=None),)
+    return (datetime.combine(value, time()),)
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        return value.replace(tzinfo=_UTC)
+    return value.astimezone(_UTC)
+
+
+def _rrule(text: str, start: When, zone: tzinfo | None, uid: str) -> vRecur | None:
+    """The event's RRULE, with UNTIL in the form RFC 5545 demands for this DTSTART."""
+    text = text.strip()
+    if text.upper().startswith("RRULE:"):
+        text = text[6:]
+    try:
+        rule = vRecur.from_ical(text)
+    except (ValueError, TypeError) as exc:
+        log.warning("event %s: unusable RRULE %r (%s); written without it", uid, text, exc)
+        return None
+    if not rule.get("FREQ"):
+        log.warning("event %s: RRULE %r has no FREQ; written without it", uid, text)
+        return None
+    until = rule.get("UNTIL")
+    if until:
+        value = until[0] if isinstance(until, list) else until
+        if zone is None:
+            rule["UNTIL"] = [_as_date(value, _UTC)]
+        else:
+            if not isinstance(value, datetime):
+                value = datetime.combine(value, time(23, 59, 59))
+            if value.tzinfo is None:
+                value = value.replace(tzinfo=zone)
+            rule["UNTIL"] = [value.astimezone(_UTC)]
+    return rule
+
+
+# --- VTIMEZONE ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Observance:
+    standard: bool
+    offset_from: timedelta
+    offset_to: timedelta
+    name: str
+    start: datetime  # local wall time in offset_from, naive
+    rdates: tuple[datetime, ...] = ()
+    rrule: tuple[int, str] | None = None  # (month, BYDAY such as "-1SU")
+
+
+_DAY = timedelta(days=1)
+_WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+
+
+def _vtimezone(tzid: str, first_year: int, last_year: int) -> Timezone:
+    """A VTIMEZONE for ``tzid`` valid from Jan 1 of ``first_year`` to Jan 1 of ``last_year``.
+
+    Transitions come from zoneinfo. A yearly rule that holds until the end of
+    the window becomes an RRULE without end (so a series running past the
+    window still gets the right offsets); everything else is listed as RDATEs.
+    """
+    tz = Timezone()
+    tz.add("TZID", tzid)
+    for obs in _observances(tzid, first_year, last_year):
+        sub = TimezoneStandard() if obs.standard else TimezoneDaylight()
+        sub.add("DTSTART", obs.start)
+        sub.add("TZOFFSETFROM", obs.offset_from)
+        sub.add("TZOFFSETTO", obs.offset_to)
+        sub.add("TZNAME", obs.name)
+        if obs.rrule is not None:
+            sub.add("RRULE", vRecur({"FREQ": "YEARLY", "BYMONTH": obs.rrule[0], "BYDAY": obs.rrule[1]}))
+        if obs.rdates:
+            sub.add("RDATE", list(obs.rdates))
+        tz.add_component(sub)
+    return tz
+
+
+@lru_cache(maxsize=64)
+def _observances(tzid: str, first_year: int, last_year: int) -> tuple[_Observance, ...]:
+    zone = ZoneInfo(tzid)
+    begin = datetime(first_year, 1, 1, tzinfo=_UTC)
+    finish = datetime(last_year, 1, 1, tzinfo=_UTC)
+
+    def state(at: datetime) -> tuple[timedelta, str, bool]:
+        local = at.astimezone(zone)
+        return local.utcoffset(), local.tzname() or "", local.dst() == timedelta(0)  # type: ignore[return-value]
+
+    # (utc instant, state before, state after) for every change in the window.
+    changes: list[tuple[datetime, tuple, tuple]] = []
+    at, current = begin, state(begin)
+    while at < finish:
+        nxt = min(at + _DAY, finish)
+        after = state(nxt)
+        if after != current:
+            lo, hi = at, nxt  # state(lo) == current, state(hi) != current
+            while hi - lo > timedelta(seconds=1):
+                mid = lo + (hi - lo) / 2
+                mid = mid.replace(microsecond=0)
+                if mid <= lo:
+                    break
+                if state(mid) == current:
+                    lo = mid
+                else:
+                    hi = mid
+            new = state(hi)
+            changes.append((hi, current, new))
+            current = new
+            at = hi
+            continue
+        at = nxt
+
+    # The state at the start of the window, then one group per kind of change.
+    first_offset, first_name, first_std = state(begin)
+    initial = _Observance(
+        standard=first_std,
+        offset_from=first_offset,
+        offset_to=first_offset,
+        name=first_name,
+        start=(begin + first_offset).replace(tzinfo=None),
+    )
+    groups: dict[tuple, list[datetime]] = {}
+    for instant, before, after in changes:
+        key = (after[2], before[0], after[0], after[1])
+        groups.setdefault(key, []).append((instant + before[0]).replace(tzinfo=None))
+
+    result = [initial]
+    for (standard, offset_from, offset_to, name), onsets in groups.items():
+        run = _trailing_rule(onsets, last_year - 1)
+        if run is not None:
+            count, rule = run
+            history, ruled = onsets[:-count], onsets[-count:]
+            result.append(_Observance(standard, offset_from, offset_to, name, ruled[0], rrule=rule))
+        else:
+            history = onsets
+        if history:
+            result.append(_Observance(standard, offset_from, offset_to, name, history[0], tuple(history[1:])))
+    result.sort(key=lambda o: (o.start, o.standard, o.name))
+    return tuple(result)
+
+
+def _trailing_rule(onsets: list[datetime], final_year: int) -> tuple[int, tuple[int, str]] | None:
+    """(how many of the last onsets, (month, BYDAY)) if they follow one yearly rule up to ``final_year``.
+
+    A rule counts only if it is still in force at the end of the window and
+    held for at least three years in a row: one change per year, same month,
+    weekday and local time, on the same n-th or on the last such weekday.
+    """
+    if not onsets or onsets[-1].year != final_year:
+        return None
+    last = onsets[-1]
+    all_last = all_nth = True
+    count = 0
+    for i in range(len(onsets) - 1, -1, -1):
+        t = onsets[i]
+        if t.year != last.year - count or t.month != last.month or t.weekday() != last.weekday():
+            break
+        if t.time() != last.time():
+            break
+        days_in_month = _calendar.monthrange(t.year, t.month)[1]
+        is_last = t.day + 7 > days_in_month
+        same_nth = (t.day - 1) // 7 == (last.day - 1) // 7
+        if not ((all_last and is_last) or (all_nth and same_nth)):
+            break
+        all_last = all_last and is_last
+        all_nth = all_nth and same_nth
+        count += 1
+    if count < 3:
+        return None
+    weekday = _WEEKDAYS[last.weekday()]
+    nth = "-1" if all_last else str((last.day - 1) // 7 + 1)
+    return count, (last.month, f"{nth}{weekday}")
+
+
+__all__ = ["PRODID", "public_uid", "render_calendar"]
