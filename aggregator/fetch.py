@@ -1,0 +1,522 @@
+"""Fetch stage: polite, conditional, bounded HTTP GETs of the sources.
+
+One ``Fetcher`` per refresh run::
+
+    async with Fetcher(config.settings) as fetcher:
+        results = await fetcher.fetch_many([(source.id, source.url, state), ...])
+
+``Fetcher.fetch`` never raises (except on cancellation): every failure comes
+back as a ``FetchResult`` with ``outcome == "error"`` and an English reason.
+
+Outcomes:
+
+- ``"fetched"``: a 2xx whose content differs from what we had; ``body`` holds it.
+- ``"not_modified"``: the server answered 304 to our conditional request.
+- ``"unchanged"``: a 2xx whose ``stable_digest`` equals ``state.body_digest``
+  (the page differs at most in volatile lines such as ``DTSTAMP``); no body.
+- ``"error"``: nothing usable; ``error`` says why.
+
+Politeness and bounds (all from ``Settings``):
+
+- an honest User-Agent ``Netzwerktimer/<version> (+<contact>)``;
+- ``If-None-Match`` / ``If-Modified-Since`` from the stored ``CacheState``;
+- ``timeout`` for connecting and for each read, and a whole-attempt deadline
+  of ``ATTEMPT_DEADLINE_FACTOR * timeout`` so a trickling server cannot hold us;
+- at most ``max_bytes`` decoded bytes per response (a compression bomb is
+  caught while it inflates);
+- up to ``retries`` retries on timeouts, connection errors, 5xx and 429, with
+  exponential backoff ``backoff * 2**n`` plus up to 10 % jitter; ``Retry-After``
+  (seconds or HTTP-date) on 429/503 is honoured, and other requests to that
+  host wait for it too; one longer than ``max_retry_after`` makes us give up;
+- at most ``per_host_concurrency`` requests in flight per host name, the
+  robots.txt request included;
+- robots.txt (when ``respect_robots_txt``) read once per origin per Fetcher:
+  4xx means everything is allowed, 5xx/429 or a network failure means the
+  site is not fetched (Google's convention);
+- redirects are followed, at most ``MAX_REDIRECTS``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+import re
+import socket
+import time
+import zlib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from http import HTTPStatus
+from typing import Hashable, Literal, TypeVar
+from urllib.robotparser import RobotFileParser
+
+import httpx
+
+from aggregator import __version__
+from aggregator.config import Settings
+
+Outcome = Literal["fetched", "not_modified", "unchanged", "error"]
+K = TypeVar("K", bound=Hashable)
+
+MAX_REDIRECTS = 5
+ATTEMPT_DEADLINE_FACTOR = 3
+ROBOTS_MAX_BYTES = 512_000  # Google reads the first 500 KiB of a robots.txt.
+ACCEPT = (
+    "text/calendar, application/rss+xml, application/atom+xml, "
+    "application/xml;q=0.9, text/html;q=0.8, application/json;q=0.8, */*;q=0.5"
+)
+
+
+@dataclass
+class CacheState:
+    """What we stored from the last good fetch of a source."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    body_digest: str | None = None
+
+
+@dataclass
+class FetchResult:
+    """The result of one ``Fetcher.fetch``: see the module docstring for outcomes."""
+
+    url: str  # final URL after redirects (the requested one when we never got an answer)
+    outcome: Outcome
+    status: int | None = None
+    body: bytes | None = None  # only for "fetched"
+    etag: str | None = None
+    last_modified: str | None = None
+    body_digest: str | None = None
+    bytes: int = 0  # decoded body bytes received in the last attempt
+    error: str | None = None
+    attempts: int = 0  # HTTP requests made for this URL (robots.txt not counted)
+    started_at: datetime | None = None  # aware UTC
+    elapsed: float = 0.0  # seconds, retries and waits included
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome != "error"
+
+    def cache_state(self) -> CacheState:
+        """The state to store for the next conditional request (after a non-error outcome)."""
+        return CacheState(etag=self.etag, last_modified=self.last_modified, body_digest=self.body_digest)
+
+
+# --- stable digest ---------------------------------------------------------
+
+# The volatile parts removed before hashing. Keep this list small and documented:
+#  1. line endings are normalised to "\n";
+#  2. iCalendar DTSTAMP lines (any parameters, any case) with their folded
+#     continuation lines (lines starting with a space or tab);
+#  3. RSS <lastBuildDate>…</lastBuildDate>;
+#  4. Atom feed-level <updated>…</updated> (before the first <entry>).
+_DTSTAMP = re.compile(rb"(?im)^DTSTAMP[;:][^\n]*(?:\n[ \t][^\n]*)*(?:\n|\Z)")
+_LAST_BUILD_DATE = re.compile(rb"(?is)<(?:[\w.-]+:)?lastBuildDate\b[^>]*>.*?</(?:[\w.-]+:)?lastBuildDate\s*>")
+_ATOM_ENTRY = re.compile(rb"(?i)<(?:[\w.-]+:)?entry[\s>/]")
+_ATOM_UPDATED = re.compile(rb"(?is)<(?:[\w.-]+:)?updated\b[^>]*>.*?</(?:[\w.-]+:)?updated\s*>")
+
+
+def stable_digest(body: bytes) -> str:
+    """sha256 (hex) of ``body`` without its volatile parts (see the list above)."""
+    text = body.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    text = _DTSTAMP.sub(b"", text)
+    text = _LAST_BUILD_DATE.sub(b"", text)
+    first_entry = _ATOM_ENTRY.search(text)
+    cut = first_entry.start() if first_entry else len(text)
+    if b"<feed" in text[:cut] or b":feed" in text[:cut]:
+        text = _ATOM_UPDATED.sub(b"", text[:cut]) + text[cut:]
+    return hashlib.sha256(text).hexdigest()
+
+
+# --- helpers ---------------------------------------------------------------
+
+
+def user_agent_for(settings: Settings) -> str:
+    return f"Netzwerktimer/{__version__} (+{settings.contact})"
+
+
+def _status_text(status: int, reason: str = "") -> str:
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = reason
+    return f"HTTP {status} {phrase}".rstrip()
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g} s" if value < 10 else f"{value:.0f} s"
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After value (delta-seconds or HTTP-date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    now = now or datetime.now(timezone.utc)
+    return max(0.0, (when - now).total_seconds())
+
+
+def _is_dns_failure(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, socket.gaierror):
+            return True
+        e = e.__cause__ or e.__context__
+    text = str(exc).lower()
+    return any(
+        s in text
+        for s in ("name or service not known", "nodename nor servname", "temporary failure in name resolution",
+                  "no address associated with hostname", "getaddrinfo failed")
+    )
+
+
+def _describe_network_error(exc: httpx.HTTPError, url: str) -> str:
+    host = httpx.URL(url).host or url
+    if isinstance(exc, httpx.ConnectError):
+        if _is_dns_failure(exc):
+            return f"DNS lookup failed for {host}"
+        return f"could not connect: {exc or type(exc).__name__}"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        text = str(exc)
+        if "without sending" in text or "disconnected" in text.lower():
+            return "connection closed by the server without a complete response"
+        return f"broken HTTP response: {text}"
+    return f"network error: {exc or type(exc).__name__}"
+
+
+class _BoundedDecoder:
+    """Content-Encoding decoder whose output per call never exceeds a given size."""
+
+    def __init__(self, encoding: str):
+        self.encoding = encoding
+        self._d: "zlib._Decompress | None" = None
+        self._pending = b""  # deflate: the first bytes until we can tell zlib from raw
+
+    def _new(self, first: bytes) -> "zlib._Decompress":
+        if self.encoding in ("gzip", "x-gzip"):
+            return zlib.decompressobj(16 + zlib.MAX_WBITS)
+        # "deflate" should be zlib-wrapped, but some servers send raw deflate.
+        wrapped = len(first) >= 2 and first[0] & 0x0F == 8 and (first[0] * 256 + first[1]) % 31 == 0
+        return zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+
+    def feed(self, data: bytes, room: int):
+        """Yield decoded pieces of ``data``; stops early once ``room`` bytes were produced."""
+        if self.encoding == "identity":
+            if data:
+                yield data
+            return
+        produced = 0
+        if self._d is None and self.encoding == "deflate" and len(self._pending + data) < 2:
+            self._pending += data
+            return
+        data, self._pending = self._pending + data, b""
+        while data and produced < room:
+            if self._d is None:
+                self._d = self._new(data)
+            out = self._d.decompress(data, max(1, room - produced))
+            produced += len(out)
+            if out:
+                yield out
+            if self._d.eof:  # another gzip member may follow
+                data = self._d.unused_data
+                self._d = None
+            else:
+                data = self._d.unconsumed_tail
+
+
+class _Retry(Exception):
+    """A failed attempt worth repeating."""
+
+    def __init__(self, reason: str, status: int | None = None, retry_after: float | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+        self.retry_after = retry_after
+
+
+class _Fail(Exception):
+    """A failure that repeating will not fix."""
+
+    def __init__(self, reason: str, status: int | None = None, url: str | None = None, received: int = 0):
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+        self.url = url
+        self.received = received
+
+
+# --- the fetcher -----------------------------------------------------------
+
+
+class Fetcher:
+    """Fetches sources politely; one instance per refresh run (async context manager)."""
+
+    def __init__(self, settings: Settings, *, user_agent: str | None = None):
+        self.settings = settings
+        self.user_agent = user_agent or user_agent_for(settings)
+        self._client: httpx.AsyncClient | None = None
+        self._host_slots: dict[str, asyncio.Semaphore] = {}
+        self._host_pause_until: dict[str, float] = {}
+        self._robots: dict[str, RobotFileParser | str] = {}
+        self._robots_locks: dict[str, asyncio.Lock] = {}
+
+    async def __aenter__(self) -> "Fetcher":
+        self._open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def _open(self) -> httpx.AsyncClient:
+        if self._client is None:
+            t = self.settings.timeout
+            self._client = httpx.AsyncClient(
+                # We decode gzip/deflate ourselves (see _read_capped), so we offer only those.
+                headers={"User-Agent": self.user_agent, "Accept": ACCEPT, "Accept-Encoding": "gzip, deflate"},
+                # connect/read/write bounded; waiting for a pooled connection is not an error.
+                timeout=httpx.Timeout(t, pool=None),
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=20),
+                follow_redirects=True,
+                max_redirects=MAX_REDIRECTS,
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    # -- concurrency per host --
+
+    @staticmethod
+    def _host(url: str) -> str:
+        try:
+            return (httpx.URL(url).host or "").lower()
+        except Exception:
+            return ""
+
+    def _slot(self, host: str) -> asyncio.Semaphore:
+        sem = self._host_slots.get(host)
+        if sem is None:
+            sem = self._host_slots[host] = asyncio.Semaphore(self.settings.per_host_concurrency)
+        return sem
+
+    async def _wait_for_host(self, host: str) -> None:
+        until = self._host_pause_until.get(host, 0.0)
+        delay = until - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    # -- public API --
+
+    async def fetch(self, url: str, state: CacheState | None = None) -> FetchResult:
+        """GET ``url`` conditionally; never raises (except when cancelled)."""
+        started_at = datetime.now(timezone.utc)
+        t0 = time.monotonic()
+        try:
+            result = await self._fetch(url, state or CacheState())
+        except Exception as exc:  # a bug of ours must not stop a refresh run
+            result = FetchResult(url=url, outcome="error", error=f"internal error: {type(exc).__name__}: {exc}")
+        result.started_at = started_at
+        result.elapsed = time.monotonic() - t0
+        return result
+
+    async def fetch_many(self, items: list[tuple[K, str, CacheState | None]]) -> dict[K, FetchResult]:
+        """Fetch all concurrently (bounded per host); one failure never stops the others."""
+        results = await asyncio.gather(*(self.fetch(url, state) for _key, url, state in items))
+        return {key: result for (key, _url, _state), result in zip(items, results)}
+
+    # -- internals --
+
+    async def _fetch(self, url: str, state: CacheState) -> FetchResult:
+        try:
+            parsed = httpx.URL(url)
+        except Exception as exc:
+            return FetchResult(url=url, outcome="error", error=f"invalid URL: {exc}")
+        if parsed.scheme not in ("http", "https") or not parsed.host:
+            return FetchResult(url=url, outcome="error", error=f"unsupported URL {url!r} (need http or https)")
+        self._open()
+        host = self._host(url)
+
+        if self.settings.respect_robots_txt:
+            refusal = await self._robots_refusal(parsed, host)
+            if refusal:
+                return FetchResult(url=url, outcome="error", error=refusal)
+
+        headers: dict[str, str] = {}
+        if state.etag:
+            headers["If-None-Match"] = state.etag
+        if state.last_modified:
+            headers["If-Modified-Since"] = state.last_modified
+
+        s = self.settings
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                return await self._attempt(url, host, headers, state, attempts)
+            except _Fail as fail:
+                reason = fail.reason if attempts == 1 else f"{fail.reason} ({attempts} attempts)"
+                return FetchResult(url=fail.url or url, outcome="error", status=fail.status, error=reason,
+                                   attempts=attempts, bytes=fail.received)
+            except _Retry as retry:
+                retries_done = attempts - 1
+                if retry.retry_after is not None and retry.retry_after > s.max_retry_after:
+                    return FetchResult(
+                        url=url, outcome="error", status=retry.status, attempts=attempts,
+                        error=(f"{retry.reason}; the server asked us to retry after {_seconds(retry.retry_after)}, "
+                               f"longer than max_retry_after ({_seconds(s.max_retry_after)}); giving up"),
+                    )
+                if retries_done >= s.retries:
+                    plural = "attempt" if attempts == 1 else "attempts"
+                    return FetchResult(url=url, outcome="error", status=retry.status, attempts=attempts,
+                                       error=f"{retry.reason} ({attempts} {plural})")
+                delay = s.backoff * 2**retries_done
+                delay += random.uniform(0, delay * 0.1)
+                if retry.retry_after is not None:
+                    delay = retry.retry_after
+                    # Everyone asking this host waits, not just us.
+                    until = time.monotonic() + delay
+                    self._host_pause_until[host] = max(self._host_pause_until.get(host, 0.0), until)
+                await asyncio.sleep(delay)
+
+    async def _attempt(self, url: str, host: str, headers: dict[str, str], state: CacheState,
+                       attempt: int) -> FetchResult:
+        s = self.settings
+        client = self._open()
+        async with self._slot(host):
+            await self._wait_for_host(host)
+            try:
+                async with asyncio.timeout(s.timeout * ATTEMPT_DEADLINE_FACTOR):
+                    async with client.stream("GET", url, headers=headers) as resp:
+                        return await self._handle(resp, state, attempt)
+            except TimeoutError:
+                raise _Retry(f"timed out after {_seconds(s.timeout * ATTEMPT_DEADLINE_FACTOR)} "
+                             "(the whole response took too long)") from None
+            except httpx.TimeoutException:
+                raise _Retry(f"timed out after {_seconds(s.timeout)}") from None
+            except httpx.TooManyRedirects:
+                raise _Fail(f"too many redirects (more than {MAX_REDIRECTS})") from None
+            except httpx.DecodingError as exc:
+                raise _Fail(f"could not decode the response body: {exc}") from None
+            except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+                raise _Fail(f"cannot follow the URL: {exc}") from None
+            except (httpx.TransportError, httpx.StreamError) as exc:
+                raise _Retry(_describe_network_error(exc, url)) from None
+
+    async def _handle(self, resp: httpx.Response, state: CacheState, attempt: int) -> FetchResult:
+        s = self.settings
+        status = resp.status_code
+        final_url = str(resp.url)
+        etag = resp.headers.get("ETag")
+        last_modified = resp.headers.get("Last-Modified")
+        if status == 304:
+            return FetchResult(url=final_url, outcome="not_modified", status=status,
+                               etag=etag or state.etag, last_modified=last_modified or state.last_modified,
+                               body_digest=state.body_digest, attempts=attempt)
+        if 200 <= status < 300:
+            body = await self._read_capped(resp, s.max_bytes, final_url)
+            digest = stable_digest(body)
+            if state.body_digest is not None and digest == state.body_digest:
+                return FetchResult(url=final_url, outcome="unchanged", status=status, etag=etag,
+                                   last_modified=last_modified, body_digest=digest, bytes=len(body),
+                                   attempts=attempt)
+            return FetchResult(url=final_url, outcome="fetched", status=status, body=body, etag=etag,
+                               last_modified=last_modified, body_digest=digest, bytes=len(body),
+                               attempts=attempt)
+        reason = _status_text(status, resp.reason_phrase)
+        if status == 429 or status >= 500:
+            retry_after = parse_retry_after(resp.headers.get("Retry-After")) if status in (429, 503) else None
+            raise _Retry(reason, status=status, retry_after=retry_after)
+        raise _Fail(reason, status=status, url=final_url)
+
+    @staticmethod
+    async def _read_capped(resp: httpx.Response, limit: int, url: str, truncate: bool = False) -> bytes:
+        """Read and decode the body; over ``limit`` decoded bytes → _Fail (or cut, when ``truncate``).
+
+        We decompress ourselves with a bounded output size per step, so a
+        compression bomb never inflates in memory beyond the cap.
+        """
+        too_big = f"response larger than {limit} bytes"
+        encoding = resp.headers.get("Content-Encoding", "identity").strip().lower()
+        declared = resp.headers.get("Content-Length")
+        if not truncate and encoding == "identity" and declared and declared.isdigit() and int(declared) > limit:
+            raise _Fail(too_big, status=resp.status_code, url=url)
+        if encoding not in ("identity", "gzip", "x-gzip", "deflate"):
+            raise _Fail(f"unsupported Content-Encoding {encoding!r}", status=resp.status_code, url=url)
+        decoder = _BoundedDecoder(encoding)
+        chunks: list[bytes] = []
+        received = 0
+        try:
+            async for raw in resp.aiter_raw():
+                for chunk in decoder.feed(raw, limit - received + 1):
+                    received += len(chunk)
+                    if received > limit:
+                        if truncate:
+                            chunks.append(chunk[: len(chunk) - (received - limit)])
+                            return b"".join(chunks)
+                        raise _Fail(too_big, status=resp.status_code, url=url, received=received)
+                    chunks.append(chunk)
+        except zlib.error as exc:
+            raise _Fail(f"could not decode the {encoding} response body: {exc}", status=resp.status_code,
+                        url=url) from None
+        return b"".join(chunks)
+
+    # -- robots.txt --
+
+    async def _robots_refusal(self, parsed: httpx.URL, host: str) -> str | None:
+        """None when robots.txt lets us fetch ``parsed``, else the reason."""
+        origin = f"{parsed.scheme}://{parsed.netloc.decode('ascii')}"
+        robots_url = origin + "/robots.txt"
+        lock = self._robots_locks.setdefault(origin, asyncio.Lock())
+        async with lock:
+            if origin not in self._robots:
+                self._robots[origin] = await self._read_robots(robots_url, host)
+        rules = self._robots[origin]
+        if isinstance(rules, str):
+            return f"robots.txt could not be read ({robots_url}: {rules}); not fetching this site"
+        if not rules.can_fetch(self.user_agent, str(parsed)):
+            return f"blocked by robots.txt ({robots_url})"
+        return None
+
+    async def _read_robots(self, robots_url: str, host: str) -> RobotFileParser | str:
+        """The parsed robots.txt, or a reason it could not be read."""
+        s = self.settings
+        client = self._open()
+        parser = RobotFileParser(robots_url)
+        async with self._slot(host):
+            await self._wait_for_host(host)
+            try:
+                async with asyncio.timeout(s.timeout * ATTEMPT_DEADLINE_FACTOR):
+                    async with client.stream("GET", robots_url, headers={"Accept": "text/plain"}) as resp:
+                        status = resp.status_code
+                        if 200 <= status < 300:
+                            raw = await self._read_capped(resp, ROBOTS_MAX_BYTES, robots_url, truncate=True)
+                            parser.parse(raw.decode("utf-8", errors="replace").splitlines())
+                            return parser
+                        if 400 <= status < 500 and status != 429:
+                            parser.parse([])  # no robots.txt: everything allowed
+                            return parser
+                        return _status_text(status, resp.reason_phrase)
+            except TimeoutError:
+                return f"timed out after {_seconds(s.timeout * ATTEMPT_DEADLINE_FACTOR)}"
+            except httpx.TimeoutException:
+                return f"timed out after {_seconds(s.timeout)}"
+            except httpx.TooManyRedirects:
+                return f"too many redirects (more than {MAX_REDIRECTS})"
+            except httpx.HTTPError as exc:
+                return _describe_network_error(exc, robots_url)

@@ -1,0 +1,387 @@
+"""A real HTTP server on 127.0.0.1 serving the recorded sites, misbehaving on demand.
+
+Fixture ``sites_server`` (function scope): serves ``tests/fixtures/sites/``
+(``/<network>/<path>`` maps to ``tests/fixtures/sites/<network>/<path>``) from a
+thread running ``http.server.ThreadingHTTPServer`` on an ephemeral port::
+
+    def test_x(sites_server):
+        url = sites_server.url("/ihk-erfurt/events.ics")
+        sites_server.misbehave("/ihk-erfurt/events.ics", "flaky", fails=2)
+        ...
+        assert [r.status for r in sites_server.requests_for("/ihk-erfurt/events.ics")] == [500, 500, 200]
+
+What it does like a real site:
+
+- content types by extension (``.ics`` text/calendar, ``.xml``/``.rss``
+  application/rss+xml, ``.atom`` application/atom+xml, ``.html``, ``.json``,
+  ``.txt`` and robots.txt text/plain);
+- a strong ETag (sha256 of the bytes) and Last-Modified (the file's mtime),
+  and 304 answers to If-None-Match (which wins) or If-Modified-Since;
+- a query string is tried as part of the file name first (``events?page=2``),
+  then ignored; a directory serves its ``index.html``; anything else is 404.
+
+``server.root`` may be set to another folder (e.g. ``tmp_path``) at any time.
+``server.requests`` logs every request (path, query, headers, status);
+``server.max_concurrent`` is the most requests it was answering at once.
+
+``server.misbehave(path, mode, *, times=None, **opts)`` — ``times`` limits the
+misbehaviour to the first N requests of that path; modes and their options:
+
+- ``"slow"``: ``seconds`` (default 2) sleep, then answer normally;
+- ``"status"``: ``code`` (500), optional ``body`` bytes and ``headers`` dict;
+- ``"429"``: ``retry_after`` (seconds, a str, or an aware datetime → HTTP-date; default 1),
+  ``code`` (429; use 503 for "Service Unavailable" with Retry-After);
+- ``"garbage"``: ``size`` (4096) random bytes with 200;
+- ``"drop"``: close the connection without answering;
+- ``"huge"``: ``size`` (default 1_000_000) bytes of ``b"A"`` with 200, no
+  Content-Length unless ``content_length=True``; ``gzip=True`` sends it
+  gzip-compressed (a small compression bomb);
+- ``"flaky"``: ``fails`` (1) times 500 (or ``code``), then normal;
+- ``"no_etag"``: serve without ETag / Last-Modified and ignore conditional headers;
+- ``"replace"``: ``body`` bytes served instead of the file (with their own ETag);
+- ``"redirect"``: ``to`` (a path or URL), ``code`` (302).
+
+``server.behave(path)`` ends the misbehaviour of one path (``None``: of all).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+import zlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.utils import formatdate, format_datetime, parsedate_to_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+
+SITES = Path(__file__).resolve().parents[1] / "fixtures" / "sites"
+
+CONTENT_TYPES = {
+    ".ics": "text/calendar; charset=utf-8",
+    ".ical": "text/calendar; charset=utf-8",
+    ".xml": "application/rss+xml",
+    ".rss": "application/rss+xml",
+    ".atom": "application/atom+xml",
+    ".html": "text/html; charset=utf-8",
+    ".htm": "text/html; charset=utf-8",
+    ".json": "application/json",
+    ".txt": "text/plain; charset=utf-8",
+}
+
+MODES = ("slow", "status", "429", "garbage", "drop", "huge", "flaky", "no_etag", "replace", "redirect")
+
+
+@dataclass
+class LoggedRequest:
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    status: int | None = None  # None: dropped without an answer
+    started: float = field(default_factory=time.monotonic)
+
+    def header(self, name: str) -> str | None:
+        for k, v in self.headers.items():
+            if k.lower() == name.lower():
+                return v
+        return None
+
+
+@dataclass
+class _Misbehaviour:
+    mode: str
+    opts: dict
+    times: int | None
+    since: float = field(default_factory=time.time)
+    count: int = 0
+
+
+def content_type_for(path: str) -> str:
+    name = path.rsplit("/", 1)[-1].split("?", 1)[0].lower()
+    if name == "robots.txt":
+        return "text/plain; charset=utf-8"
+    ext = os.path.splitext(name)[1]
+    return CONTENT_TYPES.get(ext, "application/octet-stream")
+
+
+def etag_for(body: bytes) -> str:
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.0"  # one request per connection: simple and honest
+    server: "_Server"
+
+    def log_message(self, format: str, *args: object) -> None:  # quiet
+        pass
+
+    def do_HEAD(self) -> None:
+        self._serve(head=True)
+
+    def do_GET(self) -> None:
+        self._serve(head=False)
+
+    # -- plumbing --
+
+    def _serve(self, head: bool) -> None:
+        owner = self.server.owner
+        split = urlsplit(self.path)
+        path = unquote(split.path) or "/"
+        entry = LoggedRequest(self.command, path, split.query, dict(self.headers.items()))
+        owner._begin(entry)
+        self._entry = entry
+        try:
+            self._dispatch(owner, path, split.query, head)
+        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
+            pass  # the client gave up (e.g. size cap); that is its right
+        finally:
+            owner._end()
+
+    def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None,
+              head: bool = False, content_length: bool = True) -> None:
+        self._entry.status = status
+        self.send_response(status)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        if content_length:
+            self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if not head and body:
+            self.wfile.write(body)
+
+    def _dispatch(self, owner: "SitesServer", path: str, query: str, head: bool) -> None:
+        bad = owner._take_misbehaviour(path)
+        mode, opts = (bad.mode, bad.opts) if bad else (None, {})
+
+        if mode == "slow":
+            owner._stop.wait(float(opts.get("seconds", 2.0)))
+        elif mode == "status":
+            self._send(int(opts.get("code", 500)), opts.get("body", b""), opts.get("headers"), head)
+            return
+        elif mode == "flaky":
+            self._send(int(opts.get("code", 500)), b"flaky says no\n", {"Content-Type": "text/plain"}, head)
+            return
+        elif mode == "429":
+            ra = opts.get("retry_after", 1)
+            if isinstance(ra, datetime):
+                ra = format_datetime(ra, usegmt=True)
+            headers = {"Retry-After": str(ra), "Content-Type": "text/plain"}
+            self._send(int(opts.get("code", 429)), b"slow down\n", headers, head)
+            return
+        elif mode == "garbage":
+            body = os.urandom(int(opts.get("size", 4096)))
+            self._send(200, body, {"Content-Type": content_type_for(path)}, head)
+            return
+        elif mode == "drop":
+            self._entry.status = None
+            self.close_connection = True
+            return
+        elif mode == "redirect":
+            to = opts["to"]
+            if to.startswith("/"):
+                to = owner.url(to)
+            self._send(int(opts.get("code", 302)), b"", {"Location": to}, head)
+            return
+        elif mode == "huge":
+            self._send_huge(path, opts, head)
+            return
+
+        if mode == "replace":
+            body = opts["body"]
+            mtime = bad.since
+        else:
+            file = owner._resolve(path, query)
+            if file is None:
+                self._send(404, b"not found\n", {"Content-Type": "text/plain"}, head)
+                return
+            body = file.read_bytes()
+            mtime = file.stat().st_mtime
+
+        headers = {"Content-Type": content_type_for(path)}
+        if mode != "no_etag":
+            etag = etag_for(body)
+            headers["ETag"] = etag
+            headers["Last-Modified"] = formatdate(mtime, usegmt=True)
+            if _not_modified(self.headers, etag, mtime):
+                self._send(304, b"", {"ETag": etag, "Last-Modified": headers["Last-Modified"]}, head,
+                           content_length=False)
+                return
+        self._send(200, body, headers, head)
+
+    def _send_huge(self, path: str, opts: dict, head: bool) -> None:
+        size = int(opts.get("size", 1_000_000))
+        headers = {"Content-Type": content_type_for(path)}
+        chunk = b"A" * 65536
+        if opts.get("gzip"):
+            headers["Content-Encoding"] = "gzip"
+            comp = zlib.compressobj(9, zlib.DEFLATED, 31)  # gzip container
+            parts = []
+            left = size
+            while left > 0:
+                n = min(left, len(chunk))
+                parts.append(comp.compress(chunk[:n]))
+                left -= n
+            parts.append(comp.flush())
+            body = b"".join(parts)
+            self._send(200, body, headers, head)
+            return
+        self._entry.status = 200
+        self.send_response(200)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        if opts.get("content_length"):
+            self.send_header("Content-Length", str(size))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if head:
+            return
+        left = size
+        while left > 0:
+            n = min(left, len(chunk))
+            self.wfile.write(chunk[:n])
+            left -= n
+        self.close_connection = True
+
+
+def _not_modified(headers, etag: str, mtime: float) -> bool:
+    inm = headers.get("If-None-Match")
+    if inm is not None:  # If-None-Match wins over If-Modified-Since (RFC 9110 13.1.3)
+        tags = [t.strip() for t in inm.split(",")]
+        return "*" in tags or any(t.removeprefix("W/") == etag for t in tags)
+    ims = headers.get("If-Modified-Since")
+    if ims:
+        try:
+            since = parsedate_to_datetime(ims).timestamp()
+        except (TypeError, ValueError, IndexError):
+            return False
+        return int(mtime) <= since
+    return False
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    owner: "SitesServer"
+
+
+class SitesServer:
+    """The running server; see the module docstring."""
+
+    def __init__(self, root: Path = SITES):
+        self.root = Path(root)
+        self.requests: list[LoggedRequest] = []
+        self.max_concurrent = 0
+        self._in_flight = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._misbehaviours: dict[str, _Misbehaviour] = {}
+        self._httpd = _Server(("127.0.0.1", 0), _Handler)
+        self._httpd.owner = self
+        self.port = self._httpd.server_address[1]
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="sites-server", daemon=True)
+
+    def start(self) -> "SitesServer":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()  # wakes "slow" sleepers
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+    # -- for tests --
+
+    def url(self, path: str) -> str:
+        return self.base_url + "/" + path.lstrip("/")
+
+    def misbehave(self, path: str, mode: str, *, times: int | None = None, **opts) -> None:
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}; known: {', '.join(MODES)}")
+        if mode == "flaky":
+            times = int(opts.get("fails", 1))
+        if mode == "replace" and not isinstance(opts.get("body"), bytes):
+            raise ValueError("replace needs body=<bytes>")
+        if mode == "redirect" and "to" not in opts:
+            raise ValueError("redirect needs to=<path or URL>")
+        with self._lock:
+            self._misbehaviours[_key(path)] = _Misbehaviour(mode, opts, times)
+
+    def behave(self, path: str | None = None) -> None:
+        with self._lock:
+            if path is None:
+                self._misbehaviours.clear()
+            else:
+                self._misbehaviours.pop(_key(path), None)
+
+    def requests_for(self, path: str) -> list[LoggedRequest]:
+        key = _key(path)
+        with self._lock:
+            return [r for r in self.requests if r.path == key]
+
+    def reset_log(self) -> None:
+        with self._lock:
+            self.requests.clear()
+            self.max_concurrent = 0
+
+    # -- for the handler --
+
+    def _begin(self, entry: LoggedRequest) -> None:
+        with self._lock:
+            self.requests.append(entry)
+            self._in_flight += 1
+            self.max_concurrent = max(self.max_concurrent, self._in_flight)
+
+    def _end(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+    def _take_misbehaviour(self, path: str) -> _Misbehaviour | None:
+        with self._lock:
+            bad = self._misbehaviours.get(path)
+            if bad is None:
+                return None
+            if bad.times is not None and bad.count >= bad.times:
+                return None
+            bad.count += 1
+            return bad
+
+    def _resolve(self, path: str, query: str) -> Path | None:
+        root = self.root.resolve()
+        rel = path.lstrip("/")
+        candidates = []
+        if query:
+            candidates.append(rel + "?" + query)
+        candidates.append(rel)
+        for c in candidates:
+            p = (root / c).resolve()
+            if p != root and root not in p.parents:
+                continue  # no escaping the root
+            if p.is_dir():
+                p = p / "index.html"
+            if p.is_file():
+                return p
+        return None
+
+
+def _key(path: str) -> str:
+    return "/" + unquote(urlsplit(path).path).lstrip("/")
+
+
+@pytest.fixture
+def sites_server():
+    """A fresh server per test, so misbehaviour never leaks between tests."""
+    server = SitesServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
