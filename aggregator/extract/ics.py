@@ -1,0 +1,835 @@
+"""ICS extractor: iCalendar bytes → raw events.
+
+The body is decoded leniently (BOM, UTF-8 or cp1252, any line ending), cut
+into well-nested components and parsed with ``icalendar`` in its
+error-tolerant mode. When the strict calendar level fails, each top-level
+component is parsed on its own so one broken VTIMEZONE or VALARM does not
+cost the whole feed.
+
+Recurrence is kept, not expanded: an RRULE is passed on as its iCalendar text
+(repaired or dropped when ``dateutil`` could not read it), RDATE/EXDATE as
+values, and RECURRENCE-ID instances as their own raw events.
+
+Time zones are resolved here so that every datetime leaves this module as
+aware with a ``ZoneInfo`` (IANA key), aware UTC, or naive (floating, which
+normalize reads in the source's zone). TZIDs are read as IANA names, Windows
+names, globally unique ids ("/mozilla.org/…/America/New_York") or names that
+contain an IANA name; a zone only this file defines (its VTIMEZONE) becomes
+the UTC instant.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import warnings as pywarnings
+import zoneinfo
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from functools import lru_cache
+
+import icalendar
+import x_wr_timezone
+from dateutil import rrule as dateutil_rrule
+from icalendar.prop import vBroken, vRecur
+from icalendar.timezone import tzp as icalendar_tzp
+from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
+
+from aggregator.extract import ExtractContext, Extraction, ExtractError
+from aggregator.model import RawEvent, When
+
+UTC = timezone.utc
+ONE_DAY = timedelta(days=1)
+MAX_WARNINGS = 100
+IGNORED_COMPONENTS = ("VTODO", "VJOURNAL", "VFREEBUSY")
+
+_BEGIN_END = re.compile(r"^(BEGIN|END)[ \t]*:[ \t]*([A-Za-z0-9_-]*)[ \t]*$", re.IGNORECASE)
+_FOLD = re.compile(r"\n+[ \t]")  # blank lines before a continuation are folded too, as icalendar does
+_UNTIL = re.compile(r"^(\d{8})(?:T(\d{6})(Z?))?$", re.IGNORECASE)
+_OFFSET_NAME = re.compile(r"^\(?\s*(?:UTC|GMT)\s*([+-])\s*(\d{1,2})(?::?(\d{2}))?\s*\)?", re.IGNORECASE)
+
+_UTC_NAMES = frozenset(
+    {
+        "utc", "gmt", "z", "zulu", "uct", "universal", "greenwich", "gmt0", "gmt+0", "gmt-0",
+        "utc+0", "utc-0", "utc+00:00", "utc-00:00", "gmt+00:00", "gmt-00:00",
+        "coordinated universal time", "etc/utc", "etc/gmt", "etc/uct", "etc/zulu",
+        "etc/universal", "etc/greenwich", "etc/gmt0", "etc/gmt+0", "etc/gmt-0",
+    }
+)
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def extract(body: bytes, ctx: ExtractContext) -> Extraction:
+    """Read an iCalendar body; raise ExtractError (only) when it is not one."""
+    try:
+        with pywarnings.catch_warnings():
+            # icalendar warns (e.g. GloballyUniqueTZIDGuessed) while parsing; we
+            # resolve zones ourselves and report in our own words.
+            pywarnings.simplefilter("ignore")
+            return _Extractor(ctx).run(body)
+    except ExtractError:
+        raise
+    except RecursionError as exc:
+        raise ExtractError("iCalendar file nests too deeply to read") from exc
+    except Exception as exc:  # never let a parser bug crash the run
+        raise ExtractError(f"could not read iCalendar file: {type(exc).__name__}: {exc}") from exc
+
+
+# ---------------------------------------------------------------- warnings
+
+
+class _Warnings(list):
+    """Short, de-duplicated, capped warnings."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seen: set[str] = set()
+        self._dropped = 0
+
+    def add(self, message: str) -> None:
+        if message in self._seen:
+            return
+        self._seen.add(message)
+        if len(self) >= MAX_WARNINGS:
+            self._dropped += 1
+            return
+        self.append(message)
+
+    def finish(self) -> list[str]:
+        out = list(self)
+        if self._dropped:
+            out.append(f"{self._dropped} more warnings not shown")
+        return out
+
+
+# ---------------------------------------------------------------- decoding & structure
+
+
+def _decode(body: bytes) -> str:
+    if body.startswith(b"\xef\xbb\xbf"):
+        body = body[3:]
+    elif body.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return body.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        text = body.decode("cp1252", errors="replace")
+    return text.lstrip("\ufeff").replace("\x00", "")
+
+
+def _logical_lines(text: str) -> list[str]:
+    """Unfolded, non-blank content lines, whatever the line endings were."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _FOLD.sub("", text)
+    return [line.rstrip() for line in text.split("\n") if line.strip()]
+
+
+def _begin_end(line: str) -> tuple[str, str] | None:
+    if line[:1] not in "BbEe":
+        return None
+    m = _BEGIN_END.match(line)
+    if not m:
+        return None
+    return m.group(1).upper(), m.group(2).upper()
+
+
+def _not_ical_reason(lines: list[str]) -> str:
+    if not lines:
+        return "not an iCalendar file: the body is empty"
+    first = lines[0].strip()
+    shown = first if len(first) <= 40 else first[:40] + "…"
+    names = {be[1] for line in lines if (be := _begin_end(line)) and be[0] == "BEGIN" and be[1]}
+    if names:
+        return f"not an iCalendar file with events: no VCALENDAR or VEVENT, only {', '.join(sorted(names))}"
+    return f"not an iCalendar file: starts with {shown!r}"
+
+
+def _structure(lines: list[str], warns: _Warnings) -> list[str]:
+    """Well-nested lines: one or more VCALENDAR blocks, nothing outside them.
+
+    A bare VEVENT fragment is wrapped; text outside calendars is dropped;
+    components left open at the end (a truncated download) are closed.
+    """
+    first_cal = next((i for i, l in enumerate(lines) if _begin_end(l) == ("BEGIN", "VCALENDAR")), None)
+    if first_cal is None:
+        first_event = next((i for i, l in enumerate(lines) if _begin_end(l) == ("BEGIN", "VEVENT")), None)
+        if first_event is None:
+            raise ExtractError(_not_ical_reason(lines))
+        first_begin = next(i for i, l in enumerate(lines) if (be := _begin_end(l)) and be[0] == "BEGIN")
+        if first_begin:
+            warns.add(f"ignored {first_begin} lines before the first component")
+        warns.add("no VCALENDAR wrapper: read the bare VEVENTs as a calendar")
+        lines = ["BEGIN:VCALENDAR", *lines[first_begin:], "END:VCALENDAR"]
+    elif first_cal:
+        warns.add(f"ignored {first_cal} lines before BEGIN:VCALENDAR")
+        lines = lines[first_cal:]
+
+    out: list[str] = []
+    stack: list[str] = []
+    stray = 0
+    for line in lines:
+        be = _begin_end(line)
+        if not stack:
+            if be == ("BEGIN", "VCALENDAR"):
+                stack.append("VCALENDAR")
+                out.append(line)
+            elif line.upper().startswith("X-COMMENT"):
+                continue
+            else:
+                stray += 1
+            continue
+        if be is None:
+            out.append(line)
+        elif be[0] == "BEGIN":
+            if not be[1]:
+                stray += 1
+                continue
+            stack.append(be[1])
+            out.append(line)
+        elif be[1] in stack:
+            while stack[-1] != be[1]:
+                out.append(f"END:{stack.pop()}")
+            stack.pop()
+            out.append(line)
+        else:
+            stray += 1
+    if stray:
+        warns.add(f"ignored {stray} stray lines outside or between components")
+    if stack:
+        warns.add(f"the file ends inside {stack[-1]} (truncated?): closed {len(stack)} open components")
+        out.extend(f"END:{name}" for name in reversed(stack))
+    return out
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def _parse_calendars(lines: list[str], warns: _Warnings) -> list[icalendar.Calendar]:
+    text = "\r\n".join(lines) + "\r\n"
+    try:
+        comps = icalendar.Calendar.from_ical(text, multiple=True)
+    except Exception as exc:  # strict levels (VCALENDAR, VTIMEZONE, VALARM) raise
+        warns.add(f"calendar not fully readable ({_short(exc)}); read its components one by one")
+        return _salvage(lines, warns)
+    return [c for c in comps if isinstance(c, icalendar.Calendar)]
+
+
+def _split_blocks(lines: list[str]) -> list[tuple[list[str], list[list[str]]]]:
+    """Top-level calendars of well-nested lines: (property lines, child blocks)."""
+    calendars: list[tuple[list[str], list[list[str]]]] = []
+    depth = 0
+    props: list[str] = []
+    children: list[list[str]] = []
+    current: list[str] = []
+    for line in lines:
+        be = _begin_end(line)
+        if be and be[0] == "BEGIN":
+            depth += 1
+            if depth == 1:
+                props, children = [], []
+                continue
+            if depth == 2:
+                current = []
+        if depth >= 2:
+            current.append(line)
+        elif depth == 1 and not be:
+            props.append(line)
+        if be and be[0] == "END":
+            depth -= 1
+            if depth == 1:
+                children.append(current)
+            elif depth == 0:
+                calendars.append((props, children))
+    return calendars
+
+
+def _try_parse(text: str) -> icalendar.Calendar | None:
+    try:
+        comps = icalendar.Calendar.from_ical(text, multiple=True)
+    except Exception:
+        return None
+    return comps[0] if len(comps) == 1 and isinstance(comps[0], icalendar.Calendar) else None
+
+
+def _salvage(lines: list[str], warns: _Warnings) -> list[icalendar.Calendar]:
+    calendars = []
+    for props, children in _split_blocks(lines):
+        good_props = [p for p in props if _try_parse(f"BEGIN:VCALENDAR\r\n{p}\r\nEND:VCALENDAR\r\n")]
+        if len(good_props) < len(props):
+            warns.add(f"ignored {len(props) - len(good_props)} unreadable calendar properties")
+        cal = _try_parse("BEGIN:VCALENDAR\r\n" + "".join(p + "\r\n" for p in good_props) + "END:VCALENDAR\r\n")
+        if cal is None:
+            cal = icalendar.Calendar()
+        for block in children:
+            parsed = _try_parse("BEGIN:VCALENDAR\r\n" + "\r\n".join(block) + "\r\nEND:VCALENDAR\r\n")
+            if parsed is None and len(block) > 2:
+                # drop nested components (VALARM, …) that the strict levels reject
+                flat, depth = [], 0
+                for line in block:
+                    be = _begin_end(line)
+                    if be and be[0] == "BEGIN":
+                        depth += 1
+                    if depth <= 1:
+                        flat.append(line)
+                    if be and be[0] == "END":
+                        depth -= 1
+                parsed = _try_parse("BEGIN:VCALENDAR\r\n" + "\r\n".join(flat) + "\r\nEND:VCALENDAR\r\n")
+                if parsed is not None:
+                    warns.add(f"dropped unreadable sub-components of a {block[0][6:].upper()}")
+            if parsed is None:
+                warns.add(f"skipped an unreadable {_begin_end(block[0])[1]} component")
+                continue
+            for sub in parsed.subcomponents:
+                cal.add_component(sub)
+        calendars.append(cal)
+    return calendars
+
+
+def _short(exc: BaseException, limit: int = 120) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# ---------------------------------------------------------------- time zones
+
+
+@lru_cache(maxsize=1)
+def _iana_index() -> tuple[dict[str, str], tuple[str, ...]]:
+    try:
+        keys = zoneinfo.available_timezones()
+    except Exception:
+        keys = set()
+    lower = {k.lower(): k for k in keys}
+    with_slash = tuple(sorted((k for k in keys if "/" in k), key=len, reverse=True))
+    return lower, with_slash
+
+
+_WINDOWS_LOWER = {k.lower(): v for k, v in WINDOWS_TO_OLSON.items()}
+
+
+def _zone(key: str) -> tzinfo | None:
+    if key.lower() in _UTC_NAMES:
+        return UTC
+    try:
+        return zoneinfo.ZoneInfo(key)
+    except Exception:
+        return None
+
+
+@lru_cache(maxsize=2048)
+def resolve_tzid(tzid: str) -> tzinfo | None:
+    """The IANA zone (or UTC) a TZID names, or None when it names none we know."""
+    name = tzid.strip().strip('"').strip()
+    if not name:
+        return None
+    low = name.lower()
+    bare = low.strip("/")
+    if low in _UTC_NAMES or bare in _UTC_NAMES:
+        return UTC
+    lower, with_slash = _iana_index()
+    if bare in lower:
+        return _zone(lower[bare])
+    if not lower and "/" in bare and not name.startswith("/"):
+        zone = _zone(name)  # no index (no tzdata listing): ask zoneinfo directly
+        if zone is not None:
+            return zone
+    if low in _WINDOWS_LOWER:
+        return _zone(_WINDOWS_LOWER[low])
+    # globally unique ids and decorated names: the longest IANA name inside
+    for key in with_slash:
+        idx = low.find(key.lower())
+        if idx < 0:
+            continue
+        end = idx + len(key)
+        if idx > 0 and low[idx - 1].isalnum():
+            continue
+        if end < len(low) and (low[end].isalnum() or low[end] in "_+-"):
+            continue
+        return _zone(key)
+    return None
+
+
+def _fixed_offset(tzid: str) -> tzinfo | None:
+    m = _OFFSET_NAME.match(tzid.strip())
+    if not m:
+        return None
+    hours, minutes = int(m.group(2)), int(m.group(3) or 0)
+    if hours > 14 or minutes > 59:
+        return None
+    delta = timedelta(hours=hours, minutes=minutes)
+    return timezone(-delta if m.group(1) == "-" else delta)
+
+
+def _is_utc(tz: tzinfo | None) -> bool:
+    return tz is UTC or (isinstance(tz, zoneinfo.ZoneInfo) and tz.key.upper() in ("UTC", "ETC/UTC"))
+
+
+class _Zones:
+    """Time zone resolution for one calendar (its own VTIMEZONEs included)."""
+
+    def __init__(self, calendar: icalendar.Calendar, warns: _Warnings) -> None:
+        self._warns = warns
+        self._vtimezones: dict[str, icalendar.Component] = {}
+        for comp in calendar.walk("VTIMEZONE"):
+            tzid = comp.get("TZID")
+            if tzid is not None and not isinstance(tzid, list):
+                self._vtimezones.setdefault(str(tzid).strip(), comp)
+        self._custom: dict[str, tzinfo | None] = {}
+
+    def _custom_zone(self, tzid: str) -> tzinfo | None:
+        key = tzid.strip()
+        if key not in self._custom:
+            comp = self._vtimezones.get(key) or self._vtimezones.get(key.strip('"'))
+            zone = None
+            if comp is not None:
+                try:
+                    zone = comp.to_tz(icalendar_tzp, lookup_tzid=False)
+                except Exception as exc:
+                    self._warns.add(f"time zone {tzid!r}: unreadable VTIMEZONE ({_short(exc, 60)})")
+            self._custom[key] = zone
+        return self._custom[key]
+
+    def convert(self, value: When, tzid: str | None) -> When:
+        """Bring one date/datetime into the output convention."""
+        if not isinstance(value, datetime):
+            return value
+        if tzid:
+            tzid = str(tzid)
+            if value.tzinfo is not None and _is_utc(value.tzinfo):
+                return value.astimezone(UTC)  # "…Z" or a TZID that means UTC
+            wall = value.replace(tzinfo=None)
+            zone = resolve_tzid(tzid)
+            if zone is not None:
+                return wall.replace(tzinfo=zone)
+            custom = self._custom_zone(tzid) or _fixed_offset(tzid)
+            if custom is not None:
+                return wall.replace(tzinfo=custom).astimezone(UTC)
+            self._warns.add(f"unknown time zone {tzid!r} (no VTIMEZONE): its times are read as local time")
+            return wall
+        # no TZID: floating, "…Z", or already converted by X-WR-TIMEZONE
+        if value.tzinfo is None or isinstance(value.tzinfo, zoneinfo.ZoneInfo):
+            return value
+        try:
+            return value.astimezone(UTC)
+        except Exception:
+            return value.replace(tzinfo=None)
+
+
+# ---------------------------------------------------------------- property helpers
+
+
+def _first(value):
+    if isinstance(value, list):
+        return value[0] if value else None
+    return value
+
+
+def _as_list(value) -> list:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _text(component, name: str) -> str:
+    value = _first(component.get(name))
+    return "" if value is None else str(value)
+
+
+def _dt_of(prop):
+    """The date/datetime of a DTSTART-like property, or None."""
+    if prop is None or isinstance(prop, vBroken):
+        return None
+    try:
+        value = prop.dt
+    except Exception:
+        return None
+    if isinstance(value, (date, datetime)):
+        return value
+    return None
+
+
+def _tzid_of(prop) -> str | None:
+    params = getattr(prop, "params", None) or {}
+    tzid = params.get("TZID")
+    return str(tzid) if tzid else None
+
+
+def _add_duration(start: When, duration: timedelta) -> When:
+    if not isinstance(start, datetime):
+        return start + timedelta(days=duration.days + (1 if duration.seconds and duration.days < 0 else 0))
+    result = start + timedelta(days=duration.days)  # nominal days: same wall time
+    if duration.seconds or duration.microseconds:
+        exact = timedelta(seconds=duration.seconds, microseconds=duration.microseconds)
+        if result.tzinfo is None:
+            result = result + exact
+        else:
+            result = (result.astimezone(UTC) + exact).astimezone(result.tzinfo)
+    return result
+
+
+def _before(a: When, b: When) -> bool:
+    """a < b, comparing wall times when one is floating and one is aware."""
+    if isinstance(a, datetime) and isinstance(b, datetime) and (a.tzinfo is None) != (b.tzinfo is None):
+        return a.replace(tzinfo=None) < b.replace(tzinfo=None)
+    return a < b
+
+
+def _rid_key(value: When) -> str:
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).isoformat()
+    return value.isoformat()
+
+
+# ---------------------------------------------------------------- recurrence rules
+
+
+def _rrule_text(prop) -> str:
+    if isinstance(prop, vRecur):
+        return prop.to_ical().decode("utf-8", "replace")
+    return str(prop)
+
+
+def repair_rrule(raw: str, start: When, local_zone: tzinfo) -> tuple[str | None, list[str]]:
+    """A dateutil-readable RRULE for ``start`` (or None) and what was done to it."""
+    notes: list[str] = []
+    text = raw.strip()
+    if text.upper().startswith("RRULE:"):
+        text = text[6:]
+    parts: dict[str, str] = {}
+    for chunk in text.split(";"):
+        if not chunk.strip():
+            continue
+        if "=" not in chunk:
+            return None, [f"part {chunk!r} is not NAME=VALUE"]
+        key, _, val = chunk.partition("=")
+        parts.setdefault(key.strip().upper(), val.strip())
+    if "FREQ" not in parts:
+        return None, ["it has no FREQ"]
+    if "COUNT" in parts:
+        try:
+            count = int(parts["COUNT"])
+        except ValueError:
+            count = 0
+        if count <= 0:
+            if parts["COUNT"] != "-1":
+                notes.append(f"dropped COUNT={parts['COUNT']}")
+            del parts["COUNT"]
+    if "UNTIL" in parts:
+        until = _fit_until(parts["UNTIL"], start, local_zone)
+        if until is None:
+            return None, [f"UNTIL={parts['UNTIL']} is not a date"]
+        parts["UNTIL"] = until
+        if "COUNT" in parts:
+            notes.append("dropped COUNT next to UNTIL")
+            del parts["COUNT"]
+    rule = ";".join(f"{k}={v}" for k, v in [("FREQ", parts.pop("FREQ").upper()), *parts.items()])
+    probe = start if isinstance(start, datetime) else datetime.combine(start, time())
+    try:
+        dateutil_rrule.rrulestr(rule, dtstart=probe)
+        vRecur.from_ical(rule)
+    except Exception as exc:
+        return None, [_short(exc, 80)]
+    return rule, notes
+
+
+def _fit_until(value: str, start: When, local_zone: tzinfo) -> str | None:
+    """UNTIL in the value type RFC 5545 demands for this DTSTART."""
+    m = _UNTIL.match(value.strip())
+    if not m:
+        return None
+    day_text, time_text, zulu = m.group(1), m.group(2), bool(m.group(3))
+    try:
+        day = datetime.strptime(day_text, "%Y%m%d").date()
+        clock = datetime.strptime(time_text, "%H%M%S").time() if time_text else None
+    except ValueError:
+        return None
+    if not isinstance(start, datetime):
+        return day.strftime("%Y%m%d")
+    if clock is None:
+        until = datetime.combine(day, time(23, 59, 59))
+        zulu = False
+    else:
+        until = datetime.combine(day, clock)
+    if start.tzinfo is None:  # floating start: floating UNTIL
+        if zulu:
+            until = until.replace(tzinfo=UTC).astimezone(local_zone).replace(tzinfo=None)
+        return until.strftime("%Y%m%dT%H%M%S")
+    if not zulu:
+        until = until.replace(tzinfo=start.tzinfo)
+    else:
+        until = until.replace(tzinfo=UTC)
+    return until.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+# ---------------------------------------------------------------- events
+
+
+@dataclass
+class _Item:
+    uid: str
+    rid: When | None
+    sequence: int
+    order: int
+    calendar: int  # 1-based number of the VCALENDAR in the body
+    event: RawEvent
+
+    @property
+    def key(self) -> tuple[str, str | None]:
+        return (self.uid, None if self.rid is None else _rid_key(self.rid))
+
+    @property
+    def content(self) -> tuple:
+        e = self.event
+        return (e.start, e.end, e.title, e.location)
+
+
+def synthetic_uid(start: When, title: str, location: str) -> str:
+    """A stable UID for an event that has none: the same input gives the same UID."""
+    raw = "\x1f".join((start.isoformat(), title.strip(), location.strip()))
+    return "nouid-" + hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
+
+
+_STATUS = {"CANCELLED": "cancelled", "CANCELED": "cancelled", "TENTATIVE": "tentative"}
+
+
+class _Extractor:
+    def __init__(self, ctx: ExtractContext) -> None:
+        self.ctx = ctx
+        self.warns = _Warnings()
+        self.items: list[_Item] = []
+        self.calendar_no = 0
+
+    def run(self, body: bytes) -> Extraction:
+        if not isinstance(body, (bytes, bytearray)):
+            raise ExtractError("not an iCalendar file: the body is not bytes")
+        lines = _logical_lines(_decode(bytes(body)))
+        lines = _structure(lines, self.warns)
+        calendars = _parse_calendars(lines, self.warns)
+        if not calendars:
+            raise ExtractError("not an iCalendar file: no readable VCALENDAR")
+        ignored: dict[str, int] = {}
+        n_vevents = 0
+        for self.calendar_no, cal in enumerate(calendars, start=1):
+            cal = self._standardize(cal)
+            zones = _Zones(cal, self.warns)
+            for name in IGNORED_COMPONENTS:
+                if count := len(cal.walk(name)):
+                    ignored[name] = ignored.get(name, 0) + count
+            for vevent in cal.walk("VEVENT"):
+                n_vevents += 1
+                self._read_event(vevent, zones, n_vevents)
+        for name, count in ignored.items():
+            self.warns.add(f"ignored {count} {name} component{'s' if count != 1 else ''}")
+        if not n_vevents:
+            self.warns.add("the calendar has no events (no VEVENT)")
+        events = self._resolve_items()
+        return Extraction(events=events, warnings=self.warns.finish())
+
+    def _standardize(self, cal: icalendar.Calendar) -> icalendar.Calendar:
+        """Apply X-WR-TIMEZONE as Google means it (floating and UTC times in that zone)."""
+        value = _first(cal.get("X-WR-TIMEZONE"))
+        if value is None or not str(value).strip():
+            return cal
+        zone = resolve_tzid(str(value))
+        if zone is None:
+            self.warns.add(f"unknown X-WR-TIMEZONE {str(value)!r}: ignored")
+            return cal
+        try:
+            return x_wr_timezone.to_standard(cal, timezone=zone)
+        except Exception as exc:
+            self.warns.add(f"could not apply X-WR-TIMEZONE {str(value)!r}: {_short(exc, 80)}")
+            return cal
+
+    def _read_event(self, ev: icalendar.Component, zones: _Zones, number: int) -> None:
+        warns = self.warns
+        uid_raw = _text(ev, "UID").strip()
+        title = _text(ev, "SUMMARY")
+        label = f"event {uid_raw!r}" if uid_raw else (f"event {title!r}" if title else f"event #{number}")
+        if len(label) > 90:
+            label = label[:88] + "…'"
+
+        for name, message in getattr(ev, "errors", []) or []:
+            what = f"unreadable {name}" if name else "an unreadable line"
+            warns.add(f"{label}: ignored {what} ({_short(message, 80)})")
+
+        starts = _as_list(ev.get("DTSTART"))
+        start_raw = _dt_of(starts[0]) if starts else None
+        if start_raw is None:
+            shown = f" ({str(starts[0])[:30]!r})" if starts else ""
+            warns.add(f"skipped {label}: no usable DTSTART{shown}")
+            return
+        start = zones.convert(start_raw, _tzid_of(starts[0]))
+
+        start, end = self._span(ev, start, zones, label)
+
+        rid = None
+        rid_prop = _first(ev.get("RECURRENCE-ID"))
+        if rid_prop is not None:
+            rid_raw = _dt_of(rid_prop)
+            if rid_raw is None:
+                warns.add(f"skipped {label}: unreadable RECURRENCE-ID")
+                return
+            rid = zones.convert(rid_raw, _tzid_of(rid_prop))
+
+        rrule = None
+        rrules = _as_list(ev.get("RRULE"))
+        if rrules:
+            if len(rrules) > 1:
+                warns.add(f"{label}: has {len(rrules)} RRULEs, kept only the first")
+            raw = _rrule_text(rrules[0])
+            rrule, notes = repair_rrule(raw, start, self.ctx.timezone)
+            if rrule is None:
+                warns.add(f"{label}: dropped unreadable RRULE {raw[:60]!r} ({'; '.join(notes)})")
+            elif notes:
+                warns.add(f"{label}: repaired RRULE ({'; '.join(notes)})")
+
+        location = _text(ev, "LOCATION")
+        uid = uid_raw or synthetic_uid(start, title, location)
+        try:
+            sequence = int(str(_first(ev.get("SEQUENCE")) or 0).strip())
+        except ValueError:
+            sequence = 0
+
+        event = RawEvent(
+            source_uid=uid,
+            title=title,
+            start=start,
+            end=end,
+            description=_text(ev, "DESCRIPTION"),
+            location=location,
+            url=_text(ev, "URL").strip(),
+            status=_STATUS.get(_text(ev, "STATUS").strip().upper(), "confirmed"),
+            categories=self._categories(ev),
+            rrule=rrule,
+            rdates=self._dates(ev, "RDATE", zones, label),
+            exdates=self._dates(ev, "EXDATE", zones, label),
+            recurrence_id=rid,
+        )
+        self.items.append(_Item(
+                uid=uid, rid=rid, sequence=sequence, order=len(self.items), calendar=self.calendar_no, event=event
+            ))
+
+    def _span(self, ev, start: When, zones: _Zones, label: str) -> tuple[When, When | None]:
+        """Start and exclusive end: DTEND, else DURATION, else one day for all-day."""
+        warns = self.warns
+        end: When | None = None
+        dtend = _first(ev.get("DTEND"))
+        if dtend is not None:
+            raw = _dt_of(dtend)
+            if raw is None:
+                warns.add(f"{label}: ignored unreadable DTEND")
+            else:
+                end = zones.convert(raw, _tzid_of(dtend))
+        if end is None:
+            duration = _first(ev.get("DURATION"))
+            value = None if duration is None or isinstance(duration, vBroken) else getattr(duration, "dt", None)
+            if isinstance(value, timedelta):
+                end = _add_duration(start, value)
+            elif duration is not None and dtend is None:
+                warns.add(f"{label}: ignored unreadable DURATION")
+        all_day = not isinstance(start, datetime)
+        if end is None:
+            return start, (start + ONE_DAY if all_day else None)
+        if all_day and isinstance(end, datetime):
+            end = end.date() + (ONE_DAY if end.time() != time() else timedelta())
+        elif not all_day and not isinstance(end, datetime):
+            end = datetime.combine(end, time(), tzinfo=start.tzinfo)
+        if _before(end, start):
+            warns.add(f"{label}: end before start, swapped them")
+            start, end = end, start
+        if all_day and end == start:
+            end = start + ONE_DAY
+        return start, end
+
+    def _categories(self, ev) -> tuple[str, ...]:
+        out: list[str] = []
+        for prop in _as_list(ev.get("CATEGORIES")):
+            values = getattr(prop, "cats", None)
+            if values is None:
+                values = [prop]
+            for value in values:
+                text = str(value).strip()
+                if text and text not in out:
+                    out.append(text)
+        return tuple(out)
+
+    def _dates(self, ev, name: str, zones: _Zones, label: str) -> tuple[When, ...]:
+        out: list[When] = []
+        for prop in _as_list(ev.get(name)):
+            dts = getattr(prop, "dts", None) if not isinstance(prop, vBroken) else None
+            if dts is None:
+                self.warns.add(f"{label}: ignored unreadable {name}")
+                continue
+            list_tzid = _tzid_of(prop)
+            for item in dts:
+                try:
+                    value = item.dt
+                except Exception:
+                    continue
+                if isinstance(value, tuple):  # PERIOD: keep its start
+                    value = value[0] if value else None
+                if isinstance(value, (date, datetime)):
+                    converted = zones.convert(value, _tzid_of(item) or list_tzid)
+                    if converted not in out:
+                        out.append(converted)
+        return tuple(out)
+
+    def _separate_shared_uids(self) -> None:
+        """Different events that share a UID across VCALENDARs keep apart.
+
+        Some exporters (and people concatenating files) reuse one UID for
+        unrelated events in separate calendars. When the same UID, the same
+        RECURRENCE-ID and the same SEQUENCE come with different content, the
+        later calendar's events under that UID get the UID "<uid>#<n>" (n: the
+        calendar's number in the body).
+        """
+        first: dict[tuple[str, str | None], _Item] = {}
+        rename: set[tuple[int, str]] = set()
+        for item in self.items:
+            other = first.setdefault(item.key, item)
+            if (
+                other is not item
+                and other.calendar != item.calendar
+                and other.sequence == item.sequence
+                and other.content != item.content
+            ):
+                rename.add((item.calendar, item.uid))
+        for calendar, uid in sorted(rename):
+            self.warns.add(f"UID {uid!r} names different events in several calendars: kept them apart")
+        for item in self.items:
+            if (item.calendar, item.uid) in rename:
+                item.uid = item.event.source_uid = f"{item.uid}#{item.calendar}"
+
+    def _resolve_items(self) -> list[RawEvent]:
+        """Drop duplicates (highest SEQUENCE wins), detach orphaned instances."""
+        self._separate_shared_uids()
+        best: dict[tuple[str, str | None], _Item] = {}
+        for item in self.items:
+            key = item.key
+            other = best.get(key)
+            if other is None:
+                best[key] = item
+                continue
+            what = "instance" if item.rid is not None else "event"
+            self.warns.add(f"duplicate {what} UID {item.uid!r}: kept the one with the higher SEQUENCE")
+            if item.sequence >= other.sequence:
+                best[key] = item
+        kept = sorted(best.values(), key=lambda i: i.order)
+        masters = {i.uid for i in kept if i.rid is None}
+        events = []
+        orphans = 0
+        for item in kept:
+            ev = item.event
+            if item.rid is not None and item.uid not in masters:
+                orphans += 1
+                ev.source_uid = f"{item.uid}/{item.rid.isoformat()}"
+                ev.recurrence_id = None
+            events.append(ev)
+        if orphans:
+            self.warns.add(f"kept {orphans} recurrence instances without their series as single events")
+        return events
