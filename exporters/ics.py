@@ -72,7 +72,7 @@ def render_calendar(
     and the zone all-day events are ordered in.
     """
     default_zone = _zone(timezone) or ZoneInfo("Europe/Berlin")
-    prepared = _unique(_prepare(stored, default_zone) for stored in events)
+    prepared = _unique(p for stored in events if (p := _prepare(stored, default_zone)) is not None)
     prepared.sort(key=lambda p: p.sort_key)
 
     cal = Calendar()
@@ -92,9 +92,11 @@ def render_calendar(
         for value in p.zoned_values:
             used.setdefault(value.tzinfo.key, []).append(value)  # type: ignore[union-attr]
     for tzid in sorted(used):
-        values = used[tzid]
-        first_year = min(v.year for v in values) - 1
-        last_year = max(v.year for v in values) + 3
+        years = [v.year for v in used[tzid]]
+        # From a year before the first use to two years after the last, kept
+        # within reason: a typo such as year 2205 must not cost a long scan.
+        last_year = min(max(years) + 3, _LAST_YEAR)
+        first_year = min(max(min(years) - 1, _FIRST_YEAR), last_year - 3)
         cal.add_component(_vtimezone(tzid, first_year, last_year))
 
     for p in prepared:
@@ -129,9 +131,16 @@ class _Prepared:
         ]
 
 
-def _prepare(stored: StoredEvent, default_zone: ZoneInfo) -> _Prepared:
+def _prepare(stored: StoredEvent, default_zone: ZoneInfo) -> _Prepared | None:
     ev = stored.event
     uid = public_uid(ev.source_id, ev.source_uid)
+    rid_text = ev.recurrence_id.strip()
+    try:
+        rid_value = _parse_iso(rid_text) if rid_text else None
+    except ValueError:
+        # Without its RECURRENCE-ID an override would clash with its master.
+        log.warning("event %s (%s): unreadable recurrence id %r; left out", uid, ev.source_uid, rid_text)
+        return None
     if isinstance(ev.start, datetime):
         zone = _event_zone(ev, default_zone)
         start: When = _as_zoned(ev.start, zone)
@@ -148,8 +157,7 @@ def _prepare(stored: StoredEvent, default_zone: ZoneInfo) -> _Prepared:
             end = None  # DTEND of an all-day event must be a later day
         instant = datetime.combine(start, time(), default_zone).astimezone(_UTC)
 
-    rid_text = ev.recurrence_id.strip()
-    recurrence_id = _value(_parse_iso(rid_text), zone, start, default_zone) if rid_text else None
+    recurrence_id = _value(rid_value, zone, start, default_zone) if rid_value is not None else None
     rdates = sorted({_value(v, zone, start, default_zone) for v in ev.rdates}, key=_order)
     exdates = sorted({_value(v, zone, start, default_zone) for v in ev.exdates}, key=_order)
     rrule = _rrule(ev.rrule, start, zone, uid) if ev.rrule and not rid_text else None
@@ -159,18 +167,23 @@ def _prepare(stored: StoredEvent, default_zone: ZoneInfo) -> _Prepared:
 
 def _unique(prepared: Iterable[_Prepared]) -> list[_Prepared]:
     """One VEVENT per (UID, RECURRENCE-ID): clients keep only one of a pair anyway."""
-    best: dict[tuple[str, str], _Prepared] = {}
+    best: dict[tuple, _Prepared] = {}
     for p in prepared:
-        key = (p.uid, p.stored.event.recurrence_id.strip())
+        key = (p.uid, _order(p.recurrence_id) if p.recurrence_id is not None else None)
         other = best.get(key)
         if other is None:
             best[key] = p
             continue
-        log.warning("two events share UID %s and recurrence id %r; keeping the newer", *key)
-        rank = lambda q: (q.stored.sequence, q.stored.last_modified, q.stored.event.content_hash(), q.stored.first_seen)  # noqa: E731
-        if rank(p) > rank(other):
+        log.warning("two events share UID %s and recurrence id %r; keeping the newer",
+                    p.uid, p.stored.event.recurrence_id)
+        if _rank(p) > _rank(other):
             best[key] = p
     return list(best.values())
+
+
+def _rank(p: _Prepared) -> tuple:
+    s = p.stored
+    return (s.sequence, _utc(s.last_modified), s.event.content_hash(), _utc(s.first_seen))
 
 
 def _vevent(p: _Prepared, networks: Mapping[str, Network]) -> VEvent:
@@ -370,6 +383,7 @@ class _Observance:
 
 
 _DAY = timedelta(days=1)
+_FIRST_YEAR, _LAST_YEAR = 1900, 2100
 _WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 
 

@@ -117,6 +117,7 @@ def used_tzids(data: bytes) -> set[str]:
 # --- validity ----------------------------------------------------------------
 
 
+@pytest.mark.shared
 def test_passes_both_clients(tmp_path):
     result = check(tmp_path, render(sample()))
     assert result["icaljs"]["parsed"] and result["icaljs"]["errors"] == [], result
@@ -126,6 +127,7 @@ def test_passes_both_clients(tmp_path):
     assert result["libical"]["vevents"] == len(sample())
 
 
+@pytest.mark.shared
 def test_empty_calendar_passes_both_clients(tmp_path):
     data = render([])
     result = check(tmp_path, data, "empty.ics")
@@ -330,6 +332,7 @@ def test_network_label_status_and_missing_end():
     assert list(no_end["CATEGORIES"].cats) == ["SolarInput"]
 
 
+@pytest.mark.shared
 def test_unknown_network_and_odd_values_still_valid(tmp_path):
     events = [
         stored(ev("x", datetime(2025, 5, 6, 7, tzinfo=BERLIN), datetime(2025, 5, 6, 6, tzinfo=BERLIN),
@@ -347,6 +350,30 @@ def test_unknown_network_and_odd_values_still_valid(tmp_path):
     assert list(x["CATEGORIES"].cats) == ["unbekannt"]
     assert b"\x00" not in data and b"\x0b" not in data
     assert used_tzids(data) == {"Europe/Berlin"}
+
+
+@pytest.mark.shared
+def test_same_occurrence_twice_is_written_once(tmp_path):
+    master = stored(ev("s", datetime(2025, 3, 4, 18, tzinfo=BERLIN), None, rrule="FREQ=WEEKLY;COUNT=5"))
+    old = stored(ev("s", datetime(2025, 3, 11, 19, tzinfo=BERLIN), None, recurrence_id="2025-03-11T18:00:00+01:00",
+                    title="alt"), seq=1)
+    new = stored(ev("s", datetime(2025, 3, 11, 20, tzinfo=BERLIN), None, recurrence_id="2025-03-11T17:00:00+00:00",
+                    title="neu"), seq=2)
+    broken = stored(ev("s", datetime(2025, 3, 18, 20, tzinfo=BERLIN), None, recurrence_id="gestern"))
+    for order in ([master, old, new, broken], [broken, new, old, master]):
+        data = render(order)
+        summaries = sorted(str(v["SUMMARY"]) for v in parse(data).walk("VEVENT"))
+        assert summaries == ["Termin s", "neu"]
+    assert check(tmp_path, data)["ok"]
+
+
+def test_far_dates_do_not_break_the_timezone(tmp_path):
+    events = [
+        stored(ev("old", datetime(1, 1, 2, 12, tzinfo=BERLIN), None)),
+        stored(ev("new", datetime(9999, 12, 30, 12, tzinfo=BERLIN), None)),
+    ]
+    data = render(events)
+    assert [tz["TZID"] for tz in parse(data).walk("VTIMEZONE")] == ["Europe/Berlin"]
 
 
 # --- write_atomic ------------------------------------------------------------
