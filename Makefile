@@ -3,6 +3,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# The container installs without the test tools: `make venv VENV=/opt/venv EXTRAS=`.
+EXTRAS ?= [test]
 
 .PHONY: run test venv clean
 
@@ -11,7 +13,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.$(EXTRAS)'
 	touch $@
 
 run: venv
