@@ -189,13 +189,13 @@ def _describe_network_error(exc: httpx.HTTPError, url: str) -> str:
     if isinstance(exc, httpx.ConnectError):
         if _is_dns_failure(exc):
             return f"DNS lookup failed for {host}"
-        return f"could not connect: {exc or type(exc).__name__}"
+        return f"could not connect: {str(exc) or type(exc).__name__}"
     if isinstance(exc, httpx.RemoteProtocolError):
         text = str(exc)
         if "without sending" in text or "disconnected" in text.lower():
             return "connection closed by the server without a complete response"
         return f"broken HTTP response: {text}"
-    return f"network error: {exc or type(exc).__name__}"
+    return f"network error: {str(exc) or type(exc).__name__}"
 
 
 class _BoundedDecoder:
@@ -205,6 +205,8 @@ class _BoundedDecoder:
         self.encoding = encoding
         self._d: "zlib._Decompress | None" = None
         self._pending = b""  # deflate: the first bytes until we can tell zlib from raw
+        self._done = False  # the stream ended; anything after it is ignored
+        self._started = False
 
     def _new(self, first: bytes) -> "zlib._Decompress":
         if self.encoding in ("gzip", "x-gzip"):
@@ -219,6 +221,8 @@ class _BoundedDecoder:
             if data:
                 yield data
             return
+        if self._done:
+            return
         produced = 0
         if self._d is None and self.encoding == "deflate" and len(self._pending + data) < 2:
             self._pending += data
@@ -226,14 +230,22 @@ class _BoundedDecoder:
         data, self._pending = self._pending + data, b""
         while data and produced < room:
             if self._d is None:
+                if self._started and not data.startswith(b"\x1f\x8b"):
+                    self._done = True  # junk after the last gzip member
+                    return
                 self._d = self._new(data)
+                self._started = True
             out = self._d.decompress(data, max(1, room - produced))
             produced += len(out)
             if out:
                 yield out
-            if self._d.eof:  # another gzip member may follow
+            if self._d.eof:
                 data = self._d.unused_data
                 self._d = None
+                # Another gzip member may follow; other trailing bytes are ignored.
+                if self.encoding == "deflate":
+                    self._done = True
+                    return
             else:
                 data = self._d.unconsumed_tail
 

@@ -398,3 +398,24 @@ def test_bounded_decoder_handles_the_encodings_we_offer(wbits):
     # and output is bounded per call
     decoder = _BoundedDecoder("gzip" if wbits == 31 else "deflate")
     assert sum(len(p) for p in decoder.feed(data, 1000)) <= 1000
+
+
+def test_bounded_decoder_reads_gzip_members_and_ignores_trailing_junk():
+    import gzip
+
+    from aggregator.fetch import _BoundedDecoder
+
+    data = gzip.compress(b"one ") + gzip.compress(b"two") + b"\n\0\0"
+    assert b"".join(_BoundedDecoder("gzip").feed(data, 10**6)) == b"one two"
+
+
+def test_dns_failure_is_named_as_such():
+    import httpx
+
+    from aggregator.fetch import _describe_network_error
+
+    exc = httpx.ConnectError("[Errno -2] Name or service not known")
+    exc.__cause__ = socket.gaierror(-2, "Name or service not known")
+    assert _describe_network_error(exc, "https://kalender.example.invalid/x.ics") == (
+        "DNS lookup failed for kalender.example.invalid"
+    )
