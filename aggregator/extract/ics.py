@@ -406,7 +406,9 @@ class _Zones:
             zone = resolve_tzid(tzid)
             if zone is not None:
                 return wall.replace(tzinfo=zone)
-            custom = self._custom_zone(tzid) or _fixed_offset(tzid)
+            custom = self._custom_zone(tzid)
+            if custom is None and (custom := _fixed_offset(tzid)) is not None:
+                self._warns.add(f"time zone {tzid!r} (no VTIMEZONE) read as the fixed offset in its name")
             if custom is not None:
                 return wall.replace(tzinfo=custom).astimezone(UTC)
             self._warns.add(f"unknown time zone {tzid!r} (no VTIMEZONE): its times are read as local time")
