@@ -641,3 +641,9 @@ def test_nothing_but_extract_error_escapes_for_mangled_input():
             except ExtractError:
                 continue
             assert_output_convention(result)
+
+
+def test_empty_rrule_means_no_recurrence_without_noise():
+    result = run(wrap("UID:h@x", "DTSTART;VALUE=DATE:20250101", "RRULE:"))
+    assert result.events[0].rrule is None
+    assert result.warnings == []

@@ -679,7 +679,7 @@ class _Extractor:
             rid = zones.convert(rid_raw, _tzid_of(rid_prop))
 
         rrule = None
-        rrules = _as_list(ev.get("RRULE"))
+        rrules = [r for r in _as_list(ev.get("RRULE")) if _rrule_text(r).strip()]  # "RRULE:" means none
         if rrules:
             if len(rrules) > 1:
                 warns.add(f"{label}: has {len(rrules)} RRULEs, kept only the first")
