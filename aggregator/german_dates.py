@@ -79,14 +79,14 @@ def _month(name: str) -> str:
 
 _DAY = r"(?:0?[1-9]|[12]\d|3[01])"
 _MON = r"(?:0?[1-9]|1[0-2])"
-_NB = r"(?<!\d)(?<!\d\.)"  # not inside a longer number ("1.000", "2.1.3")
+_NB = rf"(?<![\d{_LETTER}])(?<!\d\.)"  # not inside a longer number or word ("1.000", "v3.8.11")
 
 
 def _numeric(s: str) -> str:
     """D.M.YYYY, D.M.YY or D.M. (groups d/m/y/yy + suffix)."""
     return (
         rf"(?P<d{s}>{_DAY})\.\s?(?P<m{s}>{_MON})\."
-        rf"(?:\s?(?P<y{s}>(?:19|20)\d\d)(?!\d)|(?P<yy{s}>\d\d)(?!\d))?(?![\d])"
+        rf"(?:\s?(?P<y{s}>(?:19|20)\d\d)(?!\d)|(?P<yy{s}>\d\d)(?!\d))?(?![\d])(?!\.\d)"
     )
 
 
@@ -149,6 +149,20 @@ DEADLINE_RE = re.compile(
 # a place alone at the start of a line, then the date.
 _PLACE = rf"[A-ZÄÖÜ][{_LETTER}\-]+(?:\s*/\s*[A-ZÄÖÜ][{_LETTER}\-]+)*"
 PLACE_DATELINE_RE = re.compile(rf"[ \t]*{_PLACE}[ \t]*(?:,|\|)[ \t]*")
+# "Version 3.8.11", "Release 2.1.20": software versions, not dates.
+VERSION_RE = re.compile(r"(?i)\b(?:version|release|ver\.|v|build|update|firmware)\s*$")
+# "3.8.11" alone is a version; "am 3.4.14" is a date (2-digit year, unpadded day or month).
+_UNPADDED_SHORT_RE = re.compile(r"\d{1,2}\.\d{1,2}\.\d\d")
+INTRO_RE = re.compile(r"(?i)\b(?:am|vom|ab|bis|den|dem|datum|termin)\s*:?\s*$")
+
+
+def _looks_like_version(s: str) -> bool:
+    if not _UNPADDED_SHORT_RE.fullmatch(s):
+        return False
+    day, month, _ = s.split(".")
+    return len(day) == 1 or len(month) == 1
+
+
 LABEL_DATELINE_RE = re.compile(
     r"(?i)\b(?:Aktuelles|Meldung|News|Neuigkeiten|Pressemitteilung|Pressemeldung|Allgemeines|"
     r"veröffentlicht(?:\s+am)?|Stand|aktualisiert(?:\s+am)?|erstellt(?:\s+am)?|zuletzt\s+geändert(?:\s+am)?|"
@@ -431,6 +445,10 @@ def _build(text: str, cand: _Candidate, prev_end: int, next_start: int, referenc
     sent_start = _sentence_start(text, start, max(prev_end, start - WINDOW))
     before = text[max(sent_start, start - 40) : start]
     if DEADLINE_RE.search(before) and cand.kind == "single":
+        return
+    if VERSION_RE.search(text[max(0, cand.start - 12) : cand.start]) and text[cand.start : cand.end][-1:].isdigit():
+        return
+    if _looks_like_version(text[cand.start : cand.end]) and not (wd or INTRO_RE.search(text[max(0, cand.start - 12) : cand.start])):
         return
     after = text[end:sentence_end]
     if SUPERSEDED_BEFORE_RE.search(before) or SUPERSEDED_AFTER_RE.search(after):

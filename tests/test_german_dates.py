@@ -294,6 +294,9 @@ TABLE = [
     row("am 30. Februar 2021", []),
     row("Version 2.1.3 mit 1.000 Teilnehmern um 16.30 Uhr, Tel. 0361 12.34.56", []),
     row("Herr Maier am 5. Maier", []),
+    row("v3.8.11 released; Version 2.1.20", [], id="software versions"),
+    row("3.8.11", [], id="unpadded 2-digit-year date alone: a version"),
+    row("Release 2.1.20 am 3.4.2020", [E(d(2020, 4, 3))], id="version number next to a date"),
     row("am 5. Mai 2025 von 22 bis 2 Uhr", [E(dt(2025, 5, 5, 22), dt(2025, 5, 6, 2))], id="time range over midnight"),
 ]
 
