@@ -75,6 +75,19 @@ CONTENT_TYPES = {
 }
 
 MODES = ("slow", "status", "429", "garbage", "drop", "huge", "flaky", "no_etag", "replace", "redirect")
+# The options each mode reads; any other option is a typo in a test and refused.
+MODE_OPTIONS = {
+    "slow": {"seconds"},
+    "status": {"code", "body", "headers"},
+    "429": {"retry_after", "code"},
+    "garbage": {"size"},
+    "drop": set(),
+    "huge": {"size", "content_length", "gzip"},
+    "flaky": {"fails", "code"},
+    "no_etag": set(),
+    "replace": {"body"},
+    "redirect": {"to", "code"},
+}
 
 
 @dataclass
@@ -307,6 +320,9 @@ class SitesServer:
     def misbehave(self, path: str, mode: str, *, times: int | None = None, **opts) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; known: {', '.join(MODES)}")
+        unknown = set(opts) - MODE_OPTIONS[mode]
+        if unknown:
+            raise ValueError(f"mode {mode!r} takes {sorted(MODE_OPTIONS[mode])}, not {sorted(unknown)}")
         if mode == "flaky":
             times = int(opts.get("fails", 1))
         if mode == "replace" and not isinstance(opts.get("body"), bytes):
@@ -366,8 +382,8 @@ class SitesServer:
             p = (root / c).resolve()
             if p != root and root not in p.parents:
                 continue  # no escaping the root
-            if p.is_dir():
-                p = p / "index.html"
+            if p.is_dir():  # a directory URL such as WordPress's /feed/ serves its index file
+                p = next((p / n for n in ("index.html", "index.xml", "index.ics") if (p / n).is_file()), p / "index.html")
             if p.is_file():
                 return p
         return None
