@@ -1,0 +1,141 @@
+"""`netzwerktimer serve` as a real process: scheduled refresh, the feed over HTTP
+with ETag / 304, the sources' status, a clean stop on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.shared import ics_check
+from tests.test_end_to_end import write_config
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def serve(tmp_path):
+    procs = []
+
+    def start(config: Path) -> str:
+        port = free_port()
+        env = {**os.environ, "NETZWERKTIMER_DATA_DIR": str(tmp_path / "data")}
+        env.pop("NETZWERKTIMER_DATABASE_URL", None)
+        log = open(tmp_path / "serve.log", "wb")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "aggregator.cli", "--config", str(config), "serve", "--port", str(port)],
+            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path,
+        )
+        procs.append(proc)
+        base = f"http://127.0.0.1:{port}"
+        wait_for(lambda: _get(base + "/healthz") == 200, proc, tmp_path)
+        return base, proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _get(url: str) -> int | None:
+    try:
+        return httpx.get(url, timeout=2).status_code
+    except httpx.HTTPError:
+        return None
+
+
+def wait_for(condition, proc, tmp_path, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"serve exited with {proc.returncode}:\n{(tmp_path / 'serve.log').read_text()}")
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"condition not met in {timeout} s:\n{(tmp_path / 'serve.log').read_text()}")
+
+
+def test_serve_refreshes_on_start_and_serves_the_feed_with_etag_and_304(tmp_path, sites_server, serve):
+    base, _ = serve(write_config(tmp_path, sites_server))
+    proc_check = lambda: "Energie-Stammtisch" in httpx.get(base + "/calendar.ics").text  # noqa: E731
+    deadline = time.monotonic() + 30
+    while not proc_check():
+        assert time.monotonic() < deadline, "the scheduler never refreshed"
+        time.sleep(0.3)
+    resp = httpx.get(base + "/calendar.ics")
+    assert resp.status_code == 200
+    assert resp.headers["content-type"] == "text/calendar; charset=utf-8"
+    etag, modified = resp.headers["etag"], resp.headers["last-modified"]
+    assert httpx.get(base + "/calendar.ics", headers={"If-None-Match": etag}).status_code == 304
+    assert httpx.get(base + "/calendar.ics", headers={"If-Modified-Since": modified}).status_code == 304
+    assert httpx.get(base + "/calendar.ics", headers={"If-None-Match": '"other"'}).status_code == 200
+    path = tmp_path / "served.ics"
+    path.write_bytes(resp.content)
+    assert ics_check(path)[0]["ok"]
+    status = httpx.get(base + "/status").json()["sources"]
+    assert {s["id"]: s["outcome"] for s in status} == {
+        "theen-termine": "fetched",
+        "medways-kalender": "fetched",
+        "optonet-posts": "fetched",
+        "thzm-veranstaltungen": "fetched",
+    }
+
+
+def test_offline_serve_starts_serves_a_valid_empty_calendar_and_shows_each_error(tmp_path, serve):
+    closed = free_port()  # nothing listens here: like a machine without network
+    config = tmp_path / "sources.toml"
+    config.write_text(
+        f"""
+[settings]
+timeout = 1
+retries = 0
+
+[networks.optonet]
+name = "OptoNet e.V."
+
+[[sources]]
+id = "optonet-posts"
+network = "optonet"
+kind = "feed"
+url = "http://127.0.0.1:{closed}/feed/"
+""",
+        encoding="utf-8",
+    )
+    base, _ = serve(config)
+    resp = httpx.get(base + "/calendar.ics")
+    assert resp.status_code == 200
+    path = tmp_path / "empty.ics"
+    path.write_bytes(resp.content)
+    assert ics_check(path)[0]["ok"]
+    deadline = time.monotonic() + 20
+    while True:
+        (row,) = httpx.get(base + "/status").json()["sources"]
+        if row["outcome"]:
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert row["outcome"] == "error" and "could not connect" in row["error"]
+
+
+def test_sigterm_stops_serve_cleanly(tmp_path, sites_server, serve):
+    base, proc = serve(write_config(tmp_path, sites_server))
+    assert httpx.get(base + "/healthz").text == "ok"
+    proc.send_signal(signal.SIGTERM)
+    # uvicorn finishes its shutdown, then re-raises the signal so the exit status tells it.
+    assert proc.wait(timeout=15) in (0, -signal.SIGTERM)
+    log = (tmp_path / "serve.log").read_text()
+    assert "Application shutdown complete" in log
+    assert "Traceback" not in log
+    assert (tmp_path / "data" / "public" / "calendar.ics").exists()
