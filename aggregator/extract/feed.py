@@ -182,6 +182,7 @@ def _entry_event(entry, ctx: ExtractContext, prefixes: dict[str, list[str]]) -> 
     when = _metadata_when(entry, prefixes, notes, _label(entry))
     if when is not None:
         start, end, location = when
+        start, end = _in_source_zone(start, ctx), _in_source_zone(end, ctx)
         event_title = title
     else:
         reference = _reference(entry, ctx)
@@ -198,6 +199,9 @@ def _entry_event(entry, ctx: ExtractContext, prefixes: dict[str, list[str]]) -> 
             status = "cancelled"
         elif match.postponed:
             status = "tentative"
+
+    if end is None and not isinstance(start, datetime):
+        end = start + timedelta(days=1)  # one all-day event: the exclusive end, as the ICS extractor gives it
 
     if CANCEL_TITLE_RE.search(title):
         status = "cancelled"
@@ -242,7 +246,7 @@ def _description(entry) -> str:
 def _reference(entry, ctx: ExtractContext) -> date:
     """The day the item was posted (only to give year-less dates a year), else today."""
     for key in ("published_parsed", "updated_parsed"):
-        value = entry.get(key)
+        value = dict.get(entry, key)  # plain dict lookup: no feedparser fallback mapping (and its warning)
         if value:
             try:
                 posted = datetime(*value[:6], tzinfo=timezone.utc)
@@ -333,6 +337,15 @@ def _metadata_when(entry, prefixes, notes: list[str], label: str):
         location = _meta(entry, prefixes[kind], "location")
         return start, end, location
     return None
+
+
+def _in_source_zone(value, ctx: ExtractContext):
+    """A fixed offset that is the source zone's offset at that instant becomes that zone (Europe/Berlin)."""
+    if isinstance(value, datetime) and value.tzinfo is not None and value.tzinfo is not timezone.utc:
+        local = value.astimezone(ctx.timezone)
+        if local.utcoffset() == value.utcoffset():
+            return local
+    return value
 
 
 def _iso(value: str) -> date | datetime | None:
