@@ -231,6 +231,9 @@ def _from_range(m: re.Match) -> _Candidate | None:
         if d1 > last.day:  # "30.–02.10." runs over a month end
             month = 12 if month == 1 else month - 1
         first = _Day(d1, month, last.year)
+    if first.year is not None and last.year is not None and first.year == last.year and (first.month, first.day) > (last.month, last.day):
+        if not (g["y1"] or g["yy1"] or g["ly1"]):  # "27.12. – 03.01.2026": the year was borrowed
+            first = _Day(first.day, first.month, first.year - 1)
     sep = g["sep"].strip()
     kind = "range"
     if sep == "und" or sep.startswith("und "):

@@ -311,6 +311,19 @@ def test_publication_date_is_never_the_event_date():
     assert result.warnings == ["item 'Neues aus dem Netzwerk': no event date found (its publication date is not one); skipped"]
 
 
+def test_title_date_takes_the_time_the_text_gives_for_that_day():
+    result = run(
+        rss(
+            item("Workshop am 14.10.2025", "<p>Am 14.10.2025 von 9 bis 16 Uhr in Jena.</p>", guid="a"),
+            item("Workshop am 15.10.2025", "<p>Anmeldung bis 1.10.2025, 12 Uhr.</p>", guid="b"),
+        )
+    )
+    assert [(e.title, e.start, e.end) for e in result.events] == [
+        ("Workshop", datetime(2025, 10, 14, 9), datetime(2025, 10, 14, 16)),
+        ("Workshop", date(2025, 10, 15), date(2025, 10, 16)),
+    ]
+
+
 def test_dateline_in_title_is_no_event():
     result = run(rss(item("Erfurt, 14. Januar 2016.", "Pressemitteilung ohne Termin", guid="x1")))
     assert result.events == []

@@ -208,6 +208,7 @@ TABLE = [
     row("Vom 27. September bis 4. Oktober", [E(d(2025, 9, 27), d(2025, 10, 5), "inferred")], ref=REF),
     row("Vom 27. Dezember bis 4. Januar", [E(d(2025, 12, 27), d(2026, 1, 5), "inferred")], ref=REF),
     row("vom 23. bis zum 25. Januar 2026", [E(d(2026, 1, 23), d(2026, 1, 26))]),
+    row("27.12. – 03.01.2026", [E(d(2025, 12, 27), d(2026, 1, 4))], id="range over new year, year borrowed"),
     row("Zeit  \n30.05.2019 -\n01.06.2019", [E(d(2019, 5, 30), d(2019, 6, 2))]),
     row("vom 14.-15. Mai", [E(d(2019, 5, 14), d(2019, 5, 16), "inferred")], ref=date(2019, 4, 1)),
     row("vom 14. bis 15. Mai 2019 in Jena", [E(d(2019, 5, 14), d(2019, 5, 16))]),

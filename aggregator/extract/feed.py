@@ -23,6 +23,7 @@ import hashlib
 import io
 import re
 import warnings as _warnings
+from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from urllib.parse import urljoin
 
@@ -257,13 +258,22 @@ def _reference(entry, ctx: ExtractContext) -> date:
 
 
 def _text_when(title: str, description: str, reference: date) -> tuple[DateMatch | None, bool]:
-    found = find_dates(title, reference=reference)
-    if found:
-        return found[0], True
-    if description:
-        found = find_dates(html_to_text(description), reference=reference)
-        if found:
-            return found[0], False
+    """The first date of the title, else of the text; (match, came from the title).
+
+    A title date without a time takes the time the text gives for the same day
+    ("Workshop am 14.10.2025" + "… am 14.10.2025 von 9 bis 16 Uhr").
+    """
+    in_title = find_dates(title, reference=reference)
+    in_text = find_dates(html_to_text(description), reference=reference) if description else []
+    if in_title:
+        first = in_title[0]
+        if not isinstance(first.start, datetime) and first.end is None:
+            for other in in_text:
+                if isinstance(other.start, datetime) and other.start.date() == first.start:
+                    return replace(first, start=other.start, end=other.end), True
+        return first, True
+    if in_text:
+        return in_text[0], False
     return None, False
 
 
