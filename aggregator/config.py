@@ -86,7 +86,7 @@ class Settings(_Strict):
     refresh: Duration = timedelta(hours=6)
     horizon: Duration = timedelta(days=365)
     calendar_name: str = "Netzwerktimer – Cross-Cluster-Initiative Thüringen"
-    contact: str = "https://github.com/netzwerktimer/netzwerktimer"
+    contact: str = ""
     timeout: float = Field(default=20.0, gt=0)
     max_bytes: int = Field(default=10_000_000, gt=0)
     retries: int = Field(default=3, ge=0, le=10)

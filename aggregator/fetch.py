@@ -134,6 +134,8 @@ def stable_digest(body: bytes) -> str:
 
 
 def user_agent_for(settings: Settings) -> str:
+    if not settings.contact:
+        return f"Netzwerktimer/{__version__}"
     return f"Netzwerktimer/{__version__} (+{settings.contact})"
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 
 STATUSES = ("confirmed", "tentative", "cancelled")
@@ -69,7 +69,6 @@ class Event:
     rrule: str | None = None
     rdates: tuple[When, ...] = ()
     exdates: tuple[When, ...] = ()
-    extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def all_day(self) -> bool:

@@ -419,3 +419,8 @@ def test_dns_failure_is_named_as_such():
     assert _describe_network_error(exc, "https://kalender.example.invalid/x.ics") == (
         "DNS lookup failed for kalender.example.invalid"
     )
+
+
+def test_user_agent_without_a_configured_contact_names_only_the_software(sites_server):
+    fetch(sites_server.url(CAL), contact="")
+    assert sites_server.requests_for(CAL)[0].header("User-Agent") == f"Netzwerktimer/{aggregator.__version__}"
