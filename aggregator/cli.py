@@ -10,7 +10,6 @@ import argparse
 import json
 import logging
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
 from aggregator import __version__
@@ -123,26 +122,9 @@ def _export_ics(args, config: Config, deployment: Deployment) -> int:
 
 
 def _sources_list(args, config: Config, deployment: Deployment) -> int:
-    states = _open_store(deployment).source_states()
-    rows = []
-    for s in config.sources:
-        st = states.get(s.id)
-        rows.append(
-            {
-                "id": s.id,
-                "network": s.network,
-                "kind": s.kind,
-                "enabled": s.enabled,
-                "url": s.url,
-                "last_run": _iso(st.last_fetch_at) if st else None,
-                "last_success": _iso(st.last_success_at) if st else None,
-                "outcome": st.last_outcome if st else None,
-                "http_status": st.last_status if st else None,
-                "events": st.event_count if st else 0,
-                "error": st.last_error if st else None,
-                "warnings": st.last_warnings if st else [],
-            }
-        )
+    from aggregator.status import source_rows
+
+    rows = source_rows(config, _open_store(deployment).source_states())
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return 0
@@ -175,10 +157,6 @@ def _serve(args, config: Config, deployment: Deployment) -> int:
 
     serve(config, deployment, host=args.host, port=args.port)
     return 0
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
 if __name__ == "__main__":

@@ -141,7 +141,7 @@ class Config(_Strict):
     path: str = ""
 
     @model_validator(mode="after")
-    def _cross_checks(self) -> "Config":
+    def _cross_checks(self) -> Config:
         seen: set[str] = set()
         for i, source in enumerate(self.sources):
             if source.id in seen:
@@ -222,7 +222,7 @@ class Deployment:
     database_url: str
 
     @classmethod
-    def from_env(cls, config_override: str | None = None, env: dict | None = None) -> "Deployment":
+    def from_env(cls, config_override: str | None = None, env: dict | None = None) -> Deployment:
         env = os.environ if env is None else env
         config_path = Path(config_override or env.get(ENV_CONFIG) or "sources.toml")
         data_dir = Path(env.get(ENV_DATA_DIR) or "data")

@@ -49,7 +49,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
-from typing import Hashable, Literal, TypeVar
+from typing import Literal, TypeVar
+from collections.abc import Hashable
 from urllib.robotparser import RobotFileParser
 
 import httpx
@@ -205,12 +206,12 @@ class _BoundedDecoder:
 
     def __init__(self, encoding: str):
         self.encoding = encoding
-        self._d: "zlib._Decompress | None" = None
+        self._d: zlib._Decompress | None = None
         self._pending = b""  # deflate: the first bytes until we can tell zlib from raw
         self._done = False  # the stream ended; anything after it is ignored
         self._started = False
 
-    def _new(self, first: bytes) -> "zlib._Decompress":
+    def _new(self, first: bytes) -> zlib._Decompress:
         if self.encoding in ("gzip", "x-gzip"):
             return zlib.decompressobj(16 + zlib.MAX_WBITS)
         # "deflate" should be zlib-wrapped, but some servers send raw deflate.
@@ -288,7 +289,7 @@ class Fetcher:
         self._robots: dict[str, RobotFileParser | str] = {}
         self._robots_locks: dict[str, asyncio.Lock] = {}
 
-    async def __aenter__(self) -> "Fetcher":
+    async def __aenter__(self) -> Fetcher:
         self._open()
         return self
 

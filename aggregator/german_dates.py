@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 __all__ = ["DateMatch", "find_dates", "is_dateline", "PAST_TOLERANCE"]
 

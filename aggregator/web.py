@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from aggregator.config import Config, Deployment
 from aggregator.pipeline import publish
+from aggregator.status import source_rows
 from aggregator.store import Store
 
 ICS_TYPE = "text/calendar; charset=utf-8"
@@ -39,25 +40,7 @@ def create_app(config: Config, deployment: Deployment, store: Store, *, schedule
         return Response(data, media_type=ICS_TYPE, headers=headers)
 
     async def status(request: Request) -> Response:
-        states = store.source_states()
-        rows = []
-        for s in config.sources:
-            st = states.get(s.id)
-            rows.append(
-                {
-                    "id": s.id,
-                    "network": s.network,
-                    "kind": s.kind,
-                    "enabled": s.enabled,
-                    "last_run": st.last_fetch_at.isoformat() if st and st.last_fetch_at else None,
-                    "last_success": st.last_success_at.isoformat() if st and st.last_success_at else None,
-                    "outcome": st.last_outcome if st else None,
-                    "http_status": st.last_status if st else None,
-                    "events": st.event_count if st else 0,
-                    "error": st.last_error if st else None,
-                }
-            )
-        return JSONResponse({"sources": rows})
+        return JSONResponse({"sources": source_rows(config, store.source_states())})
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")

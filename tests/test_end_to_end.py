@@ -3,7 +3,6 @@ refresh → store (SQLite and PostgreSQL) → merged ICS that real clients accep
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 

@@ -129,7 +129,7 @@ def etag_for(body: bytes) -> str:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.0"  # one request per connection: simple and honest
-    server: "_Server"
+    server: _Server
 
     def log_message(self, format: str, *args: object) -> None:  # quiet
         pass
@@ -169,7 +169,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not head and body:
             self.wfile.write(body)
 
-    def _dispatch(self, owner: "SitesServer", path: str, query: str, head: bool) -> None:
+    def _dispatch(self, owner: SitesServer, path: str, query: str, head: bool) -> None:
         bad = owner._take_misbehaviour(path)
         mode, opts = (bad.mode, bad.opts) if bad else (None, {})
 
@@ -281,7 +281,7 @@ def _not_modified(headers, etag: str, mtime: float) -> bool:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
-    owner: "SitesServer"
+    owner: SitesServer
 
 
 class SitesServer:
@@ -302,7 +302,7 @@ class SitesServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="sites-server", daemon=True)
 
-    def start(self) -> "SitesServer":
+    def start(self) -> SitesServer:
         self._thread.start()
         return self
 

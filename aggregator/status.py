@@ -1,0 +1,36 @@
+"""Each configured source with its last known state, as ``sources list`` and ``/status`` show it."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from aggregator.config import Config
+from aggregator.store import SourceState
+
+
+def source_rows(config: Config, states: dict[str, SourceState]) -> list[dict]:
+    """One JSON-ready row per configured source, in configuration order."""
+    rows = []
+    for s in config.sources:
+        st = states.get(s.id) or SourceState(id=s.id)
+        rows.append(
+            {
+                "id": s.id,
+                "network": s.network,
+                "kind": s.kind,
+                "enabled": s.enabled,
+                "url": s.url,
+                "last_run": _iso(st.last_fetch_at),
+                "last_success": _iso(st.last_success_at),
+                "outcome": st.last_outcome,
+                "http_status": st.last_status,
+                "events": st.event_count,
+                "error": st.last_error,
+                "warnings": st.last_warnings,
+            }
+        )
+    return rows
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(timezone.utc).isoformat(timespec="seconds")
