@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-KINDS = ("ics", "feed")
+KINDS = ("ics", "feed", "jsonld", "tribe", "html", "auto")
 
 # Environment variables for deployment (documented in the README).
 ENV_CONFIG = "NETZWERKTIMER_CONFIG"
@@ -114,17 +114,59 @@ class Network(_Strict):
         return self.short or self.name
 
 
+class HtmlOptions(_Strict):
+    """``[sources.html]``: how to read an event list page with CSS selectors (kind ``html``).
+
+    Either the selectors (``item``, ``title``, ``date`` at least) or ``parser``,
+    the name of a small module in ``aggregator/extract/sites/`` for a site too
+    odd for selectors.
+    """
+
+    item: str | None = None
+    title: str | None = None
+    date: str | None = None
+    time: str | None = None
+    link: str | None = None
+    location: str | None = None
+    description: str | None = None
+    detail: bool = False
+    next_page: str | None = None
+    parser: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]*$")
+
+    @model_validator(mode="after")
+    def _selectors_or_parser(self) -> HtmlOptions:
+        if self.parser is None:
+            missing = [k for k in ("item", "title", "date") if not getattr(self, k)]
+            if missing:
+                raise ValueError(f"needs {', '.join(missing)} (or parser = \"<module>\")")
+        return self
+
+
 class Source(_Strict):
     """``[[sources]]``: one place a network publishes events."""
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     network: str
-    kind: Literal["ics", "feed"]
+    kind: Literal["ics", "feed", "jsonld", "tribe", "html", "auto"]
     url: str = Field(pattern=r"^https?://")
     refresh: Duration | None = None
     enabled: bool = True
     timezone: str | None = None
+    max_pages: int = Field(default=5, ge=1, le=100)
     note: str = ""
+    html: HtmlOptions | None = None
+
+    @model_validator(mode="after")
+    def _kind_options(self) -> Source:
+        if self.kind == "html" and self.html is None:
+            raise ValueError("kind = \"html\" needs a [sources.html] table with item, title and date selectors")
+        if self.html is not None and self.kind != "html":
+            raise ValueError(f"[sources.html] is only read for kind = \"html\", not {self.kind!r}")
+        return self
+
+    def options(self) -> dict:
+        """The per-kind options table as a plain dict (empty when the kind has none)."""
+        return self.html.model_dump(exclude_none=True) if self.html is not None else {}
 
     @field_validator("timezone")
     @classmethod

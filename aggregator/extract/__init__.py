@@ -4,12 +4,25 @@ Each module has ``extract(body: bytes, ctx: ExtractContext) -> Extraction``.
 It raises ``ExtractError`` (and nothing else) when the body cannot be read as
 that kind at all; problems with single entries become ``warnings`` and the
 rest of the body is still used.
+
+Extractors never fetch. A kind that spans several pages says what to read
+next, and the crawler (``aggregator/crawl.py``) fetches it politely, bounded
+by the source's ``max_pages`` and to the source's host:
+
+- ``Extraction.next_pages``: further list pages (pagination), each read with
+  the same ``extract``; their events are appended.
+- ``Extraction.details``: ``(index into events, URL)`` of detail pages; each
+  body is given to the module's optional
+  ``enrich(event: RawEvent, body: bytes, ctx: ExtractContext) -> tuple[RawEvent, list[str]]``
+  which returns the event with missing fields filled in, and warnings.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -27,12 +40,15 @@ class ExtractContext:
     url: str  # where the body came from: base for relative links
     timezone: ZoneInfo  # the source's zone: floating times and German dates are in it
     now: datetime  # aware reference time (frozen in tests), e.g. to infer missing years
+    options: Mapping[str, Any] = field(default_factory=dict)  # the source's [sources.<kind>] table
 
 
 @dataclass
 class Extraction:
     events: list[RawEvent] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    next_pages: list[str] = field(default_factory=list)  # absolute URLs of further list pages
+    details: list[tuple[int, str]] = field(default_factory=list)  # (event index, absolute detail URL)
 
 
 def extract(kind: str, body: bytes, ctx: ExtractContext) -> Extraction:
