@@ -52,7 +52,7 @@ def test_good_config_loads_with_defaults(tmp_path):
     [
         (('refresh = "2h"', 'refresh = "often"'), "settings.refresh", "expected a duration"),
         (('refresh = "2h"', 'refresh = "2h"\ntimezone = "Europe/Erfurt"'), "settings.timezone", "unknown time zone"),
-        (('kind = "ics"', 'kind = "pdf"'), "sources[0] (id 'theen-termine').kind", "'ics' or 'feed'"),
+        (('kind = "ics"', 'kind = "pdf"'), "sources[0] (id 'theen-termine').kind", "'html' or 'auto'"),
         (('network = "theen"', 'network = "medways"'), "sources[0].network", "unknown network 'medways'"),
         (('url = "https://', 'url = "ftp://'), "sources[0] (id 'theen-termine').url", "should match pattern"),
         (('short = "ThEEN"', 'short = "ThEEN"\ncolour = "green"'), "networks.theen.colour", "unknown key"),
