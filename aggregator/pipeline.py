@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from aggregator.config import Config, Deployment, Source
-from aggregator.extract import ExtractContext, ExtractError, extract
+from aggregator.crawl import crawl
+from aggregator.extract import ExtractContext, ExtractError, Extraction
 from aggregator.fetch import CacheState, Fetcher, FetchResult
 from aggregator.model import Event
 from aggregator.normalize import NormalizeError, normalize
@@ -78,11 +79,11 @@ def refresh(
         st = states.get(s.id)
         cache = CacheState(st.etag, st.http_last_modified, st.body_digest) if st else None
         items.append((s.id, s.url, cache))
-    results = asyncio.run(_fetch_all(config, items))
+    gathered = asyncio.run(_gather(config, sources, items, now))
     report = RefreshReport()
     for source in sources:
         try:
-            report.sources.append(_process(config, store, source, results[source.id], now))
+            report.sources.append(_process(config, store, source, gathered[source.id], now))
         except Exception as exc:  # a bug must not cost the other sources their refresh
             log.exception("source %s failed unexpectedly", source.id)
             reason = f"internal error: {type(exc).__name__}: {exc}"
@@ -93,12 +94,37 @@ def refresh(
     return report
 
 
-async def _fetch_all(config: Config, items: list[tuple[str, str, CacheState | None]]) -> dict[str, FetchResult]:
+@dataclass
+class _Gathered:
+    """A source's first fetch and, when it brought a new body, what the crawl extracted."""
+
+    fetch: FetchResult
+    extraction: Extraction | None = None
+    error: str | None = None
+
+
+async def _gather(config: Config, sources: list[Source], items, now: datetime) -> dict[str, _Gathered]:
+    """Fetch every source concurrently, then crawl the new bodies (further pages, detail pages)."""
+    by_id = {s.id: s for s in sources}
     async with Fetcher(config.settings) as fetcher:
-        return await fetcher.fetch_many(items)
+        results = await fetcher.fetch_many(items)
+
+        async def one(source_id: str, result: FetchResult) -> tuple[str, _Gathered]:
+            gathered = _Gathered(result)
+            if result.outcome == "fetched":
+                source = by_id[source_id]
+                ctx = ExtractContext(url=result.url or source.url, timezone=config.timezone_of(source), now=now, options=source.options())
+                try:
+                    gathered.extraction = await crawl(source.kind, result, ctx, fetcher, max_pages=source.max_pages)
+                except ExtractError as exc:
+                    gathered.error = str(exc)
+            return source_id, gathered
+
+        return dict(await asyncio.gather(*(one(k, r) for k, r in results.items())))
 
 
-def _process(config: Config, store: Store, source: Source, result: FetchResult, now: datetime) -> SourceReport:
+def _process(config: Config, store: Store, source: Source, gathered: _Gathered, now: datetime) -> SourceReport:
+    result = gathered.fetch
     record = FetchRecord(
         started_at=result.started_at,
         outcome=result.outcome,
@@ -114,17 +140,13 @@ def _process(config: Config, store: Store, source: Source, result: FetchResult, 
     if result.outcome != "fetched":
         store.record_fetch(source.id, record)
         return SourceReport(source.id, result.outcome, result.status, error=result.error)
-
-    zone = config.timezone_of(source)
-    ctx = ExtractContext(url=result.url or source.url, timezone=zone, now=now)
-    try:
-        extraction = extract(source.kind, result.body or b"", ctx)
-    except ExtractError as exc:
+    if gathered.extraction is None:
         # The old events stay; the cache state is not advanced, so the next run reads the body again.
-        record.outcome, record.error = "error", str(exc)
+        record.outcome, record.error = "error", gathered.error
         store.record_fetch(source.id, record)
-        return SourceReport(source.id, "error", result.status, error=str(exc))
+        return SourceReport(source.id, "error", result.status, error=gathered.error)
 
+    extraction = gathered.extraction
     warnings = list(extraction.warnings)
     events = _normalize_all(extraction.events, source, config, now, warnings)
     record.events_found = len(events)

@@ -1,0 +1,102 @@
+"""Reading a source that spans several pages: pagination and detail pages.
+
+Extractors never fetch; they name what to read next (``Extraction.next_pages``,
+``Extraction.details``). ``crawl`` fetches those pages with the run's polite
+``Fetcher`` and feeds them back to the same extractor, bounded:
+
+- at most ``max_pages`` list pages (the first included), each URL once, so a
+  pagination loop ends;
+- at most ``MAX_DETAILS`` detail pages;
+- only on the host of the source's URL: a link elsewhere is skipped with a
+  warning (a site cannot send us crawling the web).
+
+A follow-up page that fails costs only itself: a warning, and the events
+already read are kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from dataclasses import replace
+from urllib.parse import urlsplit
+
+from aggregator.extract import ExtractContext, ExtractError, Extraction, extract
+from aggregator.fetch import Fetcher, FetchResult
+
+MAX_DETAILS = 200
+
+
+async def crawl(kind: str, first: FetchResult, ctx: ExtractContext, fetcher: Fetcher, *, max_pages: int) -> Extraction:
+    """Extract the first page, then its further pages and detail pages. Raises ExtractError
+    only when the first page cannot be read at all."""
+    result = extract(kind, first.body or b"", ctx)
+    host = _host(first.url or ctx.url)
+    seen = {first.url, ctx.url}
+    queue = list(result.next_pages)
+    result.next_pages = []
+    pages = 1
+    while queue:
+        url = queue.pop(0)
+        if url in seen:
+            continue  # a pagination loop or a link back to an earlier page
+        if _host(url) != host:
+            result.warnings.append(f"next page on another host skipped: {url}")
+            continue
+        if pages >= max_pages:
+            result.warnings.append(f"stopped after {max_pages} pages (max_pages); more pages are linked, e.g. {url}")
+            break
+        seen.add(url)
+        pages += 1
+        page = await fetcher.fetch(url, None)
+        if page.outcome != "fetched":
+            result.warnings.append(f"page {url}: {page.error or page.outcome}")
+            continue
+        try:
+            more = extract(kind, page.body or b"", replace(ctx, url=page.url or url))
+        except ExtractError as exc:
+            result.warnings.append(f"page {url}: {exc}")
+            continue
+        offset = len(result.events)
+        result.events.extend(more.events)
+        result.warnings.extend(more.warnings)
+        result.details.extend((offset + i, u) for i, u in more.details)
+        queue.extend(more.next_pages)
+    if result.details:
+        await _enrich(kind, result, ctx, fetcher, host)
+    return result
+
+
+async def _enrich(kind: str, result: Extraction, ctx: ExtractContext, fetcher: Fetcher, host: str) -> None:
+    module = importlib.import_module(f"aggregator.extract.{kind}")
+    enrich = getattr(module, "enrich", None)
+    details, result.details = result.details, []
+    if enrich is None:
+        return
+    wanted: list[tuple[int, str]] = []
+    for index, url in details:
+        if _host(url) != host:
+            result.warnings.append(f"detail page on another host skipped: {url}")
+        elif len(wanted) >= MAX_DETAILS:
+            result.warnings.append(f"only the first {MAX_DETAILS} detail pages were read")
+            break
+        else:
+            wanted.append((index, url))
+    urls = list(dict.fromkeys(url for _, url in wanted))
+    pages = dict(zip(urls, await asyncio.gather(*(fetcher.fetch(u, None) for u in urls))))
+    for index, url in wanted:
+        page = pages[url]
+        if page.outcome != "fetched":
+            result.warnings.append(f"detail page {url}: {page.error or page.outcome}")
+            continue
+        try:
+            event, notes = enrich(result.events[index], page.body or b"", replace(ctx, url=page.url or url))
+        except Exception as exc:  # one odd detail page must not cost the list its events
+            result.warnings.append(f"detail page {url}: {type(exc).__name__}: {exc}")
+            continue
+        result.events[index] = event
+        result.warnings.extend(notes)
+
+
+def _host(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
