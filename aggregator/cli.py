@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from aggregator import __version__
-from aggregator.config import Config, ConfigError, Deployment, load_config
+from aggregator.config import KINDS, Config, ConfigError, Deployment, load_config
 
 EXIT_CONFIG = 2
 EXIT_SOURCES_FAILED = 1
@@ -57,6 +57,24 @@ def _parser() -> argparse.ArgumentParser:
     sl = ssub.add_parser("list", parents=[common], help="each source: last run, status, events")
     sl.add_argument("--json", action="store_true", help="print JSON")
     sl.set_defaults(handler=_sources_list)
+    sc = ssub.add_parser(
+        "check",
+        parents=[common],
+        help="fetch one source once, store nothing, print the events it yields",
+        description="Fetch a configured source (or --url with --kind and selectors) once and print what it yields.",
+    )
+    sc.add_argument("source_id", nargs="?", metavar="SOURCE_ID", help="a source of sources.toml")
+    sc.add_argument("--url", help="try this URL instead of a configured source")
+    sc.add_argument("--kind", choices=KINDS, default="auto", help="with --url: the kind (default auto)")
+    sc.add_argument("--network", help="with --url: the network id (default: the first network)")
+    for key in ("item", "title", "date", "time", "link", "location", "description", "next-page", "parser"):
+        sc.add_argument(f"--{key}", dest=f"html_{key.replace('-', '_')}", metavar="SELECTOR" if key != "parser" else "MODULE", help=f"with --kind html: [sources.html] {key.replace('-', '_')}")
+    sc.add_argument("--detail", dest="html_detail", action="store_true", help="with --kind html: follow detail pages")
+    sc.set_defaults(handler=_sources_check)
+    sd = ssub.add_parser("discover", parents=[common], help="find the calendars, feeds, APIs and event markup a page offers")
+    sd.add_argument("url", metavar="URL")
+    sd.add_argument("--network", default="NETWORK", help="network id to put into the printed [[sources]] block")
+    sd.set_defaults(handler=_sources_discover)
 
     c = sub.add_parser("config", parents=[common], help="configuration")
     csub = c.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -144,6 +162,81 @@ def _sources_list(args, config: Config, deployment: Deployment) -> int:
         if r["warnings"]:
             print(f"  ~ {r['id']}: {len(r['warnings'])} warnings, first: {r['warnings'][0]}")
     return 0
+
+
+def _sources_check(args, config: Config, deployment: Deployment) -> int:
+    from aggregator.config import Source
+    from aggregator.pipeline import preview
+
+    if bool(args.source_id) == bool(args.url):
+        print("give either SOURCE_ID or --url", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.source_id:
+        try:
+            source = config.source(args.source_id)
+        except KeyError:
+            print(f"unknown source id: {args.source_id}", file=sys.stderr)
+            return EXIT_CONFIG
+    else:
+        html = {k.removeprefix("html_"): v for k, v in vars(args).items() if k.startswith("html_") and v not in (None, False)}
+        network = args.network or next(iter(config.networks), "check")
+        try:
+            source = Source(id="check", network=network, kind=args.kind, url=args.url, html=html or None)
+        except ValueError as exc:
+            print(f"cannot check: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+    result = preview(config, source)
+    print(f"{source.url}: {result.fetch.outcome}" + (f" (HTTP {result.fetch.status})" if result.fetch.status else ""))
+    if result.error:
+        print(f"error: {result.error}")
+        return EXIT_SOURCES_FAILED
+    rows = [("START", "END", "TITLE", "LOCATION", "LINK")]
+    for ev in sorted(result.events, key=lambda e: (str(e.start), e.title)):
+        rows.append((_when(ev.start), _when(ev.end), ev.title + (" [cancelled]" if ev.status == "cancelled" else "") + (" [series]" if ev.rrule or ev.rdates else ""), ev.location, ev.url))
+    _print_table(rows, widths=(16, 16, 50, 30, 60))
+    print(f"{len(result.events)} events")
+    for w in result.warnings:
+        print(f"  ~ {w}")
+    return 0
+
+
+def _sources_discover(args, config: Config, deployment: Deployment) -> int:
+    import asyncio
+
+    from aggregator.discover import best, source_block, suggested_id
+    from aggregator.pipeline import discover_url
+
+    first, candidates = asyncio.run(discover_url(config, args.url))
+    if first.outcome != "fetched":
+        print(f"{args.url}: {first.error or first.outcome}", file=sys.stderr)
+        return EXIT_SOURCES_FAILED
+    if not candidates:
+        print(f"{args.url}: no calendar, feed, Tribe API or schema.org events found (kind html with selectors may still work)")
+        return EXIT_SOURCES_FAILED
+    for c in candidates:
+        outcome = f"{c.events} events" if c.events is not None else f"error: {c.error}"
+        print(f"{c.kind:7} {c.url}\n        {c.how}; {outcome}")
+    chosen = best(candidates)
+    if chosen is None:
+        print("none of them yielded events")
+        return EXIT_SOURCES_FAILED
+    print()
+    print(source_block(chosen, suggested_id(chosen.url, chosen.kind), args.network))
+    return 0
+
+
+def _when(value) -> str:
+    if value is None:
+        return "-"
+    if hasattr(value, "hour"):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return value.isoformat()
+
+
+def _print_table(rows, widths) -> None:
+    for row in rows:
+        cells = [(c if len(c) <= w else c[: w - 1] + "…").ljust(w) for c, w in zip(row, widths)]
+        print("  ".join(cells).rstrip())
 
 
 def _config_check(args, config: Config, deployment: Deployment) -> int:

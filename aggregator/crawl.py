@@ -21,6 +21,7 @@ import importlib
 from dataclasses import replace
 from urllib.parse import urlsplit
 
+from aggregator.discover import best, discover
 from aggregator.extract import ExtractContext, ExtractError, Extraction, extract
 from aggregator.fetch import Fetcher, FetchResult
 
@@ -29,7 +30,10 @@ MAX_DETAILS = 200
 
 async def crawl(kind: str, first: FetchResult, ctx: ExtractContext, fetcher: Fetcher, *, max_pages: int) -> Extraction:
     """Extract the first page, then its further pages and detail pages. Raises ExtractError
-    only when the first page cannot be read at all."""
+    only when the first page cannot be read at all. Kind ``auto`` first discovers which
+    kind and URL the page offers, then crawls that."""
+    if kind == "auto":
+        return await _crawl_auto(first, ctx, fetcher, max_pages=max_pages)
     result = extract(kind, first.body or b"", ctx)
     host = _host(first.url or ctx.url)
     seen = {first.url, ctx.url}
@@ -64,6 +68,20 @@ async def crawl(kind: str, first: FetchResult, ctx: ExtractContext, fetcher: Fet
         queue.extend(more.next_pages)
     if result.details:
         await _enrich(kind, result, ctx, fetcher, host)
+    return result
+
+
+async def _crawl_auto(first: FetchResult, ctx: ExtractContext, fetcher: Fetcher, *, max_pages: int) -> Extraction:
+    candidates = await discover(first, fetcher, ctx)
+    chosen = best(candidates)
+    if chosen is None:
+        tried = "; ".join(f"{c.kind} {c.url}: {c.error or 'no events'}" for c in candidates) or "nothing found"
+        raise ExtractError(f"auto: the page offers no calendar, feed, Tribe API or schema.org events ({tried})")
+    page = first if chosen.url == (first.url or ctx.url) else await fetcher.fetch(chosen.url, None)
+    if page.outcome != "fetched":
+        raise ExtractError(f"auto: chose {chosen.kind} at {chosen.url}, but it could not be fetched: {page.error or page.outcome}")
+    result = await crawl(chosen.kind, page, replace(ctx, url=page.url or chosen.url), fetcher, max_pages=max_pages)
+    result.warnings.insert(0, f"auto: read kind {chosen.kind} from {chosen.url} ({chosen.how})")
     return result
 
 

@@ -11,6 +11,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
 from aggregator.config import Config, Deployment, Source
 from aggregator.crawl import crawl
@@ -153,6 +154,40 @@ def _process(config: Config, store: Store, source: Source, gathered: _Gathered, 
     record.warnings = _cap(warnings)
     sync = store.record_fetch(source.id, record, sync=(events, now))
     return SourceReport(source.id, "fetched", result.status, len(events), None, record.warnings, sync)
+
+
+@dataclass
+class Preview:
+    """What one source yields right now, without storing anything (``sources check``)."""
+
+    fetch: FetchResult
+    events: list[Event] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+def preview(config: Config, source: Source, *, now: datetime | None = None) -> Preview:
+    """Fetch (unconditionally), crawl, extract and normalize one source; store nothing."""
+    now = now or datetime.now(timezone.utc)
+    gathered = asyncio.run(_gather(config, [source], [(source.id, source.url, None)], now))[source.id]
+    out = Preview(gathered.fetch, error=gathered.fetch.error or gathered.error)
+    if gathered.extraction is not None:
+        out.warnings = list(gathered.extraction.warnings)
+        out.events = _normalize_all(gathered.extraction.events, source, config, now, out.warnings)
+    return out
+
+
+async def discover_url(config: Config, url: str, *, now: datetime | None = None):
+    """Fetch a page and list what it offers, probed and ranked (``sources discover``)."""
+    from aggregator.discover import discover
+
+    now = now or datetime.now(timezone.utc)
+    async with Fetcher(config.settings) as fetcher:
+        first = await fetcher.fetch(url, None)
+        if first.outcome != "fetched":
+            return first, []
+        ctx = ExtractContext(url=first.url or url, timezone=ZoneInfo(config.settings.timezone), now=now)
+        return first, await discover(first, fetcher, ctx)
 
 
 def _normalize_all(raws, source: Source, config: Config, now: datetime, warnings: list[str]) -> list[Event]:
