@@ -14,6 +14,7 @@ them: those with events first, then by how much a kind tells us
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, replace
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -131,13 +132,18 @@ def source_block(cand: Candidate, source_id: str, network: str = "NETWORK") -> s
     return "\n".join(
         [
             "[[sources]]",
-            f'id = "{source_id}"',
-            f'network = "{network}"  # the [networks.<id>] this site belongs to',
-            f'kind = "{cand.kind}"',
-            f'url = "{cand.url}"',
-            f'note = "found by discover: {cand.how}; {cand.events} events"',
+            f"id = {_toml(source_id)}",
+            f"network = {_toml(network)}  # the [networks.<id>] this site belongs to",
+            f"kind = {_toml(cand.kind)}",
+            f"url = {_toml(cand.url)}",
+            f"note = {_toml(f'found by discover: {cand.how}; {cand.events} events')}",
         ]
     )
+
+
+def _toml(text: str) -> str:
+    """A TOML basic string (JSON's escapes are valid TOML)."""
+    return json.dumps(text, ensure_ascii=False)
 
 
 def suggested_id(url: str, kind: str) -> str:

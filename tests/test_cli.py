@@ -6,11 +6,14 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import icalendar
 
 from tests.support.shared import ics_check
 from tests.test_end_to_end import SOURCES, write_config
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def cli(tmp_path, *args, env_extra=None):
@@ -93,3 +96,65 @@ def test_database_url_from_the_environment_is_used(tmp_path, sites_server):
     proc = cli(tmp_path, "--config", config, "refresh", "thzm-veranstaltungen", env_extra={"NETZWERKTIMER_DATABASE_URL": f"sqlite:///{db}"})
     assert proc.returncode == 0 and db.exists()
     assert not (tmp_path / "data" / "netzwerktimer.sqlite3").exists()
+
+
+def test_sources_check_prints_the_events_of_a_configured_source_and_stores_nothing(tmp_path, sites_server):
+    config = str(write_config(tmp_path, sites_server))
+    proc = cli(tmp_path, "--config", config, "sources", "check", "optonet-posts")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == f"{sites_server.url('/optonet/feed/')}: fetched (HTTP 200)"
+    assert lines[1].split() == ["START", "END", "TITLE", "LOCATION", "LINK"]
+    assert lines[2].startswith("2025-10-14 09:00  2025-10-14 16:00  Einladung: Workshop Photonik")
+    assert "2 events" in lines
+    assert any("Photonics Days" in line and "no event date" in line for line in lines)
+    assert not (tmp_path / "data" / "public" / "calendar.ics").exists()
+    listing = json.loads(cli(tmp_path, "--config", config, "sources", "list", "--json").stdout)
+    assert all(row["last_run"] is None for row in listing)
+
+
+def test_sources_check_with_url_and_kind(tmp_path, sites_server):
+    config = str(write_config(tmp_path, sites_server))
+    proc = cli(tmp_path, "--config", config, "sources", "check", "--url", sites_server.url("/theen/termine.ics"), "--kind", "ics")
+    assert proc.returncode == 0, proc.stderr
+    assert "Webinar Wärmepumpen in Gewerbebauten [cancelled]" in proc.stdout
+    assert "Energie-Stammtisch [series]" in proc.stdout
+    assert "5 events" in proc.stdout
+
+
+def test_sources_check_reports_a_broken_source(tmp_path, sites_server):
+    config = str(write_config(tmp_path, sites_server))
+    sites_server.misbehave("/theen/termine.ics", "replace", body=b"<html>Wartung</html>")
+    proc = cli(tmp_path, "--config", config, "sources", "check", "theen-termine")
+    assert proc.returncode == 1
+    assert "error: not an iCalendar file" in proc.stdout
+
+
+def test_sources_discover_prints_a_ready_sources_block(tmp_path, sites_server):
+    config = str(write_config(tmp_path, sites_server))
+    sites_server.root = tmp_path
+    (tmp_path / "termine").mkdir()
+    (tmp_path / "termine" / "index.html").write_text(
+        '<html><head><link rel="alternate" type="text/calendar" href="/kalender.ics"></head><body>Termine</body></html>'
+    )
+    (tmp_path / "kalender.ics").write_bytes((ROOT / "tests/fixtures/sites/theen/termine.ics").read_bytes())
+    proc = cli(tmp_path, "--config", config, "sources", "discover", sites_server.url("/termine/"), "--network", "theen")
+    assert proc.returncode == 0, proc.stderr
+    block = proc.stdout.split("\n\n", 1)[1]
+    import tomllib
+
+    (source,) = tomllib.loads(block)["sources"]
+    assert source["kind"] == "ics" and source["url"] == sites_server.url("/kalender.ics") and source["network"] == "theen"
+
+
+def test_auto_source_reads_what_the_page_links_to(tmp_path, sites_server):
+    sources = [("theen-auto", "theen", "auto", "/theen/")]
+    config = str(write_config(tmp_path, sites_server, sources))
+    sites_server.misbehave(
+        "/theen/", "replace", body=b'<html><head><link rel="alternate" type="text/calendar" href="/theen/termine.ics"></head></html>'
+    )
+    proc = cli(tmp_path, "--config", config, "refresh")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "theen-auto: fetched (HTTP 200), 5 events" in proc.stdout
+    rows = json.loads(cli(tmp_path, "--config", config, "sources", "list", "--json").stdout)
+    assert rows[0]["warnings"][0] == f"auto: read kind ics from {sites_server.url('/theen/termine.ics')} (<link rel=\"alternate\" type=\"text/calendar\">)"
