@@ -13,7 +13,8 @@ import pytest
 from dateutil.rrule import rrulestr
 
 from aggregator.extract import ExtractContext, Extraction, ExtractError
-from aggregator.extract.ics import extract, resolve_tzid
+from aggregator.extract.ical_zones import resolve_tzid
+from aggregator.extract.ics import extract
 from tests.support.shared import CORPUS, corpus_files, require
 
 BERLIN = ZoneInfo("Europe/Berlin")

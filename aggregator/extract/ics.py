@@ -10,12 +10,9 @@ Recurrence is kept, not expanded: an RRULE is passed on as its iCalendar text
 (repaired or dropped when ``dateutil`` could not read it), RDATE/EXDATE as
 values, and RECURRENCE-ID instances as their own raw events.
 
-Time zones are resolved here so that every datetime leaves this module as
-aware with a ``ZoneInfo`` (IANA key), aware UTC, or naive (floating, which
-normalize reads in the source's zone). TZIDs are read as IANA names, Windows
-names, globally unique ids ("/mozilla.org/…/America/New_York") or names that
-contain an IANA name; a zone only this file defines (its VTIMEZONE) becomes
-the UTC instant.
+Time zones are resolved (``ical_zones``) so that every datetime leaves this
+module as aware with a ``ZoneInfo`` (IANA key), aware UTC, or naive
+(floating, which normalize reads in the source's zone).
 """
 
 from __future__ import annotations
@@ -23,19 +20,16 @@ from __future__ import annotations
 import hashlib
 import re
 import warnings as pywarnings
-import zoneinfo
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
-from functools import lru_cache
 
 import icalendar
 import x_wr_timezone
 from dateutil import rrule as dateutil_rrule
 from icalendar.prop import vBroken, vRecur
-from icalendar.timezone import tzp as icalendar_tzp
-from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from aggregator.extract import ExtractContext, Extraction, ExtractError
+from aggregator.extract.ical_zones import Zones, resolve_tzid
 from aggregator.model import RawEvent, When
 
 UTC = timezone.utc
@@ -46,16 +40,7 @@ IGNORED_COMPONENTS = ("VTODO", "VJOURNAL", "VFREEBUSY")
 _BEGIN_END = re.compile(r"^(BEGIN|END)[ \t]*:[ \t]*([A-Za-z0-9_-]*)[ \t]*$", re.IGNORECASE)
 _FOLD = re.compile(r"\n+[ \t]")  # blank lines before a continuation are folded too, as icalendar does
 _UNTIL = re.compile(r"^(\d{8})(?:T(\d{6})(Z?))?$", re.IGNORECASE)
-_OFFSET_NAME = re.compile(r"^\(?\s*(?:UTC|GMT)\s*([+-])\s*(\d{1,2})(?::?(\d{2}))?\s*\)?", re.IGNORECASE)
 
-_UTC_NAMES = frozenset(
-    {
-        "utc", "gmt", "z", "zulu", "uct", "universal", "greenwich", "gmt0", "gmt+0", "gmt-0",
-        "utc+0", "utc-0", "utc+00:00", "utc-00:00", "gmt+00:00", "gmt-00:00",
-        "coordinated universal time", "etc/utc", "etc/gmt", "etc/uct", "etc/zulu",
-        "etc/universal", "etc/greenwich", "etc/gmt0", "etc/gmt+0", "etc/gmt-0",
-    }
-)
 
 
 # ---------------------------------------------------------------- entry point
@@ -295,133 +280,6 @@ def _short(exc: BaseException, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-# ---------------------------------------------------------------- time zones
-
-
-@lru_cache(maxsize=1)
-def _iana_index() -> tuple[dict[str, str], tuple[str, ...]]:
-    try:
-        keys = zoneinfo.available_timezones()
-    except Exception:
-        keys = set()
-    lower = {k.lower(): k for k in keys}
-    with_slash = tuple(sorted((k for k in keys if "/" in k), key=len, reverse=True))
-    return lower, with_slash
-
-
-_WINDOWS_LOWER = {k.lower(): v for k, v in WINDOWS_TO_OLSON.items()}
-
-
-def _zone(key: str) -> tzinfo | None:
-    if key.lower() in _UTC_NAMES:
-        return UTC
-    try:
-        return zoneinfo.ZoneInfo(key)
-    except Exception:
-        return None
-
-
-@lru_cache(maxsize=2048)
-def resolve_tzid(tzid: str) -> tzinfo | None:
-    """The IANA zone (or UTC) a TZID names, or None when it names none we know."""
-    name = tzid.strip().strip('"').strip()
-    if not name:
-        return None
-    low = name.lower()
-    bare = low.strip("/")
-    if low in _UTC_NAMES or bare in _UTC_NAMES:
-        return UTC
-    lower, with_slash = _iana_index()
-    if bare in lower:
-        return _zone(lower[bare])
-    if not lower and "/" in bare and not name.startswith("/"):
-        zone = _zone(name)  # no index (no tzdata listing): ask zoneinfo directly
-        if zone is not None:
-            return zone
-    if low in _WINDOWS_LOWER:
-        return _zone(_WINDOWS_LOWER[low])
-    # globally unique ids and decorated names: the longest IANA name inside
-    for key in with_slash:
-        idx = low.find(key.lower())
-        if idx < 0:
-            continue
-        end = idx + len(key)
-        if idx > 0 and low[idx - 1].isalnum():
-            continue
-        if end < len(low) and (low[end].isalnum() or low[end] in "_+-"):
-            continue
-        return _zone(key)
-    return None
-
-
-def _fixed_offset(tzid: str) -> tzinfo | None:
-    m = _OFFSET_NAME.match(tzid.strip())
-    if not m:
-        return None
-    hours, minutes = int(m.group(2)), int(m.group(3) or 0)
-    if hours > 14 or minutes > 59:
-        return None
-    delta = timedelta(hours=hours, minutes=minutes)
-    return timezone(-delta if m.group(1) == "-" else delta)
-
-
-def _is_utc(tz: tzinfo | None) -> bool:
-    return tz is UTC or (isinstance(tz, zoneinfo.ZoneInfo) and tz.key.upper() in ("UTC", "ETC/UTC"))
-
-
-class _Zones:
-    """Time zone resolution for one calendar (its own VTIMEZONEs included)."""
-
-    def __init__(self, calendar: icalendar.Calendar, warns: _Warnings) -> None:
-        self._warns = warns
-        self._vtimezones: dict[str, icalendar.Component] = {}
-        for comp in calendar.walk("VTIMEZONE"):
-            tzid = comp.get("TZID")
-            if tzid is not None and not isinstance(tzid, list):
-                self._vtimezones.setdefault(str(tzid).strip(), comp)
-        self._custom: dict[str, tzinfo | None] = {}
-
-    def _custom_zone(self, tzid: str) -> tzinfo | None:
-        key = tzid.strip()
-        if key not in self._custom:
-            comp = self._vtimezones.get(key) or self._vtimezones.get(key.strip('"'))
-            zone = None
-            if comp is not None:
-                try:
-                    zone = comp.to_tz(icalendar_tzp, lookup_tzid=False)
-                except Exception as exc:
-                    self._warns.add(f"time zone {tzid!r}: unreadable VTIMEZONE ({_short(exc, 60)})")
-            self._custom[key] = zone
-        return self._custom[key]
-
-    def convert(self, value: When, tzid: str | None) -> When:
-        """Bring one date/datetime into the output convention."""
-        if not isinstance(value, datetime):
-            return value
-        if tzid:
-            tzid = str(tzid)
-            if value.tzinfo is not None and _is_utc(value.tzinfo):
-                return value.astimezone(UTC)  # "…Z" or a TZID that means UTC
-            wall = value.replace(tzinfo=None)
-            zone = resolve_tzid(tzid)
-            if zone is not None:
-                return wall.replace(tzinfo=zone)
-            custom = self._custom_zone(tzid)
-            if custom is None and (custom := _fixed_offset(tzid)) is not None:
-                self._warns.add(f"time zone {tzid!r} (no VTIMEZONE) read as the fixed offset in its name")
-            if custom is not None:
-                return wall.replace(tzinfo=custom).astimezone(UTC)
-            self._warns.add(f"unknown time zone {tzid!r} (no VTIMEZONE): its times are read as local time")
-            return wall
-        # no TZID: floating, "…Z", or already converted by X-WR-TIMEZONE
-        if value.tzinfo is None or isinstance(value.tzinfo, zoneinfo.ZoneInfo):
-            return value
-        try:
-            return value.astimezone(UTC)
-        except Exception:
-            return value.replace(tzinfo=None)
-
-
 # ---------------------------------------------------------------- property helpers
 
 
@@ -618,7 +476,7 @@ class _Extractor:
         n_vevents = 0
         for self.calendar_no, cal in enumerate(calendars, start=1):
             cal = self._standardize(cal)
-            zones = _Zones(cal, self.warns)
+            zones = Zones(cal, self.warns.add)
             for name in IGNORED_COMPONENTS:
                 if count := len(cal.walk(name)):
                     ignored[name] = ignored.get(name, 0) + count
@@ -647,7 +505,7 @@ class _Extractor:
             self.warns.add(f"could not apply X-WR-TIMEZONE {str(value)!r}: {_short(exc, 80)}")
             return cal
 
-    def _read_event(self, ev: icalendar.Component, zones: _Zones, number: int) -> None:
+    def _read_event(self, ev: icalendar.Component, zones: Zones, number: int) -> None:
         warns = self.warns
         uid_raw = _text(ev, "UID").strip()
         title = _text(ev, "SUMMARY")
@@ -716,7 +574,7 @@ class _Extractor:
                 uid=uid, rid=rid, sequence=sequence, order=len(self.items), calendar=self.calendar_no, event=event
             ))
 
-    def _span(self, ev, start: When, zones: _Zones, label: str) -> tuple[When, When | None]:
+    def _span(self, ev, start: When, zones: Zones, label: str) -> tuple[When, When | None]:
         """Start and exclusive end: DTEND, else DURATION, else one day for all-day."""
         warns = self.warns
         end: When | None = None
@@ -760,7 +618,7 @@ class _Extractor:
                     out.append(text)
         return tuple(out)
 
-    def _dates(self, ev, name: str, zones: _Zones, label: str) -> tuple[When, ...]:
+    def _dates(self, ev, name: str, zones: Zones, label: str) -> tuple[When, ...]:
         out: list[When] = []
         for prop in _as_list(ev.get(name)):
             dts = getattr(prop, "dts", None) if not isinstance(prop, vBroken) else None
