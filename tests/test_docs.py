@@ -67,3 +67,12 @@ def test_dockerfile_installs_with_the_readme_install_step_and_runs_serve():
     assert "make venv" in docker
     assert '"netzwerktimer", "serve"' in docker
     assert "USER netzwerktimer" in docker
+
+
+def test_every_network_with_a_known_website_has_a_source_marked_unverified():
+    config = load_config(ROOT / "sources.toml")
+    covered = {s.network for s in config.sources}
+    missing = [nid for nid, n in config.networks.items() if n.website and nid not in covered]
+    assert not missing, f"networks with a website but no source: {missing}"
+    for s in config.sources:
+        assert "[unverified]" in s.note or "[guess]" in s.note, f"{s.id}: say in its note whether it is verified"
