@@ -381,12 +381,12 @@ def element_text(el: Tag | None, *, one_line: bool = False, limit: int = MAX_DES
             if name in SKIP_TAGS or (skip_publication and is_publication_marker(parent)):
                 hidden = True
                 break
+            if parent is el:
+                break
             if block is None and name in BLOCK_TAGS:
                 block = parent
             if cell is None and name in CELL_TAGS:
                 cell = parent
-            if parent is el:
-                break
             parent = parent.parent
         if hidden:
             continue
