@@ -1,0 +1,228 @@
+"""``find_dates``: written dates (``shapes``) + times (``times``) + context (``markers``, ``years``) → ``DateMatch``es."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+
+from . import markers
+from .match import DateMatch
+from .sentences import sentence_end, sentence_start
+from .shapes import WEEKDAY_PREFIX_RE, Candidate, Day, find_candidates
+from .times import ClockTime, find_time
+from .years import heading_years, infer_year, year_at
+
+# How far after a date its status words and time are looked for at most.
+WINDOW = 200
+# "startet am 16. September 2020 … bis zum 25. September 2020": how far apart the two halves may be.
+LINK_REACH = 400
+# A relative day ("morgen") counts only with a time right after it ("morgen ab 9 Uhr").
+RELATIVE_TIME_REACH = 3
+
+_START_WORD_RE = re.compile(
+    r"(?i)\b(?:startet|starten|startete|starteten|gestartet|beginnt|beginnen|begann|begannen|begonnen|"
+    r"eröffnet|eröffnen|Auftakt\w*|Start)\b"
+)
+_END_LINK_RE = re.compile(
+    r"(?i)(?:\bbis\s+(?:zum\s+|einschließlich\s+)?|\bend(?:et|en|ete)\s+(?:am\s+)?|\b(?:dauert|läuft)\s+(?:noch\s+)?bis\s+(?:zum\s+)?)$"
+)
+
+
+def find_dates(text: str, *, reference: date | None = None, year_hint: int | None = None) -> list[DateMatch]:
+    """All event-like dates in ``text``, in order of appearance.
+
+    ``reference`` (the day the text was published or seen) gives year-less
+    dates a year – the nearest occurrence not more than ``PAST_TOLERANCE``
+    before it – and relative days ("morgen ab 9 Uhr") their day.
+    ``year_hint`` (a year from the section heading the text sits under, see
+    ``year_from_heading``) is the year of year-less dates and wins over the
+    reference; a year heading line inside ``text`` wins over both for the
+    dates below it. Dates that stay without a year are dropped.
+    """
+    if not text:
+        return []
+    if isinstance(reference, datetime):
+        reference = reference.date()
+    cands = find_candidates(text)
+    headings = heading_years(text)
+    out: list[DateMatch] = []
+    prev_end = 0
+    i = 0
+    while i < len(cands):
+        cand = cands[i]
+        if i + 1 < len(cands):
+            linked = _link_split_range(text, cand, cands[i + 1])
+            if linked is not None:
+                cand = linked
+                i += 1
+        next_start = cands[i + 1].start if i + 1 < len(cands) else len(text)
+        year = year_at(headings, cand.start) or year_hint
+        out.extend(_build(text, cand, prev_end, next_start, reference, year))
+        prev_end = cand.end
+        i += 1
+    return out
+
+
+def _link_split_range(text: str, a: Candidate, b: Candidate) -> Candidate | None:
+    """One range from "startet am A … bis zum B" (A's sentence has a start word, B follows "bis"), else None."""
+    if a.kind != "single" or b.kind != "single" or b.start - a.end > LINK_REACH:
+        return None
+    lead = WEEKDAY_PREFIX_RE.sub("", text[max(a.end, b.start - 40) : b.start])
+    if not _END_LINK_RE.search(lead):
+        return None
+    a_sentence = text[sentence_start(text, a.start, max(0, a.start - WINDOW)) : sentence_end(text, a.end, min(b.start, a.end + WINDOW))]
+    if not _START_WORD_RE.search(a_sentence):
+        return None
+    b_sentence = text[sentence_start(text, b.start, a.end) : sentence_end(text, b.end, min(len(text), b.end + WINDOW))]
+    if markers.REGISTRATION_RE.search(b_sentence):
+        return None
+    first, last = a.first, b.first
+    assert first is not None and last is not None
+    ya = first.year if first.year is not None else last.year
+    yb = last.year if last.year is not None else first.year
+    if (yb, last.month, last.day) <= (ya, first.month, first.day) if ya is not None else (last.month, last.day) <= (first.month, first.day):
+        return None
+    if first.year is None and last.year is not None:
+        first = Day(first.day, first.month, last.year)
+    return Candidate(a.start, b.end, first, last, "range")
+
+
+def _safe_date(y: int, m: int, d: int) -> date | None:
+    try:
+        return date(y, m, d)
+    except ValueError:
+        return None
+
+
+def _resolve(day: Day, reference: date | None, year: int | None) -> tuple[date | None, bool]:
+    """The day as a date, and whether its year was not written (heading/hint/reference)."""
+    if day.year is not None:
+        return _safe_date(day.year, day.month, day.day), False
+    if year is not None:
+        return _safe_date(year, day.month, day.day), True
+    if reference is None:
+        return None, False
+    return infer_year(day.day, day.month, reference), True
+
+
+def _days(cand: Candidate, reference: date | None, year: int | None) -> tuple[date | None, date | None, bool]:
+    """(first day, last day or None, year inferred) of a written date; first None if it is no valid date."""
+    assert cand.first is not None
+    first, inferred = _resolve(cand.first, reference, year)
+    if first is None or cand.last is None:
+        return first, None, inferred
+    if cand.last.year is None and cand.first.year is None:
+        # "Vom 27. September bis 4. Oktober": the last day follows the first
+        last = _safe_date(first.year, cand.last.month, cand.last.day)
+        if last is not None and last < first:
+            last = _safe_date(first.year + 1, cand.last.month, cand.last.day)
+    else:
+        last, _ = _resolve(cand.last, reference, year)
+    if last is None or last < first:
+        return None, None, inferred
+    return first, last, inferred
+
+
+def _header_time(text: str, start: int, end: int) -> ClockTime | None:
+    """A day header alone on its line takes the first time of the next non-empty line.
+
+    "15.10.2024" / "Triptis, Pfarrstr. 1 …, 19 - 20.30 Uhr" (a calendar's day block).
+    """
+    if not markers.date_alone_on_line(text, start, end):
+        return None
+    m = re.compile(r"[^\n]*\n(?:[ \t]*\n)*([^\n]+)").match(text, end)
+    if m is None:
+        return None
+    a, b = m.span(1)
+    return find_time(text, a, b, reach=b - a)
+
+
+def _build(
+    text: str, cand: Candidate, prev_end: int, next_start: int, reference: date | None, year: int | None
+) -> Iterator[DateMatch]:
+    if cand.kind == "relative":
+        yield from _build_relative(text, cand, reference)
+        return
+    first, last, inferred = _days(cand, reference, year)
+    if first is None:
+        return
+
+    # Span: weekday prefix before, time after
+    start = cand.start
+    lead = text[max(prev_end, start - 40) : start]
+    wd = WEEKDAY_PREFIX_RE.search(lead)
+    if wd:
+        start -= len(lead) - wd.start()
+    sent_end = sentence_end(text, cand.end, min(next_start, cand.end + WINDOW))
+    t = find_time(text, cand.end, sent_end) or _header_time(text, start, cand.end)
+    end = t.span[1] if t else cand.end
+
+    # Non-events
+    if markers.is_dateline(text, (start, cand.end), t):
+        return
+    sent_start = sentence_start(text, start, max(prev_end, start - WINDOW))
+    before = text[max(sent_start, start - 40) : start]
+    if markers.DEADLINE_RE.search(before) and cand.kind == "single":
+        return
+    written = text[cand.start : cand.end]
+    if markers.VERSION_RE.search(text[max(0, cand.start - 12) : cand.start]) and written[-1:].isdigit():
+        return
+    if markers.looks_like_version(written) and not (wd or markers.INTRO_RE.search(text[max(0, cand.start - 12) : cand.start])):
+        return
+    after = text[end:sent_end]
+    if markers.SUPERSEDED_BEFORE_RE.search(before) or markers.SUPERSEDED_AFTER_RE.search(after):
+        return
+    if inferred and markers.RECURRENCE_RE.search(before):
+        return
+
+    cancelled = bool(markers.CANCEL_RE.search(after) or markers.CANCEL_BEFORE_RE.search(before))
+    postponed = bool(
+        markers.POSTPONE_RE.search(after)
+        or markers.POSTPONE_RE.search(before[-25:])
+        or markers.NEW_DATE_CONTEXT_RE.search(text[sent_start:start] + " " + after)
+    )
+
+    def make(s: date | datetime, e: date | datetime | None, a: int, b: int) -> DateMatch:
+        return DateMatch(s, e, text[a:b], (a, b), inferred, cancelled, postponed)
+
+    if cand.kind == "pair":
+        # "am 3. und 10. Juni": two separate days, each all-day or with the shared time
+        mid = re.search(r"\s+und\s+(?:dem\s+)?", text[cand.start : cand.end])
+        assert mid is not None and last is not None
+        for day, a, b in ((first, start, cand.start + mid.start()), (last, cand.start + mid.end(), end)):
+            s, e = _apply_time(day, None, t)
+            yield make(s, e, a, b)
+        return
+    s, e = _apply_time(first, last, t)
+    yield make(s, e, start, end)
+
+
+def _build_relative(text: str, cand: Candidate, reference: date | None) -> Iterator[DateMatch]:
+    """ "morgen ab 9 Uhr" → the day after ``reference`` at 9:00; nothing without a reference or a time."""
+    if reference is None:
+        return
+    t = find_time(text, cand.end, min(len(text), cand.end + 60), reach=RELATIVE_TIME_REACH)
+    if t is None:
+        return
+    day = reference + timedelta(days=cand.offset)
+    s, e = _apply_time(day, None, t)
+    after = text[t.span[1] : sentence_end(text, t.span[1], min(len(text), t.span[1] + WINDOW))]
+    cancelled = bool(markers.CANCEL_RE.search(after))
+    postponed = bool(markers.POSTPONE_RE.search(after))
+    yield DateMatch(s, e, text[cand.start : t.span[1]], (cand.start, t.span[1]), False, cancelled, postponed, relative=True)
+
+
+def _apply_time(first: date, last: date | None, t: ClockTime | None) -> tuple[date | datetime, date | datetime | None]:
+    """Start and end of a day or days with an optional time (all-day ranges get an exclusive end day)."""
+    if t is None:
+        if last is None or last == first:
+            return first, None
+        return first, last + timedelta(days=1)
+    start = datetime.combine(first, t.start)
+    if t.end is None:
+        return start, None
+    end_day = last or first
+    if t.end_next_day:
+        end_day = end_day + timedelta(days=1)
+    return start, datetime.combine(end_day, t.end)
