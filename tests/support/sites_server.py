@@ -18,7 +18,15 @@ What it does like a real site:
 - a strong ETag (sha256 of the bytes) and Last-Modified (the file's mtime),
   and 304 answers to If-None-Match (which wins) or If-Modified-Since;
 - a query string is tried as part of the file name first (``events?page=2``),
-  then ignored; a directory serves its ``index.html``; anything else is 404.
+  then ignored; a directory serves its ``index.html`` (or ``index.xml``,
+  ``index.ics``, ``index.json``: a REST route such as
+  ``/wp-json/tribe/events/v1/events`` that is also the folder of its
+  ``events/?page=2`` file); anything else is 404;
+- ``{{BASE_URL}}`` in a served file is replaced by ``server.base_url``
+  (``http://127.0.0.1:<port>``), so absolute links in a fixture (a REST API's
+  ``next_rest_url``, a page's ``<link rel="alternate">``) lead back to this
+  server: write ``{{BASE_URL}}/<network>/<path>``. ETag and Last-Modified are
+  those of the bytes as served.
 
 ``server.root`` may be set to another folder (e.g. ``tmp_path``) at any time.
 ``server.requests`` logs every request (path, query, headers, status);
@@ -61,6 +69,8 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 SITES = Path(__file__).resolve().parents[1] / "fixtures" / "sites"
+# Replaced in served files by the server's base URL (see the module docstring).
+BASE_URL_PLACEHOLDER = b"{{BASE_URL}}"
 
 CONTENT_TYPES = {
     ".ics": "text/calendar; charset=utf-8",
@@ -214,7 +224,7 @@ class _Handler(BaseHTTPRequestHandler):
             if file is None:
                 self._send(404, b"not found\n", {"Content-Type": "text/plain"}, head)
                 return
-            body = file.read_bytes()
+            body = file.read_bytes().replace(BASE_URL_PLACEHOLDER, owner.base_url.encode("ascii"))
             mtime = file.stat().st_mtime
 
         headers = {"Content-Type": content_type_for(path)}
@@ -383,7 +393,7 @@ class SitesServer:
             if p != root and root not in p.parents:
                 continue  # no escaping the root
             if p.is_dir():  # a directory URL such as WordPress's /feed/ serves its index file
-                p = next((p / n for n in ("index.html", "index.xml", "index.ics") if (p / n).is_file()), p / "index.html")
+                p = next((p / n for n in ("index.html", "index.xml", "index.ics", "index.json") if (p / n).is_file()), p / "index.html")
             if p.is_file():
                 return p
         return None
