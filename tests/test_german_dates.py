@@ -218,6 +218,11 @@ TABLE = [
         [E(d(2024, 10, 14))],
         id="synthetic: start + registration deadline stay apart",
     ),
+    row(
+        "Die Anmeldung startet am 1. September 2025 und läuft bis zum 30. September 2025.",
+        [E(d(2025, 9, 1))],
+        id="synthetic: a registration period is no range (its start stays a date, see report)",
+    ),
     row("03.-04.06.2014, Erfurt", [E(d(2014, 6, 3), d(2014, 6, 5))]),
     row("am 3. und 4. Juni 2014 im Messe-Congress-Centrum Erfurt", [E(d(2014, 6, 3), d(2014, 6, 5))]),
     row("am 29./30. Juni 2016", [E(d(2016, 6, 29), d(2016, 7, 1))]),
@@ -315,6 +320,12 @@ TABLE = [
     # a yearly rule without a year is not one event (with a year written, the date counts)
     row("Alle Jahre wieder am 10. November", [], ref=REF),
     row("Jährlich am 10. November 2025 lädt der Verein ein", [E(d(2025, 11, 10))], id="synthetic: yearly, year written"),
+    row(
+        "Die Workshops finden jeweils am 3. und 10. Juni statt",
+        [E(d(2026, 6, 3), None, "inferred"), E(d(2026, 6, 10), None, "inferred")],
+        ref=REF,
+        id="synthetic: jeweils is no recurrence",
+    ),
     # --- 2f. status words
     row("19. bis 25. Juni 2020 (findet nicht statt)", [E(d(2020, 6, 19), d(2020, 6, 26), "cancelled")]),
     # old and new date in one sentence: the new date is the event, marked postponed

@@ -71,11 +71,11 @@ def _link_split_range(text: str, a: Candidate, b: Candidate) -> Candidate | None
     lead = WEEKDAY_PREFIX_RE.sub("", text[max(a.end, b.start - 40) : b.start])
     if not _END_LINK_RE.search(lead):
         return None
-    a_sentence = text[sentence_start(text, a.start, max(0, a.start - WINDOW)) : sentence_end(text, a.end, min(b.start, a.end + WINDOW))]
-    if not _START_WORD_RE.search(a_sentence):
+    a_from = sentence_start(text, a.start, max(0, a.start - WINDOW))
+    if not _START_WORD_RE.search(text[a_from : sentence_end(text, a.end, min(b.start, a.end + WINDOW))]):
         return None
-    b_sentence = text[sentence_start(text, b.start, a.end) : sentence_end(text, b.end, min(len(text), b.end + WINDOW))]
-    if markers.REGISTRATION_RE.search(b_sentence):
+    # "Die Anmeldung startet am 1. Mai und läuft bis zum 31. Mai": a registration period, not an event
+    if markers.REGISTRATION_RE.search(text[a_from : sentence_end(text, b.end, min(len(text), b.end + WINDOW))]):
         return None
     first, last = a.first, b.first
     assert first is not None and last is not None

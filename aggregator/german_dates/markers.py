@@ -41,7 +41,8 @@ DEADLINE_RE = re.compile(
 # Registration words: a "bis zum …" date in such a sentence is a deadline, never a range end.
 REGISTRATION_RE = re.compile(r"(?i)anmeld|registrier|bewerb|einreich|buchbar|\bbuchen\b|\bFrist|\bTickets?\b|schluss\b")
 # "Alle Jahre wieder am 10. November": a yearly rule, not one event (only when no year is written).
-RECURRENCE_RE = re.compile(r"(?i)\b(?:alle\s+Jahre(?:\s+wieder)?|jedes\s+Jahr|(?:all)?jährlich|jeweils|immer)\b[^.;:]{0,30}$")
+# ("jeweils am 3. und 10. Juni" is "each on", not a rule.)
+RECURRENCE_RE = re.compile(r"(?i)\b(?:alle\s+Jahre(?:\s+wieder)?|jedes\s+Jahr|(?:all)?jährlich|immer\s+am)\b[^.;:]{0,30}$")
 # "Version 3.8.11", "Release 2.1.20": software versions, not dates.
 VERSION_RE = re.compile(r"(?i)\b(?:version|release|ver\.|v|build|update|firmware)\s*$")
 # "3.8.11" alone is a version; "am 3.4.14" is a date (2-digit year, unpadded day or month).
