@@ -50,7 +50,7 @@ from dateutil.parser import isoparse
 
 from aggregator.extract import ExtractContext, ExtractError, Extraction
 from aggregator.extract.feed import CANCEL_TITLE_RE, POSTPONE_TITLE_RE
-from aggregator.german_dates import DateMatch, find_dates
+from aggregator.german_dates import DateMatch, find_dates, year_from_heading
 from aggregator.model import RawEvent
 
 try:  # written alongside this module; its step is skipped while it does not exist
@@ -453,13 +453,32 @@ def section_years(soup: BeautifulSoup, elements: list[Tag]) -> dict[int, int]:
         if id(node) in wanted and current is not None:
             found[id(node)] = current
         level = _heading_level(node)
-        if level is None:
-            continue
-        m = YEAR_RE.search(element_text(node, one_line=True, limit=200))
+        if level is None or _inside(node, wanted):
+            continue  # an item's own heading ("Jahrestagung 2024") is its title, not a section
         stack = {lv: y for lv, y in stack.items() if lv < level}
-        stack[level] = int(m.group(1)) if m else None
+        stack[level] = heading_year(element_text(node, one_line=True, limit=200))
         current = next((stack[lv] for lv in sorted(stack, reverse=True) if stack[lv] is not None), None)
     return found
+
+
+def heading_year(text: str) -> int | None:
+    """The year a heading element names: "Veranstaltungen 2025", "Vorschau 2026", also "Workshops 2025"."""
+    year = year_from_heading(text)
+    if year is not None:
+        return year
+    years = YEAR_RE.findall(text)
+    if len(text) <= 80 and len(years) == 1 and not find_dates(text):
+        return int(years[0])
+    return None
+
+
+def _inside(tag: Tag, ids: set[int]) -> bool:
+    parent = tag.parent
+    while parent is not None:
+        if id(parent) in ids:
+            return True
+        parent = parent.parent
+    return False
 
 
 def _heading_level(tag: Tag) -> int | None:
@@ -471,28 +490,11 @@ def _heading_level(tag: Tag) -> int | None:
 
 
 def read_when(text: str, reference: date, *, year: int | None = None) -> DateMatch | None:
-    """The first event date of ``text`` (German), year-less dates in ``year`` when given, else near ``reference``."""
+    """The first event date of ``text`` (German); year-less dates in ``year`` when given, else near ``reference``."""
     if not text:
         return None
-    matches = find_dates(text, reference=reference)
-    if not matches:
-        return None
-    match = matches[0]
-    if year is not None and match.year_inferred:
-        match = _in_year(match, year)
-    return match
-
-
-def _in_year(match: DateMatch, year: int) -> DateMatch:
-    shift = year - _day(match.start).year
-    if not shift:
-        return match
-    try:
-        start = match.start.replace(year=match.start.year + shift)
-        end = match.end.replace(year=match.end.year + shift) if match.end is not None else None
-    except ValueError:  # 29 February in a year without one
-        return match
-    return replace(match, start=start, end=end)
+    matches = find_dates(text, reference=reference, year_hint=year)
+    return matches[0] if matches else None
 
 
 def _when_of(match: DateMatch) -> tuple[date | datetime, date | datetime]:
@@ -616,7 +618,7 @@ def main_text(soup: BeautifulSoup, limit: int = MAX_PAGE_TEXT) -> str:
 def enrich_from_page(event: RawEvent, body: bytes, ctx: ExtractContext) -> tuple[RawEvent, list[str]]:
     """The generic detail-page step: JSON-LD/microdata first, then the page's German text."""
     notes: list[str] = []
-    if _jsonld is not None and hasattr(_jsonld, "enrich"):
+    if _jsonld is not None and hasattr(_jsonld, "enrich") and has_structured_event(body):
         try:
             event, more = _jsonld.enrich(event, body, ctx)
             notes.extend(more)
@@ -642,6 +644,16 @@ def enrich_from_page(event: RawEvent, body: bytes, ctx: ExtractContext) -> tuple
         if h1 is not None:
             changes["title"] = element_text(h1, one_line=True, limit=MAX_TITLE)
     return (replace(event, **changes) if changes else event), notes
+
+
+STRUCTURED_EVENT_RE = re.compile(
+    rb"(?i)application/ld\+json|itemtype\s*=\s*[\"']?https?://schema\.org/\w*Event|class\s*=\s*[\"'][^\"']*\bh-event\b"
+)
+
+
+def has_structured_event(body: bytes) -> bool:
+    """Does the page carry JSON-LD, schema.org Event microdata or an h-event at all (worth the jsonld step)?"""
+    return STRUCTURED_EVENT_RE.search(body) is not None
 
 
 def _detail_when(event: RawEvent, text: str) -> tuple[datetime, datetime | None] | None:

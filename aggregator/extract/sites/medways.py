@@ -27,11 +27,11 @@ from aggregator.extract.html import (
     MAX_ITEMS,
     SKIP_TAGS,
     TIME_LABEL_RE,
-    YEAR_RE,
     absolute_url,
     build_event,
     find_location,
     finish,
+    heading_year,
     page_base,
     parse_html,
     read_when,
@@ -117,8 +117,7 @@ def extract(body: bytes, ctx: ExtractContext) -> Extraction:
     year: int | None = None
     for line in _lines(root, base):
         if line.heading:
-            m = YEAR_RE.search(line.text)
-            year = int(m.group(1)) if m else None
+            year = heading_year(line.text)
             blocks.append(("", None, []))  # a heading ends the event before it
             continue
         if line.bold and line.text.startswith(line.bold):
