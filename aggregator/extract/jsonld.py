@@ -156,6 +156,7 @@ class _Page:
         self.capped = False
         self.problems: list[str] = []
         self.unknown_status: set[str] = set()
+        self.parents: dict[int, str] = {}  # id() of a subEvent node → its parent's title (a category)
 
     def warn_item(self, text: str) -> None:
         self.problems.append(text)
@@ -471,7 +472,8 @@ def _add_schema_event(node: dict, page: _Page, syntax: str) -> None:
     mode = _local(_str(_get(node, "eventAttendanceMode"))).rsplit("/", 1)[-1].lower()
     location = _location(_get(node, "location"), page, 0)
     if (mode.startswith("online") or moved_online) and not _has_place(_get(node, "location"), page):
-        location = "online" + (f": {location}" if location and location != "online" else "")
+        if not location.startswith("online"):
+            location = "online" + (f": {location}" if location else "")
 
     url = _str(_get(node, "url"))
     if url:
@@ -482,10 +484,13 @@ def _add_schema_event(node: dict, page: _Page, syntax: str) -> None:
     organizer = _names(_get(node, "organizer"), page)
     if organizer and organizer.casefold() not in description.casefold():
         description = (description + "\n\n" if description else "") + f"Veranstalter: {organizer}"
-    categories = []
+    categories = [page.parents[id(node)]] if id(node) in page.parents else []
+    for sub in _as_list(_get(node, "subEvent")):
+        if isinstance(sub, dict):
+            page.parents[id(_resolve(sub, page))] = title
     for sup in _as_list(_get(node, "superEvent")):
         name = _clean(_str(_get(_resolve(sup, page), "name") if isinstance(_resolve(sup, page), dict) else ""))
-        if name and name != title:
+        if name and name != title and name not in categories:
             categories.append(name)
 
     event = RawEvent(
