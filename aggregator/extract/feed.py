@@ -32,7 +32,7 @@ from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
 from dateutil.parser import isoparse
 
 from aggregator.extract import ExtractContext, ExtractError, Extraction
-from aggregator.german_dates import DateMatch, find_dates
+from aggregator.german_dates import CANCEL_TITLE_RE, POSTPONE_TITLE_RE, DateMatch, find_dates
 from aggregator.model import RawEvent
 
 EV_NS = "http://purl.org/rss/1.0/modules/event/"
@@ -44,8 +44,6 @@ MAX_ITEM_WARNINGS = 20
 # typo or a misread number, not an event of a business network.
 MAX_FUTURE = timedelta(days=5 * 366)
 
-CANCEL_TITLE_RE = re.compile(r"(?i)\b(?:abgesagt|entfällt|entfallen|fällt\s+aus|findet\s+nicht\s+statt|storniert|cancel+ed)\b")
-POSTPONE_TITLE_RE = re.compile(r"(?i)\b(?:verschoben|postponed)\b")
 _SEPARATORS = " \t\r\n|:–—-,;/"
 _BLOCK_TAGS = ["p", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "table", "section", "article", "dd", "dt", "blockquote", "pre"]
 _ISO_DATE_RE = re.compile(r"^\d{4}-?\d{2}-?\d{2}$")

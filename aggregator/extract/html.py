@@ -49,7 +49,7 @@ from bs4.element import CData, Declaration, Doctype, ProcessingInstruction
 from dateutil.parser import isoparse
 
 from aggregator.extract import ExtractContext, ExtractError, Extraction
-from aggregator.extract.feed import CANCEL_TITLE_RE, POSTPONE_TITLE_RE
+from aggregator.german_dates import CANCEL_TITLE_RE, POSTPONE_TITLE_RE
 from aggregator.german_dates import DateMatch, find_dates, year_from_heading
 from aggregator.model import RawEvent
 

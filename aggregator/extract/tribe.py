@@ -49,7 +49,7 @@ from datetime import date, datetime, timedelta, timezone, tzinfo
 from urllib.parse import urljoin, urlsplit
 
 from aggregator.extract import ExtractContext, ExtractError, Extraction
-from aggregator.extract.feed import CANCEL_TITLE_RE, POSTPONE_TITLE_RE
+from aggregator.german_dates import CANCEL_TITLE_RE, POSTPONE_TITLE_RE
 from aggregator.model import RawEvent
 
 # Entries skipped for a broken record are named one by one up to this many.

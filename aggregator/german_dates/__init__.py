@@ -29,8 +29,8 @@ Results are naive (local time of the source).
 """
 
 from .finder import find_dates
-from .markers import is_dateline
+from .markers import CANCEL_TITLE_RE, POSTPONE_TITLE_RE, is_dateline
 from .match import DateMatch
 from .years import PAST_TOLERANCE, year_from_heading
 
-__all__ = ["DateMatch", "find_dates", "is_dateline", "year_from_heading", "PAST_TOLERANCE"]
+__all__ = ["CANCEL_TITLE_RE", "POSTPONE_TITLE_RE", "DateMatch", "find_dates", "is_dateline", "year_from_heading", "PAST_TOLERANCE"]

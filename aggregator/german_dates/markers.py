@@ -21,6 +21,9 @@ CANCEL_RE = re.compile(
 )
 CANCEL_BEFORE_RE = re.compile(r"(?i)(?:abgesagt|entfällt|fällt aus|storniert|cancel+ed)\s*[:!|–—-]?\s*$")
 POSTPONE_RE = re.compile(r"(?i)(?:verschoben|postponed|neuer\s+termin\s+folgt)")
+# Status words in an event's title ("Abgesagt: Workshop …", "Stammtisch entfällt").
+CANCEL_TITLE_RE = re.compile(r"(?i)\b(?:abgesagt|entfällt|entfallen|fällt\s+aus|findet\s+nicht\s+statt|storniert|cancel+ed)\b")
+POSTPONE_TITLE_RE = re.compile(r"(?i)\b(?:verschoben|postponed)\b")
 # The old date in "welche für den 2. April … geplant war" / "nicht wie geplant am 2. April".
 SUPERSEDED_AFTER_RE = re.compile(r"(?i)^[^.;]{0,60}?\bgeplant\s+war")
 SUPERSEDED_BEFORE_RE = re.compile(

@@ -81,6 +81,7 @@ CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".htm": "text/html; charset=utf-8",
     ".json": "application/json",
+    ".php": "text/html",
     ".txt": "text/plain; charset=utf-8",
 }
 
@@ -125,12 +126,22 @@ class _Misbehaviour:
     count: int = 0
 
 
-def content_type_for(path: str) -> str:
+def content_type_for(path: str, body: bytes = b"") -> str:
+    """By the file's extension; for files without one (REST routes, ``?ical=1``) by their first bytes."""
     name = path.rsplit("/", 1)[-1].split("?", 1)[0].lower()
     if name == "robots.txt":
         return "text/plain; charset=utf-8"
     ext = os.path.splitext(name)[1]
-    return CONTENT_TYPES.get(ext, "application/octet-stream")
+    if ext in CONTENT_TYPES:
+        return CONTENT_TYPES[ext]
+    head = body[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith((b"{", b"[")):
+        return "application/json; charset=utf-8"
+    if head.upper().startswith(b"BEGIN:VCALENDAR"):
+        return "text/calendar; charset=utf-8"
+    if head.startswith(b"<"):
+        return "text/html; charset=utf-8"
+    return "application/octet-stream"
 
 
 def etag_for(body: bytes) -> str:
@@ -216,6 +227,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_huge(path, opts, head)
             return
 
+        file = None
         if mode == "replace":
             body = opts["body"]
             mtime = bad.since
@@ -227,7 +239,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = file.read_bytes().replace(BASE_URL_PLACEHOLDER, owner.base_url.encode("ascii"))
             mtime = file.stat().st_mtime
 
-        headers = {"Content-Type": content_type_for(path)}
+        headers = {"Content-Type": content_type_for(file.name if file is not None else path, body)}
         if mode != "no_etag":
             etag = etag_for(body)
             headers["ETag"] = etag
