@@ -19,8 +19,9 @@ by the source's ``max_pages`` and to the source's host:
 
 from __future__ import annotations
 
+import functools
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from datetime import datetime
@@ -51,12 +52,28 @@ class Extraction:
     details: list[tuple[int, str]] = field(default_factory=list)  # (event index, absolute detail URL)
 
 
+def guarded(what: str) -> Callable[[Callable], Callable]:
+    """Make an extractor keep its promise that only ExtractError escapes: markup nested
+    too deeply, or a bug or an input nobody foresaw, becomes an ExtractError naming ``what``."""
+
+    def wrap(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def inner(body: bytes, ctx: ExtractContext) -> Extraction:
+            try:
+                return fn(body, ctx)
+            except ExtractError:
+                raise
+            except RecursionError as exc:
+                raise ExtractError(f"{what}: the input is nested too deeply to read") from exc
+            except Exception as exc:  # report it, never crash the run
+                raise ExtractError(f"{what} extractor failed: {type(exc).__name__}: {exc}") from exc
+
+        return inner
+
+    return wrap
+
+
 def extract(kind: str, body: bytes, ctx: ExtractContext) -> Extraction:
     """Run the extractor for ``kind``; only ExtractError escapes."""
     module = importlib.import_module(f"aggregator.extract.{kind}")
-    try:
-        return module.extract(body, ctx)
-    except ExtractError:
-        raise
-    except Exception as exc:  # a bug or an input nobody foresaw: report it, never crash the run
-        raise ExtractError(f"{kind} extractor failed: {type(exc).__name__}: {exc}") from exc
+    return guarded(kind)(module.extract)(body, ctx)

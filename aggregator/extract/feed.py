@@ -31,7 +31,7 @@ import feedparser
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
 from dateutil.parser import isoparse
 
-from aggregator.extract import ExtractContext, ExtractError, Extraction
+from aggregator.extract import ExtractContext, ExtractError, Extraction, guarded
 from aggregator.german_dates import CANCEL_TITLE_RE, POSTPONE_TITLE_RE, DateMatch, find_dates
 from aggregator.model import RawEvent
 
@@ -49,14 +49,10 @@ _BLOCK_TAGS = ["p", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6",
 _ISO_DATE_RE = re.compile(r"^\d{4}-?\d{2}-?\d{2}$")
 
 
+@guarded("feed")
 def extract(body: bytes, ctx: ExtractContext) -> Extraction:
     """Read an RSS/Atom feed; raise ExtractError (only) when the body is not one."""
-    try:
-        return _extract(body, ctx)
-    except ExtractError:
-        raise
-    except Exception as exc:  # an input nobody foresaw: report it, never crash the run
-        raise ExtractError(f"feed extractor failed: {type(exc).__name__}: {exc}") from exc
+    return _extract(body, ctx)
 
 
 def _extract(body: bytes, ctx: ExtractContext) -> Extraction:

@@ -48,7 +48,7 @@ from bs4 import BeautifulSoup, Comment, MarkupResemblesLocatorWarning, Navigable
 from bs4.element import CData, Declaration, Doctype, ProcessingInstruction
 from dateutil.parser import isoparse
 
-from aggregator.extract import ExtractContext, ExtractError, Extraction
+from aggregator.extract import ExtractContext, ExtractError, Extraction, guarded
 from aggregator.german_dates import CANCEL_TITLE_RE, POSTPONE_TITLE_RE
 from aggregator.german_dates import DateMatch, find_dates, year_from_heading
 from aggregator.model import RawEvent
@@ -110,19 +110,13 @@ DROP_IN_MAIN = ("nav", "header", "footer", "aside", "form", "script", "style", "
 # --------------------------------------------------------------------------- entry points
 
 
+@guarded("html")
 def extract(body: bytes, ctx: ExtractContext) -> Extraction:
     """Read one event list page as ``ctx.options`` say; raise ExtractError (only) when it cannot be read."""
-    try:
-        parser = ctx.options.get("parser")
-        if parser:
-            return _site_module(parser).extract(body, ctx)
-        return _extract(body, ctx)
-    except ExtractError:
-        raise
-    except RecursionError:
-        raise ExtractError("html: the page's markup is nested too deeply to read") from None
-    except Exception as exc:  # an input nobody foresaw: report it, never crash the run
-        raise ExtractError(f"html extractor failed: {type(exc).__name__}: {exc}") from exc
+    parser = ctx.options.get("parser")
+    if parser:
+        return _site_module(parser).extract(body, ctx)
+    return _extract(body, ctx)
 
 
 def enrich(event: RawEvent, body: bytes, ctx: ExtractContext) -> tuple[RawEvent, list[str]]:

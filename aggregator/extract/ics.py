@@ -28,7 +28,7 @@ import x_wr_timezone
 from dateutil import rrule as dateutil_rrule
 from icalendar.prop import vBroken, vRecur
 
-from aggregator.extract import ExtractContext, Extraction, ExtractError
+from aggregator.extract import ExtractContext, Extraction, ExtractError, guarded
 from aggregator.extract.ical_zones import Zones, resolve_tzid
 from aggregator.model import RawEvent, When
 
@@ -46,20 +46,14 @@ _UNTIL = re.compile(r"^(\d{8})(?:T(\d{6})(Z?))?$", re.IGNORECASE)
 # ---------------------------------------------------------------- entry point
 
 
+@guarded("ics")
 def extract(body: bytes, ctx: ExtractContext) -> Extraction:
     """Read an iCalendar body; raise ExtractError (only) when it is not one."""
-    try:
-        with pywarnings.catch_warnings():
-            # icalendar warns (e.g. GloballyUniqueTZIDGuessed) while parsing; we
-            # resolve zones ourselves and report in our own words.
-            pywarnings.simplefilter("ignore")
-            return _Extractor(ctx).run(body)
-    except ExtractError:
-        raise
-    except RecursionError as exc:
-        raise ExtractError("iCalendar file nests too deeply to read") from exc
-    except Exception as exc:  # never let a parser bug crash the run
-        raise ExtractError(f"could not read iCalendar file: {type(exc).__name__}: {exc}") from exc
+    with pywarnings.catch_warnings():
+        # icalendar warns (e.g. GloballyUniqueTZIDGuessed) while parsing; we
+        # resolve zones ourselves and report in our own words.
+        pywarnings.simplefilter("ignore")
+        return _Extractor(ctx).run(body)
 
 
 # ---------------------------------------------------------------- warnings

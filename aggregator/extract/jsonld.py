@@ -45,7 +45,7 @@ from datetime import date, datetime, timedelta, timezone
 from difflib import SequenceMatcher
 from urllib.parse import urljoin
 
-from aggregator.extract import ExtractContext, ExtractError, Extraction
+from aggregator.extract import ExtractContext, ExtractError, Extraction, guarded
 from aggregator.model import RawEvent
 
 # At most this many events per page; the rest is dropped with a warning.
@@ -116,16 +116,10 @@ _MARKUP_RE = re.compile(rb"<\s*(?:[a-zA-Z][\w:.-]*|!--|!doctype|\?xml)", re.I)
 _HEVENT_CLASS_RE = re.compile(r"(?:^|\s)(?:h-event|vevent)(?:\s|$)")
 
 
+@guarded("jsonld")
 def extract(body: bytes, ctx: ExtractContext) -> Extraction:
     """Events of one page; raise ExtractError (only) when the body is not HTML/XML (or JSON-LD)."""
-    try:
-        return _extract(body, ctx)
-    except ExtractError:
-        raise
-    except RecursionError as exc:
-        raise ExtractError("jsonld extractor: markup nested too deeply to read") from exc
-    except Exception as exc:  # an input nobody foresaw: report it, never crash the run
-        raise ExtractError(f"jsonld extractor failed: {type(exc).__name__}: {exc}") from exc
+    return _extract(body, ctx)
 
 
 events_in_page = extract

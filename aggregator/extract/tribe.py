@@ -48,7 +48,7 @@ import zoneinfo
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from urllib.parse import urljoin, urlsplit
 
-from aggregator.extract import ExtractContext, ExtractError, Extraction
+from aggregator.extract import ExtractContext, ExtractError, Extraction, guarded
 from aggregator.german_dates import CANCEL_TITLE_RE, POSTPONE_TITLE_RE
 from aggregator.model import RawEvent
 
@@ -66,14 +66,10 @@ _UTC_OFFSET_RE = re.compile(r"^UTC\s*([+-])\s*(\d{1,2})(?:(?:[:.,])(\d{1,2}))?$"
 _TAG_RE = re.compile(r"<[^>]*>")
 
 
+@guarded("tribe")
 def extract(body: bytes, ctx: ExtractContext) -> Extraction:
     """Read one page of The Events Calendar's REST events list; ExtractError (only) if it is none."""
-    try:
-        return _extract(body, ctx)
-    except ExtractError:
-        raise
-    except Exception as exc:  # an input nobody foresaw: report it, never crash the run
-        raise ExtractError(f"tribe extractor failed: {type(exc).__name__}: {exc}") from exc
+    return _extract(body, ctx)
 
 
 def _extract(body: bytes, ctx: ExtractContext) -> Extraction:
