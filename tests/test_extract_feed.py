@@ -279,9 +279,11 @@ def test_wordpress_feed_of_a_network():
             (),
         ),
     ]
-    # the news item has only its publication date (and a dateline): skipped, named
+    # the year-less date is reported with the year assumed; the news item has only
+    # its publication date (and a dateline): skipped, named
     assert result.warnings == [
-        "item 'Neues Mitglied im Netzwerk: Muster GmbH': no event date found (its publication date is not one); skipped"
+        "item 'Stammtisch Jena': '27. November um 18 Uhr' gives no year; assumed 2025",
+        "item 'Neues Mitglied im Netzwerk: Muster GmbH': no event date found (its publication date is not one); skipped",
     ]
     first = result.events[0]
     assert first.url == "https://netzwerk.example/2025/09/einladung-workshop-wasserstoff/"

@@ -521,3 +521,11 @@ def test_every_event_follows_the_rawevent_contract():
             else:
                 assert isinstance(ev.end, date) and not isinstance(ev.end, datetime) and ev.end > ev.start
             assert not ev.url or ev.url.startswith(("http://", "https://"))
+
+
+def test_a_year_less_date_without_a_section_year_is_reported_with_the_year_assumed():
+    page = b'<ul><li class="ev"><h3>Stammtisch</h3><span class="d">27. November, 18 Uhr</span></li></ul>'
+    ctx = ExtractContext(url="https://netz.example/termine/", timezone=BERLIN, now=datetime(2025, 9, 1, tzinfo=BERLIN), options=SIMPLE)
+    result = extract(page, ctx)
+    assert [e.start for e in result.events] == [datetime(2025, 11, 27, 18, 0)]
+    assert result.warnings == ["item 'Stammtisch': '27. November, 18 Uhr' gives no year; assumed 2025"]

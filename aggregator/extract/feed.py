@@ -189,6 +189,8 @@ def _entry_event(entry, ctx: ExtractContext, prefixes: dict[str, list[str]]) -> 
             notes.append(f"item {_label(entry)}: date {match.text!r} lies implausibly far ahead; skipped")
             return False, notes
         start, end = match.start, match.end
+        if match.year_inferred:
+            notes.append(f"item {_label(entry)}: {match.text.strip()!r} gives no year; assumed {first_day.year}")
         event_title = _strip_date(title, match) if from_title else title
         if match.cancelled:
             status = "cancelled"

@@ -207,6 +207,9 @@ def _extract(body: bytes, ctx: ExtractContext) -> Extraction:
         if _too_far(start, reference):
             out.warnings.append(f"item {label}: date {date_text[:80]!r} lies implausibly far ahead; skipped")
             continue
+        if match is not None and match.year_inferred and year is None:
+            first_year = start.year
+            out.warnings.append(f"item {label}: {date_text[:40]!r} gives no year; assumed {first_year}")
 
         url = _item_link(item, title_el, selectors.get("link"), base)
         location = _field(item, selectors.get("location"), MAX_LOCATION, one_line=True)
