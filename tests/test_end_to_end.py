@@ -35,7 +35,7 @@ EXPECTED_TITLES = {
     "medways auf der Medizintechnik-Messe (Stand 12)",
     "Einladung: Workshop Photonik in der Medizintechnik",
     "3. OptecNet-Jahrestagung vom 14. bis 15. Mai 2026 in Jena",
-    "10. Thüringer Maschinenbautag",
+    "9. Thüringer Maschinenbautag",
     "Cross-Cluster-Workshop: KI in der Fertigung",
 }
 
