@@ -5,9 +5,11 @@ all sources (series masters and single events; RECURRENCE-ID overrides follow
 their master and are not passed in) and returns clusters as lists of indices
 into ``events``. Promises:
 
+- every index is in exactly one cluster (singletons included);
 - deterministic and independent of the order of ``events`` (same input set,
-  same clusters, each cluster sorted, clusters sorted by their first index's
-  event key);
+  same clusters; each cluster's indices ascending; clusters ordered by the
+  smallest event key among their members, the key being
+  ``(source_id, source_uid, recurrence_id, start, title)``);
 - two events of the same source are never put into one cluster (a source lists
   an event once; two entries are two events);
 - blocking by date first, then title (fuzzy, after normalising case, umlauts,
@@ -15,4 +17,653 @@ into ``events``. Promises:
 
 The pipeline (``aggregator/merge.py``) turns clusters into published events
 with stable UIDs.
+
+Decision rules of ``same_event`` (precision first: a missed duplicate shows
+one event twice, a wrong merge hides an event)
+---------------------------------------------------------------------------
+Hard "no" (vetoes), checked first:
+
+1. the same ``source_id``;
+2. one is a series (``rrule``) and the other is not, or both are series with
+   different rules;
+3. the local days (Europe/Berlin unless the event names another zone) do not
+   overlap;
+4. both have a real start time and the starts differ by more than
+   ``TIME_TOLERANCE`` (30 min). A timed start at 00:00 (with no end, or an end
+   at 00:00 / 23:59) is read as date-only, i.e. as an all-day listing;
+5. the places clearly differ: both name a city and the city sets are disjoint
+   ("online" and unknown places never veto);
+6. the titles carry numbers that contradict each other (years, editions:
+   "7." vs "8.", "2024" vs "2025"; dates written into a title are removed
+   first, and a title without numbers contradicts nothing);
+7. the titles name different networks ("ELMUG-Stammtisch" vs
+   "medways-Stammtisch") — unless the canonical URL is the same page.
+
+Then the title score (0..100, after ``normalize_title``) must reach a
+threshold chosen by the other evidence:
+
+============================================  =========================
+date/time evidence                             threshold (place same /
+                                               same city / unknown)
+============================================  =========================
+both timed, starts within 30 min; or both      75 / 82 / 85
+all-day with identical multi-day ranges
+same single day, at least one date-only        85 / 88 / 92
+all-day ranges sharing first or last day       92 strict (no subset)
+(e.g. "14.–15. Mai" vs "14. Mai")
+one lies inside the other's longer range       95 strict
+(a timed event inside a multi-day listing)
+same specific canonical URL (any of the        60 (85 strict if "inside")
+above date relations)
+============================================  =========================
+
+"Strict" scores do not reward one title being a subset of the other, so the
+"Cross-Cluster-Woche 2025" (13.–17.10.) never swallows its "Auftakt" on the
+13th. A title whose words are not a subset either way — each side has a
+content word the other lacks ("KI in der Produktion" / "KI in der Medizin")
+— scores at most 70, so only the same event page can join such titles. A
+generic title (at most one content word after normalising, e.g.
+"Stammtisch") needs the same event page, or matching start times and the
+same place.
+
+A URL counts as evidence only when it names a page: not a site root, not a
+listing page (``/veranstaltungen/``, ``/termine.html`` …), and (inside
+``cluster``) not shared by two events of one source.
 """
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from rapidfuzz import fuzz
+
+from aggregator.config import Network
+from aggregator.model import Event
+
+DEFAULT_ZONE = ZoneInfo("Europe/Berlin")
+TIME_TOLERANCE = timedelta(minutes=30)
+LATE_TOLERANCE = timedelta(minutes=60)  # up to this, only with the same title in the same city
+MAX_BLOCK_DAYS = 14  # a long event is indexed under at most this many days (its first days)
+SUBSET_CAP = 70.0  # score of titles that each have a word the other lacks
+
+# --- text --------------------------------------------------------------------
+
+_FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "æ": "ae", "œ": "oe", "ø": "oe", "&": " und ", "+": " und "})
+_QUOTES = re.compile(r"[\"'`´„“”‚‘’«»‹›]")
+_DASHES = re.compile(r"[\-‐‑‒–—―−_/|·•]+")
+_NON_WORD = re.compile(r"[^\w\s]+")
+_SPACES = re.compile(r"\s+")
+_ELLIPSIS = re.compile(r"(\.\.\.|…)\s*$")
+
+_MONTHS = (
+    "januar|jaenner|februar|maerz|april|mai|juni|juli|august|september|oktober|november|dezember|"
+    "jan|feb|mrz|apr|jun|jul|aug|sep|sept|okt|nov|dez"
+)
+# Dates written into a title ("am 22.09.2025", "26./27.06.2018", "vom 14. bis 15. Mai 2019",
+# "vom 14.-15. Mai"): they repeat the event's date and are not editions. Applied to folded
+# text that still has its punctuation.
+_TITLE_DATES = [
+    re.compile(rf"\b(?:am|vom|ab|bis|von|den)?\s*\d{{1,2}}\.\s*(?:(?:bis|und|u\.|-|–|/)\s*\d{{1,2}}\.\s*)?(?:{_MONTHS})\b\.?(?:\s*\d{{4}})?"),
+    re.compile(r"\b(?:am|vom|ab|bis|von|den)?\s*\d{1,2}\.\s*(?:(?:bis|und|u\.|-|–|/)\s*\d{1,2}\.\s*)?\d{1,2}\.(?:\d{2,4})?"),
+    re.compile(rf"\b(?:im\s+)?(?:{_MONTHS})\s+\d{{4}}\b"),
+    re.compile(r"\b\d{4}-\d{2}-\d{2}\b"),
+]
+_LEGAL = re.compile(r"\b(?:e\.\s?v\.?|ev|e\.g\.?|eg|ggmbh)(?=\s|$|[^\w])")
+
+# Lead words that only announce: removed from the start of a title, repeatedly.
+# "Webinar", "Workshop", "Online-Seminar", "Vortrag" … are KEPT: they name the format,
+# and one network may hold a workshop and a webinar on the same topic.
+_LEAD = re.compile(
+    r"^(?:(?:herzliche\s+)?einladung(?:\s+(?:zum|zur|zu|zu\s+unserem|zu\s+unserer|fuer\s+den|fuer\s+die))?|"
+    r"save\s+the\s+date|std|veranstaltungshinweis|veranstaltung|terminhinweis|termin|"
+    r"vorankuendigung|ankuendigung|erinnerung|reminder|neu|new|update|aktualisiert|"
+    r"jetzt\s+anmelden|anmeldung\s+offen|hinweis|achtung)\b\s*[:\-–—!]?\s*"
+)
+# Status words carry no identity ("ABGESAGT: Exkursion …", "Energie-Stammtisch (verlegt)").
+_STATUS = re.compile(
+    r"\b(?:abgesagt|entfaellt|faellt\s+aus|verschoben|verlegt|ausgebucht|ausverkauft|"
+    r"neuer\s+termin|cancelled|canceled|postponed|sold\s+out)\b"
+)
+_STOP = frozenset(
+    "der die das den dem des ein eine einer eines einem einen und oder in im am an auf aus bei mit nach "
+    "von vom zu zum zur fuer ueber unter vor als wie sowie sich ihr ihre unser unsere the of and for to a "
+    "on at with by".split()
+)
+# Words that name a kind of event, not an event: a title made only of these is generic.
+_GENERIC_WORDS = frozenset(
+    """stammtisch mitgliederversammlung generalversammlung jahresversammlung neujahrsempfang jahresempfang
+    sommerfest weihnachtsfeier netzwerktreffen treffen workshop webinar seminar onlineseminar vortrag sitzung
+    vorstandssitzung beiratssitzung jahrestagung tagung konferenz exkursion fruehstueck mittagstisch
+    sprechstunde infoveranstaltung informationsveranstaltung veranstaltung online digital event meetup""".split()
+)
+# Words that mark a part of a larger event: "Cross-Cluster-Woche 2025: Auftakt" is not the week.
+_PART_WORDS = frozenset(
+    "auftakt auftaktveranstaltung eroeffnung kickoff abschluss abschlussveranstaltung teil tag modul session block vorabend".split()
+)
+# Words that place or label rather than name an event: one title may add them
+# ("Thüringer Kunststofftag" / "Kunststofftag", "… in Jena"). Two titles that each add a
+# different city still differ ("Stammtisch Jena" / "Stammtisch Erfurt").
+_REGION_WORDS = frozenset(
+    "thueringer thueringen thuringia thuringian deutschland deutsche deutscher mitteldeutsche mitteldeutscher "
+    "jenaer erfurter weimarer geraer ilmenauer regional".split()
+)
+# Words of a network's name that alone would name nothing in particular.
+_GENERIC_LABEL = frozenset("thueringen thueringer jena erfurt ev eg netzwerk verein the".split())
+
+_CITIES = frozenset(
+    """erfurt jena weimar gera gotha eisenach ilmenau suhl nordhausen muehlhausen arnstadt saalfeld rudolstadt
+    sonneberg meiningen schmalkalden altenburg greiz apolda sondershausen hermsdorf poessneck leinefelde
+    heiligenstadt goldisthal schleusingen sommerda soemmerda zeulenroda bad-salzungen hildburghausen
+    berlin leipzig dresden halle magdeburg muenchen nuernberg frankfurt hamburg koeln stuttgart hannover
+    chemnitz goettingen kassel duesseldorf bonn karlsruhe bremen essen dortmund wien zuerich""".split()
+)
+_ONLINE = frozenset("online virtuell digital webinar zoom teams webex livestream stream".split())
+_PLZ_CITY = re.compile(r"\b\d{5}\s+([a-z][a-z\-]+)")
+
+
+def _fold(text: str) -> str:
+    """Casefold, umlauts as ae/oe/ue/ss, other accents dropped; punctuation kept."""
+    text = unicodedata.normalize("NFKC", text or "").casefold().translate(_FOLD)
+    text = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in text if not unicodedata.combining(c))
+
+
+def _words(text: str) -> str:
+    text = _QUOTES.sub(" ", text)
+    text = _DASHES.sub(" ", text)
+    text = _NON_WORD.sub(" ", text)
+    return _SPACES.sub(" ", text).strip()
+
+
+@dataclass(frozen=True)
+class _Labels:
+    patterns: tuple[tuple[re.Pattern, str], ...]  # (whole-word pattern on word text, network id)
+
+
+def _network_labels(networks: Mapping[str, Network]) -> _Labels:
+    key = tuple(sorted((nid, n.name, n.short) for nid, n in networks.items()))
+    return _labels_cached(key)
+
+
+@lru_cache(maxsize=64)
+def _labels_cached(key: tuple[tuple[str, str, str], ...]) -> _Labels:
+    found: dict[str, str] = {}
+    for nid, name, short in key:
+        variants = {nid.replace("-", " ").replace("_", " "), short, name}
+        folded_name = _fold(name)
+        no_legal = _LEGAL.sub(" ", folded_name)
+        variants.add(no_legal)
+        # "OptoNet e.V. – Photoniknetzwerk Thüringen", "Thüringer ClusterManagement (LEG Thüringen)"
+        for part in re.split(r"\s[–—-]\s|[()]", no_legal):
+            variants.add(part)
+        for v in variants:
+            w = _words(_LEGAL.sub(" ", _fold(v)))
+            if not w or set(w.split()) <= _GENERIC_LABEL or len(w) < 2:
+                continue
+            if w in _STOP:  # an id or short name that is an ordinary word ("at", "mit")
+                continue
+            found.setdefault(w, nid)
+    ordered = sorted(found.items(), key=lambda kv: (-len(kv[0]), kv[0]))
+    return _Labels(tuple((re.compile(rf"(?<!\w){re.escape(w)}(?!\w)"), nid) for w, nid in ordered))
+
+
+@dataclass(frozen=True)
+class _Title:
+    text: str  # normalize_title()
+    tokens: tuple[str, ...]  # content words (no stop words), sorted
+    years: frozenset[str]  # 19xx / 20xx
+    numbers: frozenset[str]  # other numbers: editions, parts
+    networks: frozenset[str]  # network ids named in the title
+    truncated: bool
+
+
+def normalize_title(title: str, networks: Mapping[str, Network]) -> str:
+    """The comparable form of a title.
+
+    Casefolded; umlauts folded to ae/oe/ue/ss both ways ("Thüringer" and
+    "Thueringer" give the same); accents, quotes, punctuation and dashes
+    removed; whitespace collapsed. Removed as well: the names of the networks
+    (id, short name, full name, name without legal form) wherever they stand as
+    whole words; legal forms (e.V., eG); announcing lead words at the start
+    ("Einladung zum", "Save the date:", "Veranstaltung:", "Termin:", "Neu:");
+    status words ("abgesagt", "verlegt", …); dates written into the title
+    ("am 22.09.2025", "vom 14.-15. Mai"). Kept: format words ("Webinar",
+    "Workshop"), years and ordinals ("7. Thüringer Maschinenbautag" →
+    "7 thueringer maschinenbautag"). When nothing would remain, the title
+    without the network names is returned.
+    """
+    return _title(title, _network_labels(networks)).text
+
+
+def _title(title: str, labels: _Labels) -> _Title:
+    return _title_cached(title, labels)
+
+
+@lru_cache(maxsize=300_000)
+def _title_cached(title: str, labels: _Labels) -> _Title:
+    raw = title or ""
+    truncated = bool(_ELLIPSIS.search(raw))
+    text = _fold(_ELLIPSIS.sub("", raw))
+    for pattern in _TITLE_DATES:
+        text = pattern.sub(" ", text)
+    text = _LEGAL.sub(" ", text)
+    words = _words(text)
+    plain = words
+    named: set[str] = set()
+    for pattern, nid in labels.patterns:
+        if pattern.search(words):
+            named.add(nid)
+            words = _SPACES.sub(" ", pattern.sub(" ", words)).strip()
+    words = _STATUS.sub(" ", words)
+    while True:
+        stripped = _LEAD.sub("", words).strip()
+        if stripped == words:
+            break
+        words = stripped
+    tokens = words.split()
+    while tokens and tokens[-1] in _STOP:  # "Mitgliederversammlung des [ThEEN]"
+        tokens.pop()
+    while tokens and tokens[0] in _STOP - {"the", "a"}:
+        tokens.pop(0)
+    words = " ".join(tokens)
+    if not words:
+        words = _SPACES.sub(" ", _STATUS.sub(" ", plain)).strip() or plain
+    tokens = words.split()
+    digits = [t.lstrip("0") or "0" for t in tokens if t.isdigit()]
+    years = frozenset(t for t in digits if len(t) == 4 and t[:2] in ("19", "20"))
+    numbers = frozenset(t for t in digits if t not in years)
+    content = tuple(sorted(t for t in tokens if t not in _STOP and not t.isdigit()))
+    return _Title(words, content, years, numbers, frozenset(named), truncated)
+
+
+# --- title similarity --------------------------------------------------------
+
+
+def _token_match(u: str, v: str) -> bool:
+    if u == v:
+        return True
+    if len(u) >= 5 and len(v) >= 5 and (u in v or v in u):  # compounds: "stammtisch" / "energiestammtisch"
+        return True
+    return len(u) >= 4 and len(v) >= 4 and fuzz.ratio(u, v) >= 85  # "thueringer" / "thueringen"
+
+
+def _unmatched(a: tuple[str, ...], b: tuple[str, ...]) -> list[str]:
+    return [u for u in a if not any(_token_match(u, v) for v in b)]
+
+
+@dataclass(frozen=True)
+class _Score:
+    full: float  # rewards one title being a (large enough) subset of the other
+    strict: float  # does not
+    generic: bool  # a title made only of words like "Stammtisch", "Mitgliederversammlung"
+    distinct: bool = False  # each title has a word the other lacks: a different topic
+    shared: int = 0  # content words both titles have (format and region words not counted)
+
+
+def _soft(token: str) -> bool:
+    return token in _REGION_WORDS or token in _CITIES or token in _GENERIC_WORDS
+
+
+def _title_score(a: _Title, b: _Title) -> _Score:
+    ta, tb = a.text, b.text
+    generic = not any(t not in _GENERIC_WORDS for t in a.tokens) or not any(t not in _GENERIC_WORDS for t in b.tokens)
+    if ta == tb:
+        return _Score(100.0, 100.0, generic)
+    if a.truncated or b.truncated:  # "Cross-Cluster-Workshop: KI in der Fert…"
+        short, long_ = (ta, tb) if (a.truncated and len(ta) <= len(tb)) or not b.truncated else (tb, ta)
+        if len(short) >= 15 and fuzz.ratio(short, long_[: len(short)]) >= 95:
+            return _Score(95.0, 95.0, generic)
+    only_a, only_b = _unmatched(a.tokens, b.tokens), _unmatched(b.tokens, a.tokens)
+    cities_a = [t for t in only_a if t in _CITIES]
+    cities_b = [t for t in only_b if t in _CITIES]
+    if cities_a and cities_b:  # "Stammtisch Jena" / "Stammtisch Erfurt"
+        return _Score(SUBSET_CAP, SUBSET_CAP, generic, True)
+    # Words only one title adds that merely place or label ("Thüringer", "in Jena",
+    # "Workshop") are left out of the comparison.
+    drop = {t for t in only_a + only_b if _soft(t)}
+    tok_a = tuple(t for t in a.tokens if t not in drop) or a.tokens
+    tok_b = tuple(t for t in b.tokens if t not in drop) or b.tokens
+    only_a = [t for t in only_a if t not in drop]
+    only_b = [t for t in only_b if t not in drop]
+    shared = sum(1 for t in tok_a if not _soft(t) and t not in only_a)
+    ca, cb = " ".join(tok_a), " ".join(tok_b)
+    strict = max(fuzz.token_sort_ratio(ca, cb), fuzz.ratio(ca.replace(" ", ""), cb.replace(" ", "")))
+    if only_a and only_b:
+        # Each side has a word the other lacks: a different topic unless the strings are
+        # nearly the same anyway (a typo inside a word, or words glued together).
+        joined_a, joined_b = "".join(sorted(only_a)), "".join(sorted(only_b))
+        distinct = fuzz.ratio(joined_a, joined_b) < 90
+        if distinct:
+            strict = min(strict, SUBSET_CAP)
+        return _Score(strict, strict, generic, distinct, shared)
+    full = strict
+    if only_a or only_b:
+        small_tokens, large_tokens = (tok_b, tok_a) if only_a else (tok_a, tok_b)
+        extra = only_a or only_b
+        # The smaller title must still say something: two words, or one long name ("ELMUG4FUTURE").
+        says_enough = len(small_tokens) >= 2 or (
+            len(small_tokens) == 1 and len(small_tokens[0]) >= 8 and small_tokens[0] not in _GENERIC_WORDS
+            and small_tokens[0] in large_tokens
+        )
+        if says_enough and not any(t in _PART_WORDS for t in extra):
+            coverage = len(small_tokens) / max(len(large_tokens), 1)
+            full = max(strict, 90.0 + 10.0 * coverage)
+    else:
+        full = strict = max(strict, 97.0)
+    # Each word left out costs a point, so that among equal candidates the closer title wins.
+    full, strict = full - len(drop), strict - len(drop)
+    return _Score(min(full, 100.0), strict, generic, False, shared)
+
+
+# --- time ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _When:
+    first: date  # first local day
+    last: date  # last local day (inclusive)
+    start: datetime | None  # aware start when the event has a real start time
+
+
+def _zone(ev: Event) -> ZoneInfo:
+    if ev.tzid and ev.tzid != "UTC":
+        try:
+            return ZoneInfo(ev.tzid)
+        except Exception:  # noqa: BLE001 - an unknown zone name: show in Berlin time
+            return DEFAULT_ZONE
+    return DEFAULT_ZONE
+
+
+def _when(ev: Event) -> _When:
+    start, end = ev.start, ev.end
+    if not isinstance(start, datetime):
+        last = (end - timedelta(days=1)) if isinstance(end, date) and not isinstance(end, datetime) and end > start else start
+        return _When(start, max(last, start), None)
+    zone = _zone(ev)
+    local = start.astimezone(zone)
+    local_end = end.astimezone(zone) if isinstance(end, datetime) else None
+    date_only = local.time() == time(0, 0) and (
+        local_end is None or local_end.time() in (time(0, 0), time(23, 59), time(23, 59, 59))
+    )
+    if local_end is None or local_end <= local:
+        last = local.date()
+    elif local_end.time() <= time(6, 0) and local_end - local < timedelta(hours=24):
+        last = (local_end - timedelta(days=1)).date()  # an evening that ends after midnight
+    else:
+        last = local_end.date()
+    return _When(local.date(), max(last, local.date()), None if date_only else local)
+
+
+# --- place -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Place:
+    cities: frozenset[str]
+    online: bool
+    venue: str  # folded words without city, postal code and numbers
+    empty: bool
+
+
+@lru_cache(maxsize=100_000)
+def _place(location: str) -> _Place:
+    folded = _fold(location or "")
+    cities = {m.group(1) for m in _PLZ_CITY.finditer(folded)}
+    words = _words(folded.replace("bad ", "bad-"))
+    tokens = words.split()
+    cities |= {t for t in tokens if t in _CITIES}
+    online = any(t in _ONLINE for t in tokens)
+    venue = " ".join(t for t in tokens if t not in cities and not any(ch.isdigit() for ch in t) and t not in _STOP and t not in _ONLINE and t != "deutschland")
+    return _Place(frozenset(cities), online, venue, not tokens)
+
+
+def _place_relation(a: _Place, b: _Place) -> str:
+    """'differs', 'same' (same venue), 'city' (same city, venue unclear) or 'unknown'."""
+    if a.empty or b.empty:
+        return "unknown"
+    if a.cities and b.cities:
+        if not (a.cities & b.cities):
+            return "differs"
+        if a.venue and b.venue and fuzz.token_set_ratio(a.venue, b.venue) >= 80:
+            return "same"
+        if not a.venue and not b.venue:
+            return "city"
+        return "city"
+    if a.venue and b.venue and fuzz.token_set_ratio(a.venue, b.venue) >= 90 and min(len(a.venue), len(b.venue)) >= 4:
+        return "same"
+    return "unknown"
+
+
+# --- URL -----------------------------------------------------------------------
+
+_LISTING = re.compile(
+    r"^(?:index|start|home|de|en|veranstaltungen|veranstaltung|termine|termin|events|event|kalender|calendar|"
+    r"aktuelles|news|neuigkeiten|blog|feed|rss|workshopnews|branchennews)(?:\.\w{2,5})?$"
+)
+
+
+@lru_cache(maxsize=100_000)
+def _url_key(url: str) -> str:
+    """A comparable form of an event page URL, or "" when the URL names no single page."""
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower().removeprefix("www.")
+    segments = [s for s in parts.path.split("/") if s]
+    if parts.query:
+        query = parts.query
+    else:
+        query = ""
+        if not segments or all(_LISTING.match(s.lower()) for s in segments):
+            return ""
+    return f"{host}/{'/'.join(segments)}?{query}"
+
+
+# --- the pairwise decision ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Features:
+    event: Event
+    title: _Title
+    when: _When
+    place: _Place
+    url: str
+
+
+def _features(ev: Event, labels: _Labels) -> _Features:
+    return _Features(ev, _title(ev.title, labels), _when(ev), _place(ev.location), _url_key(ev.url))
+
+
+VETO = -1.0
+
+
+def _compare(a: _Features, b: _Features, shared_urls: frozenset[str] = frozenset()) -> float:
+    """VETO, 0.0 (not the same) or a positive score (the same; higher is surer)."""
+    ea, eb = a.event, b.event
+    if ea.source_id == eb.source_id:
+        return VETO
+    if bool(ea.rrule) != bool(eb.rrule) or (ea.rrule and _rrule_key(ea.rrule) != _rrule_key(eb.rrule)):
+        return VETO
+    wa, wb = a.when, b.when
+    if wa.last < wb.first or wb.last < wa.first:
+        return VETO
+    late = False
+    if wa.start is not None and wb.start is not None:
+        gap = abs(wa.start - wb.start)
+        if gap > LATE_TOLERANCE:
+            return VETO
+        late = gap > TIME_TOLERANCE
+        relation = "exact"
+    elif wa.first == wb.first and wa.last == wb.last:
+        relation = "range" if wa.first != wa.last else "day"
+        if relation == "range" and (wa.start is not None or wb.start is not None):
+            relation = "day"  # a timed multi-day event and an all-day range: the days agree
+    elif wa.first == wb.first or wa.last == wb.last:
+        relation = "edge"
+    else:
+        relation = "inside"
+    place = _place_relation(a.place, b.place)
+    if place == "differs":
+        return VETO
+    ta, tb = a.title, b.title
+    for na, nb in ((ta.years, tb.years), (ta.numbers, tb.numbers)):
+        if na and nb and not (na <= nb or nb <= na):
+            return VETO
+    url_same = bool(a.url) and a.url == b.url and a.url not in shared_urls
+    if ta.networks and tb.networks and not (ta.networks & tb.networks) and not url_same:
+        return VETO
+    score = _title_score(ta, tb)
+    if late:
+        # 30–60 min apart ("Einlass" vs "Beginn", a programme start): only the same title in the same city.
+        return score.strict - 10 if score.strict >= 95 and place in ("same", "city") else VETO
+    if url_same and not score.distinct:
+        if relation == "inside":
+            return score.strict if score.strict >= 85 else 0.0
+        return score.full + 5 if score.full >= 60 else 0.0
+    if score.generic and not (relation == "exact" and place == "same"):
+        # "Stammtisch" names no event by itself; it does when both listings belong to one network.
+        owners_a = ta.networks or {ea.network_id}
+        owners_b = tb.networks or {eb.network_id}
+        if not (owners_a & owners_b):
+            return 0.0
+    if relation in ("exact", "range"):
+        need = {"same": 75, "city": 82, "unknown": 85}[place]
+        value = score.full
+        if relation == "range" and score.shared >= 3 and (wa.last - wa.first).days >= 2:
+            # The same run of three or more days and a shared phrase of three words
+            # ("Cross-Cluster-Woche Thüringen …" reported under two headlines).
+            value = max(value, need)
+    elif relation == "day":
+        need = {"same": 85, "city": 88, "unknown": 92}[place]
+        value = score.full
+    elif relation == "edge":
+        need, value = 92, score.strict
+    else:
+        need, value = 95, score.strict
+    return value if value >= need else 0.0
+
+
+def _rrule_key(rule: str) -> str:
+    return ";".join(sorted(p for p in rule.upper().replace("RRULE:", "").split(";") if p and not p.startswith("WKST")))
+
+
+def same_event(a: Event, b: Event, networks: Mapping[str, Network]) -> bool:
+    """Whether two events of different sources are the same event (see the module's decision rules)."""
+    labels = _network_labels(networks)
+    return _compare(_features(a, labels), _features(b, labels)) > 0
+
+
+# --- clustering ----------------------------------------------------------------
+
+
+def _event_key(ev: Event) -> tuple:
+    return (ev.source_id, ev.source_uid, ev.recurrence_id, ev.start.isoformat(), ev.title, ev.url, ev.location)
+
+
+def _block_keys(f: _Features) -> list[tuple[date, str]]:
+    """(day, word stem) keys: two events are compared only when they share one.
+
+    A duplicate shares at least one content word (or a word start, for compounds
+    written apart: "Energiestammtisch" / "Energie-Stammtisch") on at least one day.
+    """
+    stems = {t[:4] for t in f.title.tokens} or {f.title.text[:4]}
+    if f.url:
+        stems.add("\x00" + f.url)
+    days = []
+    day = f.when.first
+    while day <= f.when.last and len(days) < MAX_BLOCK_DAYS:
+        days.append(day)
+        day += timedelta(days=1)
+    if f.when.last not in days:  # a long event: also its last day
+        days.append(f.when.last)
+    return [(d, s) for d in days for s in stems]
+
+
+def cluster(events: Sequence[Event], networks: Mapping[str, Network]) -> list[list[int]]:
+    """Group the indices of ``events`` that are the same event (see the module docstring)."""
+    labels = _network_labels(networks)
+    order = sorted(range(len(events)), key=lambda i: (_event_key(events[i]), i))
+    feats = [_features(events[i], labels) for i in order]  # position p ↔ events[order[p]]
+
+    # URLs that one source gives to several of its events name a series or list, not an event.
+    by_source_url: dict[tuple[str, str], int] = defaultdict(int)
+    for f in feats:
+        if f.url:
+            by_source_url[(f.event.source_id, f.url)] += 1
+    shared = frozenset(url for (_, url), n in by_source_url.items() if n > 1)
+
+    blocks: dict[tuple[date, str], list[int]] = defaultdict(list)
+    for p, f in enumerate(feats):
+        for key in _block_keys(f):
+            blocks[key].append(p)
+
+    seen: set[tuple[int, int]] = set()
+    edges: list[tuple[float, int, int]] = []
+    vetoed: set[tuple[int, int]] = set()
+    for members in blocks.values():
+        n = len(members)
+        for x in range(n):
+            p = members[x]
+            fp = feats[p]
+            for y in range(x + 1, n):
+                q = members[y]
+                pair = (p, q) if p < q else (q, p)
+                if pair in seen:
+                    continue
+                seen.add(pair)
+                if fp.event.source_id == feats[q].event.source_id:
+                    continue
+                score = _compare(fp, feats[q], shared)
+                if score > 0:
+                    edges.append((-score, pair[0], pair[1]))
+                elif score == VETO:
+                    vetoed.add(pair)
+    del seen
+
+    # Kruskal-like: strongest pairs first. A union is refused when it would put two
+    # events of one source together, or join two events that veto each other.
+    parent = list(range(len(feats)))
+    members_of: dict[int, list[int]] = {p: [p] for p in range(len(feats))}
+    sources_of: dict[int, set[str]] = {p: {feats[p].event.source_id} for p in range(len(feats))}
+
+    def find(p: int) -> int:
+        while parent[p] != p:
+            parent[p] = parent[parent[p]]
+            p = parent[p]
+        return p
+
+    for _neg, p, q in sorted(edges):
+        rp, rq = find(p), find(q)
+        if rp == rq or sources_of[rp] & sources_of[rq]:
+            continue
+        if len(members_of[rp]) > 1 or len(members_of[rq]) > 1:
+            if any(_vetoes(feats, x, y, vetoed, shared) for x in members_of[rp] for y in members_of[rq]):
+                continue
+        if (len(members_of[rp]), rp) < (len(members_of[rq]), rq):
+            rp, rq = rq, rp
+        parent[rq] = rp
+        members_of[rp].extend(members_of.pop(rq))
+        sources_of[rp] |= sources_of.pop(rq)
+
+    groups: dict[int, list[int]] = defaultdict(list)
+    for p in range(len(feats)):
+        groups[find(p)].append(p)
+    # positions are in event-key order, so a group's smallest position is its smallest key.
+    result = sorted(groups.values(), key=min)
+    return [sorted(order[p] for p in group) for group in result]
+
+
+def _vetoes(feats: list[_Features], x: int, y: int, vetoed: set[tuple[int, int]], shared: frozenset[str]) -> bool:
+    pair = (x, y) if x < y else (y, x)
+    if pair in vetoed:
+        return True
+    return _compare(feats[pair[0]], feats[pair[1]], shared) == VETO
