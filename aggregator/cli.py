@@ -71,6 +71,9 @@ def _parser() -> argparse.ArgumentParser:
         sc.add_argument(f"--{key}", dest=f"html_{key.replace('-', '_')}", metavar="SELECTOR" if key != "parser" else "MODULE", help=f"with --kind html: [sources.html] {key.replace('-', '_')}")
     sc.add_argument("--detail", dest="html_detail", action="store_true", help="with --kind html: follow detail pages")
     sc.set_defaults(handler=_sources_check)
+    sa = ssub.add_parser("accept", parents=[common], help="accept what a suspicious source yields now, and refresh it")
+    sa.add_argument("source_id", metavar="SOURCE_ID")
+    sa.set_defaults(handler=_sources_accept)
     sd = ssub.add_parser("discover", parents=[common], help="find the calendars, feeds, APIs and event markup a page offers")
     sd.add_argument("url", metavar="URL")
     sd.add_argument("--network", default="NETWORK", help="network id to put into the printed [[sources]] block")
@@ -157,11 +160,32 @@ def _sources_list(args, config: Config, deployment: Deployment) -> int:
     for row in table:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
     for r in rows:
-        if r["error"]:
+        if r["suspicious"]:
+            print(f"  ? {r['id']}: suspicious, {r['suspicious']}")
+        elif r["error"]:
             print(f"  ! {r['id']}: {r['error']}")
         if r["warnings"]:
             print(f"  ~ {r['id']}: {len(r['warnings'])} warnings, first: {r['warnings'][0]}")
     return 0
+
+
+def _sources_accept(args, config: Config, deployment: Deployment) -> int:
+    from aggregator.pipeline import refresh
+
+    try:
+        source = config.source(args.source_id)
+    except KeyError:
+        print(f"unknown source id: {args.source_id}", file=sys.stderr)
+        return EXIT_CONFIG
+    store = _open_store(deployment)
+    state = store.source_state(source.id)
+    if not state.suspicious:
+        print(f"{source.id} is not held as suspicious; nothing to accept")
+        return 0
+    store.accept_next(source.id)
+    (report,) = refresh(config, store, deployment, [source]).sources
+    print(f"{source.id}: {report.outcome}" + (f", {report.events} events" if report.events is not None else "") + (f": {report.error}" if report.error else ""))
+    return 0 if report.outcome in ("fetched", "not_modified", "unchanged") else EXIT_SOURCES_FAILED
 
 
 def _sources_check(args, config: Config, deployment: Deployment) -> int:

@@ -85,6 +85,9 @@ class Settings(_Strict):
     timezone: str = "Europe/Berlin"
     refresh: Duration = timedelta(hours=6)
     horizon: Duration = timedelta(days=365)
+    vanished_grace: Duration = timedelta(days=14)
+    retention: Duration = timedelta(days=365)
+    suspicious_drop: float = Field(default=0.5, gt=0, le=1)
     calendar_name: str = "Netzwerktimer – Cross-Cluster-Initiative Thüringen"
     contact: str = ""
     timeout: float = Field(default=20.0, gt=0)

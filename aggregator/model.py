@@ -107,3 +107,5 @@ class StoredEvent:
     first_seen: datetime  # aware UTC: CREATED
     last_modified: datetime  # aware UTC: LAST-MODIFIED and DTSTAMP, moves only when content changes
     sequence: int  # SEQUENCE, goes up when content changes
+    uid: str = ""  # the public UID (merged events); empty: derived from source and source UID
+    networks: tuple[str, ...] = ()  # every network listing it (merged events); empty: the event's own

@@ -19,7 +19,8 @@ from aggregator.extract import ExtractContext, ExtractError, Extraction
 from aggregator.fetch import CacheState, Fetcher, FetchResult
 from aggregator.model import Event
 from aggregator.normalize import NormalizeError, normalize
-from aggregator.store import Store, SyncResult
+from aggregator.merge import publication
+from aggregator.store import SourceState, Store, SyncResult
 from aggregator.store.repo import FetchRecord
 from exporters.files import write_atomic
 from exporters.ics import render_calendar
@@ -34,7 +35,7 @@ class SourceReport:
     """What happened to one source in one refresh."""
 
     source_id: str
-    outcome: str  # fetched | not_modified | unchanged | error
+    outcome: str  # fetched | not_modified | unchanged | suspicious | error
     http_status: int | None = None
     events: int | None = None
     error: str | None = None
@@ -84,14 +85,16 @@ def refresh(
     report = RefreshReport()
     for source in sources:
         try:
-            report.sources.append(_process(config, store, source, gathered[source.id], now))
+            report.sources.append(_process(config, store, source, gathered[source.id], now, states.get(source.id)))
         except Exception as exc:  # a bug must not cost the other sources their refresh
             log.exception("source %s failed unexpectedly", source.id)
             reason = f"internal error: {type(exc).__name__}: {exc}"
             store.record_fetch(source.id, FetchRecord(started_at=now, outcome="error", error=reason))
             report.sources.append(SourceReport(source.id, "error", error=reason))
-    if publish_after and (any(r.sync and r.sync.changed for r in report.sources) or not _published_path(deployment).exists()):
-        report.published = publish(config, store, deployment)
+    if publish_after:
+        # Always: besides new events, time alone changes what is published
+        # (the grace period of vanished events ends, old events pass retention).
+        report.published = publish(config, store, deployment, now=now)
     return report
 
 
@@ -124,7 +127,7 @@ async def _gather(config: Config, sources: list[Source], items, now: datetime) -
         return dict(await asyncio.gather(*(one(k, r) for k, r in results.items())))
 
 
-def _process(config: Config, store: Store, source: Source, gathered: _Gathered, now: datetime) -> SourceReport:
+def _process(config: Config, store: Store, source: Source, gathered: _Gathered, now: datetime, state: SourceState | None) -> SourceReport:
     result = gathered.fetch
     record = FetchRecord(
         started_at=result.started_at,
@@ -152,8 +155,42 @@ def _process(config: Config, store: Store, source: Source, gathered: _Gathered, 
     events = _normalize_all(extraction.events, source, config, now, warnings)
     record.events_found = len(events)
     record.warnings = _cap(warnings)
+    if not (state and state.accept_next):
+        reason = suspicious_drop(source.id, store.upcoming_count(source.id, now), _upcoming(events, now), config.settings.suspicious_drop)
+        if reason:
+            record.outcome, record.error = "suspicious", reason
+            store.record_fetch(source.id, record)
+            return SourceReport(source.id, "suspicious", result.status, len(events), reason, record.warnings)
     sync = store.record_fetch(source.id, record, sync=(events, now))
     return SourceReport(source.id, "fetched", result.status, len(events), None, record.warnings, sync)
+
+
+def suspicious_drop(source_id: str, before: int, now_count: int, drop: float) -> str | None:
+    """Why a fetch looks like a broken site rather than a real change, or None.
+
+    Counted are upcoming events only (sources drop past ones as a matter of
+    course): none left where there were some, or fewer than ``1 - drop`` of
+    the last good count (from 4 events up, so a small list may shrink).
+    """
+    advice = f"held back: the last good events stay published until a normal fetch or `netzwerktimer sources accept {source_id}`"
+    if before > 0 and now_count == 0:
+        return f"yielded no upcoming events where it had {before}; {advice}"
+    if before >= 4 and now_count < before * (1 - drop):
+        return f"yielded {now_count} upcoming events where it had {before}; {advice}"
+    return None
+
+
+def _upcoming(events: list[Event], now: datetime) -> int:
+    zone = timezone.utc
+    count = 0
+    for ev in events:
+        if ev.recurrence_id:
+            continue
+        last = ev.end or ev.start
+        instant = last if isinstance(last, datetime) else datetime.combine(last, datetime.min.time(), zone)
+        if ev.rrule or ev.rdates or instant >= now:
+            count += 1
+    return count
 
 
 @dataclass
@@ -225,13 +262,15 @@ def _published_path(deployment: Deployment):
     return deployment.public_dir / "calendar.ics"
 
 
-def render(config: Config, store: Store, network_id: str | None = None) -> bytes:
+def render(config: Config, store: Store, network_id: str | None = None, *, now: datetime | None = None) -> bytes:
     """The merged calendar (or one network's) as ICS bytes, from what is stored."""
+    items = publication(config, store, now or datetime.now(timezone.utc))
     name = config.settings.calendar_name
     if network_id is not None:
         name = f"{name} – {config.networks[network_id].label}"
+        items = [i for i in items if network_id in i.networks]
     return render_calendar(
-        store.published_events(network_id),
+        items,
         networks=config.networks,
         name=name,
         refresh=config.settings.refresh,
@@ -239,6 +278,6 @@ def render(config: Config, store: Store, network_id: str | None = None) -> bytes
     )
 
 
-def publish(config: Config, store: Store, deployment: Deployment) -> bool:
+def publish(config: Config, store: Store, deployment: Deployment, *, now: datetime | None = None) -> bool:
     """Write the merged calendar atomically; return whether its bytes changed."""
-    return write_atomic(_published_path(deployment), render(config, store))
+    return write_atomic(_published_path(deployment), render(config, store, now=now))

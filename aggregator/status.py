@@ -26,6 +26,7 @@ def source_rows(config: Config, states: dict[str, SourceState]) -> list[dict]:
                 "http_status": st.last_status,
                 "events": st.event_count,
                 "error": st.last_error,
+                "suspicious": st.suspicious,
                 "warnings": st.last_warnings,
             }
         )

@@ -132,7 +132,7 @@ class _Prepared:
 
 def _prepare(stored: StoredEvent, default_zone: ZoneInfo) -> _Prepared | None:
     ev = stored.event
-    uid = public_uid(ev.source_id, ev.source_uid)
+    uid = stored.uid or public_uid(ev.source_id, ev.source_uid)
     rid_text = ev.recurrence_id.strip()
     try:
         rid_value = _parse_iso(rid_text) if rid_text else None
@@ -187,8 +187,7 @@ def _rank(p: _Prepared) -> tuple:
 
 def _vevent(p: _Prepared, networks: Mapping[str, Network]) -> VEvent:
     ev = p.stored.event
-    network = networks.get(ev.network_id)
-    label = network.label if network is not None else ev.network_id
+    labels = [networks[n].label if n in networks else n for n in (p.stored.networks or (ev.network_id,))]
     url = _safe_url(ev.url)
 
     out = VEvent()
@@ -215,8 +214,8 @@ def _vevent(p: _Prepared, networks: Mapping[str, Network]) -> VEvent:
         out.add("LOCATION", vText(location))
     if url:
         out.add("URL", url)
-    out.add("DESCRIPTION", vText(_description(ev, label, url)))
-    categories = _categories(label, ev.categories)
+    out.add("DESCRIPTION", vText(_description(ev, labels, url)))
+    categories = _categories(labels, ev.categories)
     if categories:
         out.add("CATEGORIES", categories)
     out.add("STATUS", _STATUS.get(ev.status.lower(), "CONFIRMED"))
@@ -224,8 +223,9 @@ def _vevent(p: _Prepared, networks: Mapping[str, Network]) -> VEvent:
     return out
 
 
-def _description(ev: Event, label: str, url: str) -> str:
-    lines = [f"Netzwerk: {_one_line(label)}"]
+def _description(ev: Event, labels: list[str], url: str) -> str:
+    names = ", ".join(_one_line(label) for label in labels)
+    lines = [f"Netzwerke: {names}" if len(labels) > 1 else f"Netzwerk: {names}"]
     if url:
         lines.append(f"Quelle: {url}")
     text = _text(ev.description).strip("\n")
@@ -233,9 +233,9 @@ def _description(ev: Event, label: str, url: str) -> str:
     return f"{text}\n\n{footer}" if text.strip() else footer
 
 
-def _categories(label: str, own: Iterable[str]) -> list[str]:
+def _categories(labels: list[str], own: Iterable[str]) -> list[str]:
     result: list[str] = []
-    for item in (label, *own):
+    for item in (*labels, *own):
         item = _one_line(item)
         if item and item not in result:
             result.append(item)

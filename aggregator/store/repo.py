@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from aggregator.model import Event, StoredEvent, When
-from aggregator.store.tables import EventRow, FetchRow, SourceRow
+from aggregator.store.tables import EventRow, FetchRow, PublishedRow, SourceRow
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -53,6 +53,8 @@ class SourceState:
     last_error: str | None = None
     last_warnings: list[str] = field(default_factory=list)
     event_count: int = 0
+    suspicious: str | None = None
+    accept_next: bool = False
 
 
 @dataclass
@@ -132,7 +134,16 @@ class Store:
             row.last_outcome = rec.outcome
             row.last_status = rec.http_status
             row.last_error = rec.error
-            if rec.outcome != "error":
+            if rec.outcome == "suspicious":
+                # Held back: the stored events and the cache state stay as they were,
+                # so the next run reads the source afresh and judges again.
+                row.suspicious = rec.error
+                row.last_warnings = rec.warnings
+            elif rec.outcome in ("fetched", "not_modified", "unchanged"):
+                row.suspicious = None  # what it serves is good again (or the last good itself)
+                if rec.outcome == "fetched":
+                    row.accept_next = False
+            if rec.outcome not in ("error", "suspicious"):
                 row.last_success_at = rec.started_at
                 if rec.outcome in ("fetched", "unchanged"):  # an unchanged body may still carry a new ETag
                     row.etag = rec.etag
@@ -145,6 +156,22 @@ class Store:
             )
             s.add(row)
             return result
+
+    def accept_next(self, source_id: str) -> None:
+        """Let the next fetch of a source through even if it looks suspicious."""
+        with self._session.begin() as s:
+            row = s.get(SourceRow, source_id) or SourceRow(id=source_id, last_warnings=[], event_count=0)
+            row.accept_next = True
+            s.add(row)
+
+    def upcoming_count(self, source_id: str, now: datetime) -> int:
+        """How many of a source's current events have not ended (or started, without end) by ``now``."""
+        with self._session() as s:
+            ends = func.coalesce(EventRow.end_utc, EventRow.start_utc)
+            q = select(func.count()).select_from(EventRow).where(
+                EventRow.source_id == source_id, EventRow.gone_at.is_(None), EventRow.recurrence_id == "", (ends >= now) | EventRow.rrule.is_not(None)
+            )
+            return s.scalar(q) or 0
 
     def fetch_log(self, source_id: str, limit: int = 20) -> list[FetchRow]:
         with self._session() as s:
@@ -199,10 +226,68 @@ class Store:
                 q = q.where(EventRow.network_id == network_id)
             return [_stored(r) for r in s.scalars(q.order_by(EventRow.start_utc, EventRow.id))]
 
+    def members(self, since: datetime) -> list[Member]:
+        """Every event that may still be published: current ones, and vanished ones that end
+        after ``since`` (the merge step decides about grace and retention)."""
+        with self._session() as s:
+            ends = func.coalesce(EventRow.end_utc, EventRow.start_utc)
+            q = select(EventRow).where(EventRow.gone_at.is_(None) | (ends >= since) | EventRow.rrule.is_not(None)).order_by(EventRow.id)
+            return [Member(r.id, _stored(r).event, r.merged_uid, r.first_seen, r.last_modified, r.gone_at) for r in s.scalars(q)]
+
+    def set_merged_uids(self, changes: dict[int, str]) -> None:
+        """Record the cluster UID of events whose UID changed (nothing else is written)."""
+        if not changes:
+            return
+        with self._session.begin() as s:
+            for row_id, uid in changes.items():
+                s.get(EventRow, row_id).merged_uid = uid
+
+    def published_states(self) -> dict[tuple[str, str], PublishedState]:
+        with self._session() as s:
+            return {
+                (r.uid, r.recurrence_id): PublishedState(r.uid, r.recurrence_id, r.content_hash, r.sequence, r.first_seen, r.last_modified)
+                for r in s.scalars(select(PublishedRow))
+            }
+
+    def save_published(self, states: list[PublishedState]) -> None:
+        """Insert or update these published states."""
+        if not states:
+            return
+        with self._session.begin() as s:
+            for st in states:
+                row = s.get(PublishedRow, (st.uid, st.recurrence_id)) or PublishedRow(uid=st.uid, recurrence_id=st.recurrence_id)
+                row.content_hash, row.sequence = st.content_hash, st.sequence
+                row.first_seen, row.last_modified = st.first_seen, st.last_modified
+                s.add(row)
+
     def all_events(self, source_id: str) -> list[EventRow]:
         """Every row of a source, gone ones included (for inspection and tests)."""
         with self._session() as s:
             return list(s.scalars(select(EventRow).where(EventRow.source_id == source_id).order_by(EventRow.id)))
+
+
+@dataclass(frozen=True)
+class Member:
+    """A stored event as the merge step sees it."""
+
+    row_id: int
+    event: Event
+    merged_uid: str | None
+    first_seen: datetime
+    last_modified: datetime
+    gone_at: datetime | None
+
+
+@dataclass
+class PublishedState:
+    """What subscribers were last shown under (uid, recurrence id)."""
+
+    uid: str
+    recurrence_id: str
+    content_hash: str
+    sequence: int
+    first_seen: datetime
+    last_modified: datetime
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -296,4 +381,6 @@ def _state(row: SourceRow) -> SourceState:
         last_error=row.last_error,
         last_warnings=list(row.last_warnings or []),
         event_count=row.event_count or 0,
+        suspicious=row.suspicious,
+        accept_next=bool(row.accept_next),
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from sqlalchemy import (
+    false,
     JSON,
     Boolean,
     Date,
@@ -75,6 +76,7 @@ class EventRow(Base):
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
     last_modified: Mapped[datetime] = mapped_column(UTCDateTime)
     gone_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    merged_uid: Mapped[str | None] = mapped_column(String(120), nullable=True, index=True)  # the public UID of its cluster
 
 
 class SourceRow(Base):
@@ -93,6 +95,22 @@ class SourceRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     last_warnings: Mapped[list] = mapped_column(JSON, default=list)
     event_count: Mapped[int] = mapped_column(Integer, default=0)
+    suspicious: Mapped[str | None] = mapped_column(Text, nullable=True)  # why the last fetch was held back
+    accept_next: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # an operator accepted what comes next
+
+
+class PublishedRow(Base):
+    """What subscribers have been shown under one UID (and recurrence id): its content
+    hash, so SEQUENCE and LAST-MODIFIED move only when the published content does."""
+
+    __tablename__ = "published"
+
+    uid: Mapped[str] = mapped_column(String(120), primary_key=True)
+    recurrence_id: Mapped[str] = mapped_column(String(64), primary_key=True, default="")
+    content_hash: Mapped[str] = mapped_column(String(64))
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_modified: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class FetchRow(Base):

@@ -1,0 +1,197 @@
+"""From stored events to what subscribers see: one published event per cluster.
+
+``publication(config, store, now)`` promises:
+
+- **one entry per event**: the events of all sources are clustered
+  (``aggregator.dedupe``); a cluster is published once, naming every network
+  that lists it and keeping the best of each member (the most precise time,
+  the longest description and place, the organiser's own link first);
+- **stable identity**: a cluster's UID is stored with its members and kept
+  while any of them exists, whatever the order of sources or which member came
+  first; a new cluster takes the smallest member UID, so the result does not
+  depend on arrival order; RECURRENCE-ID overrides follow their master;
+- **honest changes**: SEQUENCE and LAST-MODIFIED move only when the published
+  content of an entry changes (``published`` table), so a refresh that changed
+  nothing upstream yields byte-identical output;
+- **no silent loss**: an upcoming event whose every member vanished is
+  published as cancelled for ``settings.vanished_grace``, then dropped; an
+  event that vanished after it took place stays, as history, until
+  ``settings.retention`` after its end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import replace
+from datetime import datetime, time
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from aggregator.config import Config
+from aggregator.dedupe import cluster
+from aggregator.model import Event, StoredEvent, When
+from aggregator.store import Store
+from aggregator.store.repo import Member, PublishedState
+from exporters.ics import public_uid
+
+
+def publication(config: Config, store: Store, now: datetime) -> list[StoredEvent]:
+    """Cluster, assign UIDs, decide what is published, record changes; see the module doc."""
+    settings = config.settings
+    members = store.members(since=now - settings.retention)
+    live = [m for m in members if m.gone_at is None and not m.event.recurrence_id]
+    live.sort(key=_member_key)
+    clusters = cluster([m.event for m in live], config.networks)
+    uid_of = _assign_uids(live, clusters)
+
+    # Overrides follow their master's cluster; vanished rows keep the UID they had.
+    master_uid = {(m.event.source_id, m.event.source_uid): uid_of[m.row_id] for m in live}
+    groups: dict[str, list[Member]] = defaultdict(list)
+    changes: dict[int, str] = {}
+    for m in members:
+        key = (m.event.source_id, m.event.source_uid)
+        if m.gone_at is None:
+            uid = uid_of.get(m.row_id) or master_uid.get(key) or public_uid(*key)
+        else:
+            uid = m.merged_uid or public_uid(*key)
+        if uid != m.merged_uid:
+            changes[m.row_id] = uid
+        groups[uid].append(m)
+    store.set_merged_uids(changes)
+
+    entries: list[tuple[str, Event, tuple[str, ...]]] = []
+    zone = ZoneInfo(settings.timezone)
+    for uid in sorted(groups):
+        group = groups[uid]
+        current = [m for m in group if m.gone_at is None]
+        if current:
+            status_override = None
+            chosen = current
+        else:
+            vanished = max(m.gone_at for m in group)
+            if _upcoming_when_vanished(group, vanished, zone):
+                if now - vanished > settings.vanished_grace:
+                    continue  # announced as cancelled long enough
+                status_override = "cancelled"
+            else:
+                status_override = None  # it took place; it stays as history
+            chosen = group
+        for event, networks in _merged(chosen, config, status_override):
+            if not event.rrule and not event.rdates and _ended_before(event, now - settings.retention, zone):
+                continue
+            entries.append((uid, event, networks))
+    return _with_publication_state(store, entries, now)
+
+
+def _member_key(m: Member) -> tuple:
+    return (m.event.source_id, m.event.source_uid, m.event.recurrence_id)
+
+
+def _assign_uids(live: list[Member], clusters: list[list[int]]) -> dict[int, str]:
+    """row id → cluster UID. A cluster keeps a UID its members already carry (the one
+    held longest wins when two clusters claim it); a new cluster takes its smallest
+    member UID."""
+    claims = []
+    for ci, indices in enumerate(clusters):
+        ms = [live[i] for i in indices]
+        for uid in {m.merged_uid for m in ms if m.merged_uid}:
+            holder = min((m.first_seen, *_member_key(m)) for m in ms if m.merged_uid == uid)
+            claims.append((holder, ci, uid))
+    chosen: dict[int, str] = {}
+    used: set[str] = set()
+    for _, ci, uid in sorted(claims):
+        if ci not in chosen and uid not in used:
+            chosen[ci] = uid
+            used.add(uid)
+    for ci, indices in enumerate(clusters):
+        if ci not in chosen:
+            own = sorted(public_uid(live[i].event.source_id, live[i].event.source_uid) for i in indices)
+            uid = next(u for u in own if u not in used) if any(u not in used for u in own) else own[0] + "-" + str(ci)
+            chosen[ci] = uid
+            used.add(uid)
+    return {live[i].row_id: chosen[ci] for ci, indices in enumerate(clusters) for i in indices}
+
+
+def _merged(group: list[Member], config: Config, status_override: str | None) -> list[tuple[Event, tuple[str, ...]]]:
+    """The published entries of one cluster: the merged master (or single event) and the
+    representative's RECURRENCE-ID overrides."""
+    masters = [m for m in group if not m.event.recurrence_id]
+    if not masters:  # only overrides left (their master vanished earlier): publish them as they are
+        masters = group
+    rep = min(masters, key=lambda m: (m.event.all_day, m.first_seen, *_member_key(m)))
+    networks = tuple(sorted({m.event.network_id for m in group}, key=lambda n: (config.networks[n].label if n in config.networks else n).casefold()))
+    events = [m.event for m in masters]
+    merged = replace(
+        rep.event,
+        description=_longest(rep.event.description, (e.description for e in events)),
+        location=_longest(rep.event.location, (e.location for e in events)),
+        url=_own_link(rep.event, events, config),
+        categories=tuple(dict.fromkeys(c for e in events for c in e.categories)),
+        status=status_override or ("cancelled" if any(e.status == "cancelled" for e in events) else rep.event.status),
+    )
+    out = [(merged, networks)]
+    for m in group:
+        if m.event.recurrence_id and (m.event.source_id, m.event.source_uid) == (rep.event.source_id, rep.event.source_uid):
+            out.append((m.event if status_override is None else replace(m.event, status=status_override), networks))
+    return out
+
+
+def _longest(default: str, values) -> str:
+    best = default
+    for v in values:
+        if len(v) > len(best):
+            best = v
+    return best
+
+
+def _own_link(rep: Event, events: list[Event], config: Config) -> str:
+    """The organiser's own page first: a link on the website of the network that lists it."""
+    for e in sorted(events, key=lambda e: (e.source_id, e.source_uid)):
+        network = config.networks.get(e.network_id)
+        site = (urlsplit(network.website).hostname or "").removeprefix("www.") if network and network.website else ""
+        host = (urlsplit(e.url).hostname or "").removeprefix("www.")
+        if site and host == site:
+            return e.url
+    return rep.url or next((e.url for e in sorted(events, key=lambda e: (e.source_id, e.source_uid)) if e.url), "")
+
+
+def _instant(value: When, zone: ZoneInfo) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    return datetime.combine(value, time(0), zone)
+
+
+def _upcoming_when_vanished(group: list[Member], vanished: datetime, zone: ZoneInfo) -> bool:
+    """Did any of these events still lie ahead when its source stopped listing it?"""
+    for m in group:
+        e = m.event
+        if e.rrule or e.rdates:
+            return True
+        if _instant(e.end or e.start, zone) > (m.gone_at or vanished):
+            return True
+    return False
+
+
+def _ended_before(event: Event, limit: datetime, zone: ZoneInfo) -> bool:
+    return _instant(event.end or event.start, zone) < limit
+
+
+def _with_publication_state(store: Store, entries: list[tuple[str, Event, tuple[str, ...]]], now: datetime) -> list[StoredEvent]:
+    """Attach SEQUENCE / LAST-MODIFIED / CREATED, moving them only where content changed."""
+    states = store.published_states()
+    changed: list[PublishedState] = []
+    out: list[StoredEvent] = []
+    for uid, event, networks in entries:
+        digest = hashlib.sha256((event.content_hash() + "|" + ",".join(networks)).encode()).hexdigest()
+        key = (uid, event.recurrence_id)
+        st = states.get(key)
+        if st is None:
+            st = PublishedState(uid, event.recurrence_id, digest, 0, now, now)
+            changed.append(st)
+        elif st.content_hash != digest:
+            st = PublishedState(uid, event.recurrence_id, digest, st.sequence + 1, st.first_seen, max(now, st.last_modified))
+            changed.append(st)
+        out.append(StoredEvent(event=event, first_seen=st.first_seen, last_modified=st.last_modified, sequence=st.sequence, uid=uid, networks=networks))
+    store.save_published(changed)
+    return out

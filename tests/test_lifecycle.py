@@ -1,0 +1,251 @@
+"""An event's life as subscribers see it, end to end over the local HTTP server:
+merged duplicates, stable UIDs, updates, cancellations, vanishing, reappearing,
+suspicious drops and accepting them — on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import icalendar
+import pytest
+
+from aggregator.config import Deployment, load_config
+from aggregator.pipeline import refresh, render, select_sources
+from aggregator.store import Store
+from tests.support.shared import ics_check
+
+NOW = datetime(2025, 9, 1, 6, 0, tzinfo=timezone.utc)
+SITES = Path(__file__).parent / "fixtures" / "sites"
+THEEN_ICS = (SITES / "theen" / "termine.ics").read_bytes()
+
+CONFIG = """
+[settings]
+timeout = 2
+retries = 0
+vanished_grace = "14d"
+retention = "365d"
+
+[networks.theen]
+name = "ThEEN e.V."
+short = "ThEEN"
+website = "https://www.theen-ev.de"
+
+[networks.thzm]
+name = "Thüringer Zentrum für Maschinenbau"
+short = "ThZM"
+website = "https://www.maschinenbau-thueringen.de"
+
+[networks.elmug]
+name = "ELMUG eG"
+short = "ELMUG"
+website = "https://elmug.de"
+"""
+
+SOURCES = {
+    "theen-termine": ("theen", "ics", "/theen/termine.ics"),
+    "thzm-veranstaltungen": ("thzm", "feed", "/thzm/veranstaltungen.rss"),
+    "elmug-tribe": ("elmug", "tribe", "/wp-tec/wp-json/tribe/events/v1/events/"),
+}
+
+
+def make_config(tmp_path: Path, server, order=None):
+    text = CONFIG
+    for sid in order or SOURCES:
+        net, kind, path = SOURCES[sid]
+        text += f'\n[[sources]]\nid = "{sid}"\nnetwork = "{net}"\nkind = "{kind}"\nurl = "{server.url(path)}"\n'
+    path = tmp_path / "sources.toml"
+    path.write_text(text, encoding="utf-8")
+    return load_config(path)
+
+
+class World:
+    """One deployment: config, store, and helpers to refresh and read the calendar."""
+
+    def __init__(self, tmp_path, server, url):
+        self.server = server
+        self.config = make_config(tmp_path, server)
+        self.deployment = Deployment(Path(self.config.path), tmp_path / "data", url)
+        self.store = Store(url)
+        self.store.migrate()
+
+    def refresh(self, now=NOW, ids=None):
+        return refresh(self.config, self.store, self.deployment, select_sources(self.config, ids), now=now)
+
+    def calendar(self) -> bytes:
+        return (self.deployment.public_dir / "calendar.ics").read_bytes()
+
+    def vevents(self) -> dict[str, icalendar.cal.Component]:
+        cal = icalendar.Calendar.from_ical(self.calendar())
+        return {str(e["SUMMARY"]): e for e in cal.walk("VEVENT") if "RECURRENCE-ID" not in e}
+
+    def serve_theen(self, body: bytes):
+        self.server.misbehave("/theen/termine.ics", "replace", body=body)
+
+
+@pytest.fixture
+def world(tmp_path, sites_server, database_url):
+    w = World(tmp_path, sites_server, database_url)
+    yield w
+    w.store.close()
+
+
+def without_vevent(ics: bytes, uid_start: bytes) -> bytes:
+    """The calendar without the VEVENT whose UID line starts with ``uid_start``."""
+    blocks = ics.split(b"BEGIN:VEVENT")
+    kept = [blocks[0]] + [b for b in blocks[1:] if f"UID:{uid_start.decode()}".encode() not in b]
+    out = b"BEGIN:VEVENT".join(kept)
+    if not out.endswith(b"END:VCALENDAR\r\n"):
+        out = out.rstrip(b"\r\n") + b"\r\n"
+    return out
+
+
+def test_an_event_listed_by_two_networks_is_published_once_naming_both(world):
+    world.refresh()
+    events = world.vevents()
+    matches = [t for t in events if "Maschinenbautag" in t]
+    assert matches == ["9. Thüringer Maschinenbautag"]
+    mbt = events["9. Thüringer Maschinenbautag"]
+    assert [str(c) for c in mbt["CATEGORIES"].cats][:2] == ["ELMUG", "ThZM"]
+    assert "Netzwerke: ELMUG, ThZM" in str(mbt["DESCRIPTION"])
+    # the organiser's own link first: ThZM's page is on ThZM's website
+    assert str(mbt["URL"]).startswith("https://www.maschinenbau-thueringen.de/")
+    (result,) = ics_check(world.deployment.public_dir / "calendar.ics")
+    assert result["ok"], result
+
+
+def test_uids_and_bytes_do_not_depend_on_the_order_of_sources(tmp_path, sites_server):
+    outputs = set()
+    rng = random.Random(7)
+    for i in range(10):
+        order = list(SOURCES)
+        rng.shuffle(order)
+        d = tmp_path / str(i)
+        d.mkdir()
+        config = make_config(d, sites_server, order)
+        store = Store(f"sqlite:///{d / 'db.sqlite3'}")
+        store.migrate()
+        refresh(config, store, Deployment(Path(config.path), d / "data", store.url), select_sources(config, None), now=NOW)
+        outputs.add(render(config, store, now=NOW))
+        store.close()
+    assert len(outputs) == 1
+
+
+def test_nothing_changed_upstream_gives_byte_identical_output(world):
+    world.refresh()
+    first = world.calendar()
+    report = world.refresh(now=NOW + timedelta(hours=6))
+    assert {r.outcome for r in report.sources} == {"not_modified"}
+    assert world.calendar() == first
+
+
+def test_the_merged_uid_survives_a_member_leaving_and_coming_back(world, sites_server):
+    world.refresh()
+    uid = str(world.vevents()["9. Thüringer Maschinenbautag"]["UID"])
+    rss = (SITES / "thzm" / "veranstaltungen.rss").read_text(encoding="utf-8")
+    start = rss.index("<item>")
+    without = rss[:start] + rss[rss.index("</item>", start) + len("</item>") :]
+    sites_server.misbehave("/thzm/veranstaltungen.rss", "replace", body=without.encode())
+    world.refresh(now=NOW + timedelta(hours=1), ids=["thzm-veranstaltungen"])
+    after_leave = world.vevents()["9. Thüringer Maschinenbautag"]
+    assert str(after_leave["UID"]) == uid
+    assert "ThZM" not in [str(c) for c in after_leave["CATEGORIES"].cats]
+    sites_server.behave("/thzm/veranstaltungen.rss")
+    world.refresh(now=NOW + timedelta(hours=2), ids=["thzm-veranstaltungen"])
+    back = world.vevents()["9. Thüringer Maschinenbautag"]
+    assert str(back["UID"]) == uid and "ThZM" in [str(c) for c in back["CATEGORIES"].cats]
+
+
+def test_a_changed_event_gets_a_higher_sequence_and_new_last_modified(world):
+    world.refresh()
+    before = world.vevents()["ThEEN-Mitgliederversammlung 2025"]
+    later = NOW + timedelta(hours=3)
+    world.serve_theen(THEEN_ICS.replace(b"20251126T150000", b"20251126T160000"))
+    world.refresh(now=later, ids=["theen-termine"])
+    after = world.vevents()["ThEEN-Mitgliederversammlung 2025"]
+    assert str(after["UID"]) == str(before["UID"])
+    assert int(after["SEQUENCE"]) == int(before["SEQUENCE"]) + 1
+    assert after.decoded("LAST-MODIFIED") == later
+    others = [e for t, e in world.vevents().items() if t != "ThEEN-Mitgliederversammlung 2025"]
+    assert all(e.decoded("LAST-MODIFIED") == NOW for e in others)
+
+
+def test_a_cancelled_event_is_published_as_cancelled(world):
+    world.refresh()
+    cancelled = THEEN_ICS.replace(b"SUMMARY;LANGUAGE=de-de:ThEEN-Mitgliederversammlung 2025", b"STATUS:CANCELLED\r\nSUMMARY;LANGUAGE=de-de:ThEEN-Mitgliederversammlung 2025")
+    world.serve_theen(cancelled)
+    world.refresh(now=NOW + timedelta(hours=1), ids=["theen-termine"])
+    mv = world.vevents()["ThEEN-Mitgliederversammlung 2025"]
+    assert str(mv["STATUS"]) == "CANCELLED" and int(mv["SEQUENCE"]) == 1
+
+
+def test_a_vanished_upcoming_event_is_cancelled_for_the_grace_period_then_removed(world):
+    world.refresh()
+    uid = str(world.vevents()["ThEEN-Mitgliederversammlung 2025"]["UID"])
+    world.serve_theen(without_vevent(THEEN_ICS, b"040000008200E00074C5B7101A82E008"))
+    vanished = NOW + timedelta(days=1)
+    world.refresh(now=vanished, ids=["theen-termine"])
+    mv = world.vevents()["ThEEN-Mitgliederversammlung 2025"]
+    assert str(mv["UID"]) == uid and str(mv["STATUS"]) == "CANCELLED" and int(mv["SEQUENCE"]) == 1
+    world.refresh(now=vanished + timedelta(days=13), ids=["theen-termine"])
+    assert "ThEEN-Mitgliederversammlung 2025" in world.vevents()
+    world.refresh(now=vanished + timedelta(days=15), ids=["theen-termine"])
+    assert "ThEEN-Mitgliederversammlung 2025" not in world.vevents()
+
+
+def test_a_past_event_that_vanishes_stays_as_history(world):
+    world.refresh()
+    before = world.vevents()["ThEEN-Mitgliederversammlung 2025"]
+    world.serve_theen(without_vevent(THEEN_ICS, b"040000008200E00074C5B7101A82E008"))
+    after_it = datetime(2025, 11, 27, 8, 0, tzinfo=timezone.utc)  # the day after the assembly
+    world.refresh(now=after_it, ids=["theen-termine"])
+    mv = world.vevents()["ThEEN-Mitgliederversammlung 2025"]
+    assert str(mv["STATUS"]) == "CONFIRMED" and int(mv["SEQUENCE"]) == int(before["SEQUENCE"])
+    # ... until the retention period after its end has passed
+    world.refresh(now=after_it + timedelta(days=366), ids=["theen-termine"])
+    assert "ThEEN-Mitgliederversammlung 2025" not in world.vevents()
+
+
+def test_a_vanished_event_that_comes_back_is_published_again_under_its_uid(world):
+    world.refresh()
+    uid = str(world.vevents()["ThEEN-Mitgliederversammlung 2025"]["UID"])
+    world.serve_theen(without_vevent(THEEN_ICS, b"040000008200E00074C5B7101A82E008"))
+    world.refresh(now=NOW + timedelta(days=1), ids=["theen-termine"])
+    world.server.behave("/theen/termine.ics")
+    world.refresh(now=NOW + timedelta(days=2), ids=["theen-termine"])
+    mv = world.vevents()["ThEEN-Mitgliederversammlung 2025"]
+    assert str(mv["UID"]) == uid and str(mv["STATUS"]) == "CONFIRMED" and int(mv["SEQUENCE"]) == 2
+
+
+def test_a_fetch_that_suddenly_yields_nothing_is_held_as_suspicious_until_accepted(world):
+    world.refresh()
+    before = world.calendar()
+    empty = THEEN_ICS[: THEEN_ICS.index(b"BEGIN:VEVENT")] + b"END:VCALENDAR\r\n"
+    world.serve_theen(empty)
+    report = world.refresh(now=NOW + timedelta(hours=1), ids=["theen-termine"])
+    (r,) = report.sources
+    assert r.outcome == "suspicious" and "held back" in r.error and r.sync is None
+    assert world.calendar() == before  # the last good events stay published
+    state = world.store.source_state("theen-termine")
+    assert state.suspicious and state.event_count == 5
+    # still suspicious on the next run (the body is read again, not answered by 304)
+    (r,) = world.refresh(now=NOW + timedelta(hours=2), ids=["theen-termine"]).sources
+    assert r.outcome == "suspicious"
+    # an operator accepts: the next fetch goes through, the events vanish (cancelled during the grace period)
+    world.store.accept_next("theen-termine")
+    (r,) = world.refresh(now=NOW + timedelta(hours=3), ids=["theen-termine"]).sources
+    assert r.outcome == "fetched" and r.sync.gone == 5
+    state = world.store.source_state("theen-termine")
+    assert state.suspicious is None and not state.accept_next
+    assert str(world.vevents()["ThEEN-Mitgliederversammlung 2025"]["STATUS"]) == "CANCELLED"
+
+
+def test_a_normal_fetch_clears_the_suspicious_flag(world):
+    world.refresh()
+    world.serve_theen(THEEN_ICS[: THEEN_ICS.index(b"BEGIN:VEVENT")] + b"END:VCALENDAR\r\n")
+    world.refresh(now=NOW + timedelta(hours=1), ids=["theen-termine"])
+    world.server.behave("/theen/termine.ics")
+    (r,) = world.refresh(now=NOW + timedelta(hours=2), ids=["theen-termine"]).sources
+    assert r.outcome in ("fetched", "not_modified")
+    assert world.store.source_state("theen-termine").suspicious is None
