@@ -158,3 +158,25 @@ def test_auto_source_reads_what_the_page_links_to(tmp_path, sites_server):
     assert "theen-auto: fetched (HTTP 200), 5 events" in proc.stdout
     rows = json.loads(cli(tmp_path, "--config", config, "sources", "list", "--json").stdout)
     assert rows[0]["warnings"][0] == f"auto: read kind ics from {sites_server.url('/theen/termine.ics')} (<link rel=\"alternate\" type=\"text/calendar\">)"
+
+
+def test_a_suspicious_source_is_flagged_in_sources_list_and_accept_lets_it_through(tmp_path, sites_server):
+    config = str(write_config(tmp_path, sites_server))
+    assert cli(tmp_path, "--config", config, "refresh").returncode == 0
+    ics = (ROOT / "tests/fixtures/sites/theen/termine.ics").read_bytes()
+    sites_server.misbehave("/theen/termine.ics", "replace", body=ics[: ics.index(b"BEGIN:VEVENT")] + b"END:VCALENDAR\r\n")
+    proc = cli(tmp_path, "--config", config, "refresh", "theen-termine")
+    assert proc.returncode == 0
+    assert proc.stdout.startswith("theen-termine: suspicious (HTTP 200), 0 events: yielded no upcoming events where it had")
+    listing = cli(tmp_path, "--config", config, "sources", "list").stdout
+    row = next(line for line in listing.splitlines() if line.startswith("theen-termine"))
+    assert "suspicious 200" in row and row.split()[-1] == "5"
+    assert "  ? theen-termine: suspicious, yielded no upcoming events" in listing
+
+    proc = cli(tmp_path, "--config", config, "sources", "accept", "theen-termine")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.strip() == "theen-termine: fetched, 0 events"
+    rows = json.loads(cli(tmp_path, "--config", config, "sources", "list", "--json").stdout)
+    theen = next(r for r in rows if r["id"] == "theen-termine")
+    assert theen["suspicious"] is None and theen["events"] == 0
+    assert cli(tmp_path, "--config", config, "sources", "accept", "theen-termine").stdout.strip() == "theen-termine is not held as suspicious; nothing to accept"
