@@ -24,16 +24,22 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from dataclasses import replace
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from aggregator.config import Config
 from aggregator.dedupe import cluster
 from aggregator.model import Event, StoredEvent, When
+from aggregator.recurrence import expand
 from aggregator.store import Store
 from aggregator.store.repo import Member, PublishedState
 from exporters.ics import public_uid
+
+
+# Occurrences of one series looked at for deduplication (a daily series over a
+# two-year horizon has ~730).
+OCCURRENCE_LIMIT = 1000
 
 
 def publication(config: Config, store: Store, now: datetime) -> list[StoredEvent]:
@@ -42,7 +48,7 @@ def publication(config: Config, store: Store, now: datetime) -> list[StoredEvent
     members = store.members(since=now - settings.retention)
     live = [m for m in members if m.gone_at is None and not m.event.recurrence_id]
     live.sort(key=_member_key)
-    clusters = cluster([m.event for m in live], config.networks)
+    clusters = _clusters(live, members, config, now)
     uid_of = _assign_uids(live, clusters)
 
     # Overrides follow their master's cluster; vanished rows keep the UID they had.
@@ -84,6 +90,43 @@ def publication(config: Config, store: Store, now: datetime) -> list[StoredEvent
     return _with_publication_state(store, entries, now)
 
 
+def _clusters(live: list[Member], members: list[Member], config: Config, now: datetime) -> list[list[int]]:
+    """Clusters of ``live`` (indices). Series take part with their master and with each
+    occurrence inside the horizon, so a network listing one date of another network's
+    series joins that series instead of appearing twice."""
+    series = [i for i, m in enumerate(live) if m.event.rrule or m.event.rdates]
+    candidates = [m.event for m in live]
+    owner = list(range(len(live)))
+    if series:
+        keys = {(live[i].event.source_id, live[i].event.source_uid): i for i in series}
+        overrides = [m.event for m in members if m.gone_at is None and m.event.recurrence_id and (m.event.source_id, m.event.source_uid) in keys]
+        window_start = now - timedelta(days=7)
+        found = expand([live[i].event for i in series] + overrides, window_start, now + config.settings.horizon, limit=OCCURRENCE_LIMIT, zone=ZoneInfo(config.settings.timezone))
+        for occ in found:
+            master = keys.get((occ.event.source_id, occ.event.source_uid))
+            if master is None or occ.event.status == "cancelled":
+                continue
+            candidates.append(replace(occ.event, start=occ.start, end=occ.end, rrule=None, rdates=(), exdates=(), recurrence_id=""))
+            owner.append(master)
+    # Union the members that share a cluster through any of their candidates.
+    parent = list(range(len(live)))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for group in cluster(candidates, config.networks):
+        roots = sorted({find(owner[i]) for i in group})
+        for r in roots[1:]:
+            parent[r] = roots[0]
+    by_root: dict[int, list[int]] = defaultdict(list)
+    for i in range(len(live)):
+        by_root[find(i)].append(i)
+    return sorted(by_root.values())
+
+
 def _member_key(m: Member) -> tuple:
     return (m.event.source_id, m.event.source_uid, m.event.recurrence_id)
 
@@ -119,6 +162,9 @@ def _merged(group: list[Member], config: Config, status_override: str | None) ->
     masters = [m for m in group if not m.event.recurrence_id]
     if not masters:  # only overrides left (their master vanished earlier): publish them as they are
         masters = group
+    # A series stays a series: single listings of its dates add their network, not their fields.
+    series = [m for m in masters if m.event.rrule or m.event.rdates]
+    masters = series or masters
     rep = min(masters, key=lambda m: (m.event.all_day, m.first_seen, *_member_key(m)))
     networks = tuple(sorted({m.event.network_id for m in group}, key=lambda n: (config.networks[n].label if n in config.networks else n).casefold()))
     events = [m.event for m in masters]

@@ -1,0 +1,115 @@
+"""The merge step on a real store: clusters become published events with stable UIDs."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from aggregator.config import Config, Network, Settings
+from aggregator.merge import publication
+from aggregator.model import Event
+from aggregator.store import Store
+from exporters.ics import public_uid
+
+BERLIN = ZoneInfo("Europe/Berlin")
+NOW = datetime(2025, 9, 1, 6, 0, tzinfo=timezone.utc)
+CONFIG = Config(
+    settings=Settings(),
+    networks={
+        "theen": Network(name="ThEEN e.V.", short="ThEEN", website="https://www.theen-ev.de"),
+        "thzm": Network(name="Thüringer Zentrum für Maschinenbau", short="ThZM", website="https://www.maschinenbau-thueringen.de"),
+        "elmug": Network(name="ELMUG eG", short="ELMUG", website="https://elmug.de"),
+    },
+)
+
+
+def ev(source: str, network: str, uid: str, title: str, start: datetime, **kw) -> Event:
+    return Event(
+        source_id=source, network_id=network, source_uid=uid, title=title, start=start,
+        end=kw.pop("end", start + timedelta(hours=2)), tzid="Europe/Berlin", **kw,
+    )
+
+
+MBT_THZM = ev("thzm", "thzm", "mbt", "9. Thüringer Maschinenbautag", datetime(2025, 9, 22, 9, 0, tzinfo=BERLIN),
+              location="COMCENTER Brühl, Erfurt", url="https://www.maschinenbau-thueringen.de/9-thueringer-maschinenbautag",
+              description="Produktion der Zukunft.")
+MBT_ELMUG = ev("elmug", "elmug", "tribe:2", "9. Thüringer Maschinenbautag", datetime(2025, 9, 22, 9, 0, tzinfo=BERLIN),
+               location="COMCENTER Brühl, Mainzerhofstraße 10, 99084 Erfurt", url="https://elmug.de/veranstaltung/maschinenbautag/",
+               description="Der Maschinenbautag mit Ausstellung, Vorträgen und Netzwerken im COMCENTER.")
+
+
+def published(store: Store, now=NOW):
+    return {(p.event.title, p.event.recurrence_id): p for p in publication(CONFIG, store, now)}
+
+
+def test_duplicates_are_published_once_with_every_network_and_the_best_fields(store):
+    elsewhere = replace(MBT_ELMUG, url="https://www.pressebox.de/events/maschinenbautag-2025")
+    store.sync_events("thzm", [MBT_THZM], NOW)
+    store.sync_events("elmug", [elsewhere], NOW)
+    (p,) = publication(CONFIG, store, NOW)
+    assert p.networks == ("elmug", "thzm")  # ids, ordered by their labels
+    assert p.event.description == MBT_ELMUG.description  # the longest
+    assert p.event.location == MBT_ELMUG.location
+    assert p.event.url == MBT_THZM.url  # a link on the listing network's own site comes first
+    assert p.uid == min(public_uid("thzm", "mbt"), public_uid("elmug", "tribe:2"))
+
+
+def test_the_uid_of_a_cluster_does_not_depend_on_which_member_came_first(store, database_url):
+    store.sync_events("elmug", [MBT_ELMUG], NOW)
+    (alone,) = publication(CONFIG, store, NOW)
+    assert alone.uid == public_uid("elmug", "tribe:2")
+    store.sync_events("thzm", [MBT_THZM], NOW + timedelta(hours=1))
+    (both,) = publication(CONFIG, store, NOW + timedelta(hours=1))
+    assert both.uid == alone.uid  # kept, although a newcomer's own UID might sort first
+    assert both.sequence == 1  # a second network and a longer text: content changed
+    store.sync_events("elmug", [], NOW + timedelta(hours=2))  # the first member leaves
+    (left,) = publication(CONFIG, store, NOW + timedelta(hours=2))
+    assert left.uid == alone.uid and left.networks == ("thzm",)
+
+
+def test_nothing_changed_means_no_new_sequence_and_no_writes(store):
+    store.sync_events("thzm", [MBT_THZM], NOW)
+    store.sync_events("elmug", [MBT_ELMUG], NOW)
+    first = publication(CONFIG, store, NOW)
+    states = store.published_states()
+    again = publication(CONFIG, store, NOW + timedelta(hours=5))
+    assert again == first and store.published_states() == states
+
+
+def test_one_cancelled_member_cancels_the_merged_event(store):
+    store.sync_events("thzm", [MBT_THZM], NOW)
+    store.sync_events("elmug", [replace(MBT_ELMUG, status="cancelled")], NOW)
+    (p,) = publication(CONFIG, store, NOW)
+    assert p.event.status == "cancelled"
+
+
+def test_a_single_listing_of_a_series_date_joins_the_series(store):
+    series = ev("theen", "theen", "stammtisch", "Energie-Stammtisch", datetime(2025, 1, 29, 18, 0, tzinfo=BERLIN),
+                rrule="FREQ=MONTHLY;BYDAY=-1WE;UNTIL=20251231T230000Z", location="Erfurt, Café Nerly")
+    single = ev("elmug", "elmug", "tribe:9", "Energie-Stammtisch", datetime(2025, 10, 29, 18, 0, tzinfo=BERLIN),
+                location="Café Nerly, Erfurt", description="Diesmal mit ELMUG: Sensorik für Energieanlagen. " * 3)
+    store.sync_events("theen", [series], NOW)
+    store.sync_events("elmug", [single], NOW)
+    (p,) = publication(CONFIG, store, NOW)
+    assert p.event.rrule == series.rrule and p.event.source_id == "theen"
+    assert p.networks == ("elmug", "theen")
+    assert p.event.description == ""  # the series keeps its own fields; the single adds its network
+
+
+def test_overrides_follow_their_master_into_the_cluster(store):
+    series = ev("theen", "theen", "stammtisch", "Energie-Stammtisch", datetime(2025, 1, 29, 18, 0, tzinfo=BERLIN),
+                rrule="FREQ=MONTHLY;BYDAY=-1WE;COUNT=12")
+    moved = replace(series, title="Energie-Stammtisch (verlegt)", rrule=None, recurrence_id="2025-09-24T18:00:00+02:00",
+                    start=datetime(2025, 9, 30, 18, 0, tzinfo=BERLIN), end=datetime(2025, 9, 30, 20, 0, tzinfo=BERLIN))
+    store.sync_events("theen", [series, moved], NOW)
+    items = published(store)
+    master, override = items[("Energie-Stammtisch", "")], items[("Energie-Stammtisch (verlegt)", "2025-09-24T18:00:00+02:00")]
+    assert master.uid == override.uid
+
+
+def test_near_misses_stay_apart(store):
+    other_year = replace(MBT_ELMUG, source_uid="tribe:3", start=MBT_ELMUG.start.replace(year=2026), end=MBT_ELMUG.end.replace(year=2026))
+    store.sync_events("thzm", [MBT_THZM], NOW)
+    store.sync_events("elmug", [other_year], NOW)
+    assert len(publication(CONFIG, store, NOW)) == 2
