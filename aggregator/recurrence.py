@@ -122,7 +122,7 @@ def occurrences(
     limit = max(0, int(limit))
     try:
         found, warnings = _expand_series(series, list(overrides), window, limit, label)
-    except Exception as exc:  # noqa: BLE001 - a bad rule must not stop the caller
+    except Exception as exc:  # a bad rule must not stop the caller
         found = _fallback(series, overrides, window)
         warnings = [f"{label}: could not expand the series ({_short(exc)}); kept its first occurrence only"]
     found.sort(key=window.sort_key)
