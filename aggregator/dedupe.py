@@ -28,14 +28,18 @@ Hard "no" (vetoes), checked first:
    different rules;
 3. the local days (Europe/Berlin unless the event names another zone) do not
    overlap;
-4. both have a real start time and the starts differ by more than
-   ``TIME_TOLERANCE`` (30 min). A timed start at 00:00 (with no end, or an end
-   at 00:00 / 23:59) is read as date-only, i.e. as an all-day listing;
+4. both have a real start time and the starts differ by more than an hour; or
+   by 30–60 min unless the titles are the same (strict score ≥ 95) and the
+   city is the same ("Einlass 8:30" / "Beginn 9:00" is within the plain 30 min
+   ``TIME_TOLERANCE``). A timed start at 00:00 (with no end, or an end at
+   00:00 / 23:59) is read as date-only, i.e. as an all-day listing; an evening
+   that ends before 06:00 next morning covers only its first day;
 5. the places clearly differ: both name a city and the city sets are disjoint
    ("online" and unknown places never veto);
-6. the titles carry numbers that contradict each other (years, editions:
-   "7." vs "8.", "2024" vs "2025"; dates written into a title are removed
-   first, and a title without numbers contradicts nothing);
+6. the titles carry numbers that contradict each other, years and other
+   numbers (editions, parts) separately: "7." vs "8.", "2024" vs "2025",
+   "Teil 1" vs "Teil 2"; "2025" vs "9." contradicts nothing, nor does a title
+   without numbers; dates written into a title are removed first;
 7. the titles name different networks ("ELMUG-Stammtisch" vs
    "medways-Stammtisch") — unless the canonical URL is the same page.
 
@@ -57,14 +61,27 @@ same specific canonical URL (any of the        60 (85 strict if "inside")
 above date relations)
 ============================================  =========================
 
+Equal multi-day all-day ranges (three days or more) with three shared content
+words also count ("Cross-Cluster-Woche Thüringen: Virtuell vernetzen …" and
+"Erfolgreiche Veranstaltungsreihe: Cross-Cluster-Woche Thüringen").
+
+Title score: rapidfuzz ``token_sort_ratio`` (and ``ratio`` with spaces removed,
+for "Energie-Stammtisch" / "Energiestammtisch") over the content words (stop
+words and numbers left out); words only one title adds that merely place or
+label ("Thüringer", "Jena", "Workshop") are left out at one point each. When
+one title's words are all in the other (exact, fuzzy ≥ 85, or compound
+containment), the "full" score is 90 + 10 × coverage, unless the extra words
+mark a part ("Auftakt", "Teil", "Eröffnung") or the smaller title has a single
+word that is not a long name found verbatim in the other.
 "Strict" scores do not reward one title being a subset of the other, so the
 "Cross-Cluster-Woche 2025" (13.–17.10.) never swallows its "Auftakt" on the
 13th. A title whose words are not a subset either way — each side has a
 content word the other lacks ("KI in der Produktion" / "KI in der Medizin")
 — scores at most 70, so only the same event page can join such titles. A
-generic title (at most one content word after normalising, e.g.
-"Stammtisch") needs the same event page, or matching start times and the
-same place.
+generic title (only words like "Stammtisch", "Mitgliederversammlung",
+"Neujahrsempfang" after normalising) needs the same event page, matching
+start times and the same place, or the same owner (the networks named in the
+titles, else the sources' networks): a network holds one Stammtisch a day.
 
 A URL counts as evidence only when it names a page: not a site root, not a
 listing page (``/veranstaltungen/``, ``/termine.html`` …), and (inside
@@ -287,6 +304,7 @@ def _title_cached(title: str, labels: _Labels) -> _Title:
 # --- title similarity --------------------------------------------------------
 
 
+@lru_cache(maxsize=200_000)
 def _token_match(u: str, v: str) -> bool:
     if u == v:
         return True
@@ -312,6 +330,7 @@ def _soft(token: str) -> bool:
     return token in _REGION_WORDS or token in _CITIES or token in _GENERIC_WORDS
 
 
+@lru_cache(maxsize=200_000)
 def _title_score(a: _Title, b: _Title) -> _Score:
     ta, tb = a.text, b.text
     generic = not any(t not in _GENERIC_WORDS for t in a.tokens) or not any(t not in _GENERIC_WORDS for t in b.tokens)
@@ -321,6 +340,8 @@ def _title_score(a: _Title, b: _Title) -> _Score:
         short, long_ = (ta, tb) if (a.truncated and len(ta) <= len(tb)) or not b.truncated else (tb, ta)
         if len(short) >= 15 and fuzz.ratio(short, long_[: len(short)]) >= 95:
             return _Score(95.0, 95.0, generic)
+    if not fuzz.token_set_ratio(ta, tb, score_cutoff=45):  # nothing in common worth a closer look
+        return _Score(0.0, 0.0, generic, True, 0)
     only_a, only_b = _unmatched(a.tokens, b.tokens), _unmatched(b.tokens, a.tokens)
     cities_a = [t for t in only_a if t in _CITIES]
     cities_b = [t for t in only_b if t in _CITIES]
@@ -609,25 +630,38 @@ def cluster(events: Sequence[Event], networks: Mapping[str, Network]) -> list[li
     seen: set[tuple[int, int]] = set()
     edges: list[tuple[float, int, int]] = []
     vetoed: set[tuple[int, int]] = set()
+    window = LATE_TOLERANCE.total_seconds()
+    stamp = [f.when.start.timestamp() if f.when.start is not None else None for f in feats]
+
+    def consider(p: int, q: int) -> None:
+        pair = (p, q) if p < q else (q, p)
+        if pair in seen:
+            return
+        seen.add(pair)
+        if feats[p].event.source_id == feats[q].event.source_id:
+            return
+        score = _compare(feats[pair[0]], feats[pair[1]], shared)
+        if score > 0:
+            edges.append((-score, pair[0], pair[1]))
+        elif score == VETO:
+            vetoed.add(pair)
+
     for members in blocks.values():
-        n = len(members)
-        for x in range(n):
-            p = members[x]
-            fp = feats[p]
-            for y in range(x + 1, n):
-                q = members[y]
-                pair = (p, q) if p < q else (q, p)
-                if pair in seen:
-                    continue
-                seen.add(pair)
-                if fp.event.source_id == feats[q].event.source_id:
-                    continue
-                score = _compare(fp, feats[q], shared)
-                if score > 0:
-                    edges.append((-score, pair[0], pair[1]))
-                elif score == VETO:
-                    vetoed.add(pair)
-    del seen
+        # Timed events are compared only with timed events starting within the hour
+        # (anything further apart is vetoed anyway), and with every untimed one.
+        timed = sorted((p for p in members if stamp[p] is not None), key=lambda p: (stamp[p], p))
+        untimed = [p for p in members if stamp[p] is None]
+        for x, p in enumerate(timed):
+            for q in timed[x + 1:]:
+                if stamp[q] - stamp[p] > window:
+                    break
+                consider(p, q)
+            for q in untimed:
+                consider(p, q)
+        for x, p in enumerate(untimed):
+            for q in untimed[x + 1:]:
+                consider(p, q)
+    seen.clear()
 
     # Kruskal-like: strongest pairs first. A union is refused when it would put two
     # events of one source together, or join two events that veto each other.
