@@ -377,7 +377,8 @@ def corpus(request) -> dict[str, tuple[tuple[int, int], int, dict | None]]:
     if not files:
         require(CORPUS / "ics", "the ICS corpus")
     cache_key = "netzwerktimer/recurrence-ics-check"
-    cached: dict[str, dict] = request.config.cache.get(cache_key, {})
+    store = getattr(request.config, "cache", None)  # absent with -p no:cacheprovider
+    cached: dict[str, dict] = store.get(cache_key, {}) if store is not None else {}
     version = _tool_version()
     ours: dict[str, tuple[tuple[int, int], int]] = {}
     keys: dict[str, str] = {}
@@ -396,7 +397,8 @@ def corpus(request) -> dict[str, tuple[tuple[int, int], int, dict | None]]:
         for results in pool.map(lambda job: _ics_check_window(job[1], *job[0]), jobs):
             for r in results:
                 cached[keys[Path(r["file"]).name]] = r
-    request.config.cache.set(cache_key, {k: cached[k] for k in keys.values() if k in cached})
+    if store is not None:
+        store.set(cache_key, {k: cached[k] for k in keys.values() if k in cached})
     return {name: (years, count, cached.get(keys.get(name, ""))) for name, (years, count) in ours.items()}
 
 
