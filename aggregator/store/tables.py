@@ -113,6 +113,48 @@ class PublishedRow(Base):
     last_modified: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class ConflictRow(Base):
+    """A collision between two published events (one occurrence each), with its lifecycle:
+    new → ongoing → resolved, and an optional acknowledgement by a manager."""
+
+    __tablename__ = "conflicts"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # stable: kind + both occurrences
+    kind: Mapped[str] = mapped_column(String(16))  # overlap | same_day
+    a_uid: Mapped[str] = mapped_column(String(120), index=True)
+    b_uid: Mapped[str] = mapped_column(String(120), index=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)  # the earlier occurrence's start
+    status: Mapped[str] = mapped_column(String(16), default="new")  # new | ongoing | resolved
+    score: Mapped[float] = mapped_column(Float, default=0.0)
+    content_hash: Mapped[str] = mapped_column(String(64))  # both sides as published: "changed" when it moves
+    snapshot: Mapped[dict] = mapped_column(JSON, default=dict)  # both events as last seen, for digests after they vanish
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    ack_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    ack_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)  # content when acknowledged
+    ack_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class DigestSendRow(Base):
+    """One digest for one recipient and night: sent exactly once (unique night + recipient)."""
+
+    __tablename__ = "digest_sends"
+    __table_args__ = (UniqueConstraint("night", "recipient", name="uq_digest_night_recipient"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    night = mapped_column(Date, index=True)
+    recipient: Mapped[str] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    message_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    delivered_to: Mapped[str | None] = mapped_column(Text, nullable=True)  # "smtp host:port" or the outbox file
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
 class FetchRow(Base):
     """One fetch of one source: when, HTTP status, bytes, events found, error text."""
 
