@@ -13,7 +13,7 @@ import tomllib
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -25,6 +25,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+if TYPE_CHECKING:
+    from aggregator.conflicts import ConflictRules
 
 KINDS = ("ics", "feed", "jsonld", "tribe", "html", "auto")
 
@@ -177,10 +180,50 @@ class Source(_Strict):
         return None if v is None else _check_zone(v)
 
 
+ConflictKind = Literal["overlap", "same_day"]
+
+
+class ConflictsSettings(_Strict):
+    """``[conflicts]``: when events of different networks count as colliding (see ``aggregator.conflicts``)."""
+
+    kinds: list[ConflictKind] = ["overlap", "same_day"]
+    ignore_longer_than: Duration = timedelta(days=3)
+    min_overlap: timedelta = timedelta(0)
+    horizon: Duration = timedelta(days=180)
+    digest_kinds: list[ConflictKind] = ["overlap"]
+
+    @field_validator("min_overlap", mode="before")
+    @classmethod
+    def _min_overlap(cls, v: object) -> timedelta:
+        # zero is allowed here (every real overlap counts), unlike other durations
+        if isinstance(v, timedelta) and v == timedelta(0):
+            return v
+        if not isinstance(v, bool) and isinstance(v, (int, float)) and v == 0:
+            return timedelta(0)
+        if isinstance(v, str) and (m := _DURATION.match(v)) and int(m.group(1)) == 0:
+            return timedelta(0)
+        return parse_duration(v)
+
+    def rules(self) -> ConflictRules:
+        """These settings as the ``ConflictRules`` the detection takes."""
+        from aggregator.conflicts import ConflictRules
+
+        return ConflictRules(
+            kinds=tuple(dict.fromkeys(self.kinds)),
+            ignore_longer_than=self.ignore_longer_than,
+            min_overlap=self.min_overlap,
+            horizon=self.horizon,
+        )
+
+
+Conflicts = ConflictsSettings
+
+
 class Config(_Strict):
     """The whole of ``sources.toml``."""
 
     settings: Settings = Settings()
+    conflicts: ConflictsSettings = ConflictsSettings()
     networks: dict[str, Network] = {}
     sources: list[Source] = []
     path: str = ""

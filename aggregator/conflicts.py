@@ -1,0 +1,534 @@
+"""Which events of different networks collide: pure functions, no database.
+
+The pipeline's ``conflicts`` stage. What it takes is what subscribers see
+(``aggregator.merge.publication``: one ``StoredEvent`` per merged event,
+RECURRENCE-ID overrides as extra entries sharing their master's uid); what it
+gives is a list of ``Conflict`` pairs. Persistence, lifecycle (new / ongoing /
+resolved), acknowledgements and the CLI are built on top of this module.
+
+Two steps:
+
+``slots(published, start, end, zone=, rules=)``
+    Every occurrence that overlaps ``[start, end)`` becomes a ``Slot``:
+    series are expanded (``aggregator.recurrence.expand``: RRULE, RDATE,
+    EXDATE, overrides, DST as the iCalendar rules say), so a weekly series
+    takes part once per occurrence. Dropped: cancelled events, cancelled
+    occurrences, and events longer than ``rules.ignore_longer_than``
+    (exhibitions, "Cross-Cluster-Wochen": a week-long event is not a
+    scheduling rival of every workshop in that week).
+
+``find_conflicts(slots, rules, zone=)``
+    Two slots collide when they belong to events that share **no**
+    organising network (a merged event naming networks A and B never
+    conflicts with another event of A or B, nor with itself) and
+
+    - ``overlap``: their times overlap by at least ``rules.min_overlap``
+      (a real overlap is always required: the half-open intervals
+      [10:00, 12:00) and [12:00, 14:00) only touch and never overlap);
+    - else ``same_day``: they touch a common local day (in ``zone``) — this
+      includes pairs whose overlap is shorter than ``min_overlap`` and
+      events that merely touch.
+
+    A pair is classified first and filtered by ``rules.kinds`` after: an
+    overlapping pair is an ``overlap`` (never also a ``same_day``), and is
+    not reported at all when ``"overlap"`` is not among the kinds.
+
+Times, decided here:
+
+- An **all-day** event occupies its days from local midnight to midnight in
+  ``zone``, so it overlaps every timed event of its days (by the part of the
+  timed event that falls on those days) and every other all-day event
+  sharing a day.
+- A **timed event without an end** is a moment: it overlaps an event
+  running at that instant (start ≤ t < end) or a moment at the same
+  instant, with an overlap length of 0 — so with ``min_overlap`` set it can
+  at most be a ``same_day`` conflict.
+- A **multi-day** event (up to ``ignore_longer_than``) collides with
+  whatever overlaps it on any of its days.
+- Comparisons are between absolute instants, so events given in UTC and in
+  Europe/Berlin compare correctly across the DST switch; the local day of a
+  timed event is its day in ``zone``.
+
+Efficiency: overlaps are found by a sweep over the slots sorted by start,
+keeping the set of slots still running (a heap by end); ``same_day`` pairs
+come from buckets of slots per local day. The work grows with the number of
+slots plus the number of pairs that actually share a time or a day, not with
+all pairs.
+
+The **score** (0..100, higher is worse) is ``100 × time × place × presence``:
+
+- ``time``: for an overlap ``0.5 + 0.5 × share``, where ``share`` is the
+  overlap as a share of the shorter event (1 when a moment lies inside the
+  other); ``0.2`` for ``same_day``. Every overlap therefore outranks every
+  ``same_day`` pair.
+- ``place`` (both on-site): ``1.0`` same venue (locations equal after
+  normalising case, umlauts, "Straße"/"Str." and punctuation), ``0.85``
+  same city, ``0.7`` city unknown for either, ``0.55`` different cities.
+  When either is online the place says nothing: ``0.7``.
+- ``presence``: ``1.0`` both on-site, ``0.75`` one online, ``0.6`` both online.
+
+The ``id`` of a conflict is the sha256 of its kind and the two sides'
+(uid, occurrence start) sorted, so the same collision has the same id on
+every run, whatever the order of the input; if either side moves, or the
+pair changes kind, it is a different conflict.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import json
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from aggregator.model import Event, StoredEvent, When
+from aggregator.recurrence import DEFAULT_LIMIT, expand
+
+UTC = timezone.utc
+DEFAULT_ZONE = ZoneInfo("Europe/Berlin")
+KINDS = ("overlap", "same_day")
+_TICK = timedelta(microseconds=1)  # a moment [t, t) is treated as [t, t + 1µs) for intersecting
+
+
+@dataclass(frozen=True)
+class ConflictRules:
+    """What counts as a conflict (``[conflicts]`` in sources.toml, see ``ConflictsSettings.rules``)."""
+
+    kinds: tuple[str, ...] = KINDS
+    ignore_longer_than: timedelta = timedelta(days=3)
+    min_overlap: timedelta = timedelta(0)
+    horizon: timedelta = timedelta(days=180)
+
+    def __post_init__(self) -> None:
+        unknown = [k for k in self.kinds if k not in KINDS]
+        if unknown:
+            raise ValueError(f"unknown conflict kind(s) {unknown}; known: {list(KINDS)}")
+        object.__setattr__(self, "kinds", tuple(self.kinds))
+
+    def window(self, now: datetime) -> tuple[datetime, datetime]:
+        """``[now, now + horizon)``: the window conflicts are looked for in."""
+        return now, now + self.horizon
+
+
+# ---------------------------------------------------------------- slots
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One occurrence of one published event.
+
+    ``start``/``end`` are aware datetimes (``end == start`` for a timed
+    event without an end); an all-day event runs from local midnight of its
+    first day to local midnight after its last day in the zone it was made
+    in. ``day_start``/``day_end`` are the local days the slot touches, the
+    end **exclusive** as iCalendar has it for all-day events (an event on
+    5 March only, all-day or 10:00–12:00, has ``day_start`` 5 March and
+    ``day_end`` 6 March; a timed event ending at midnight does not touch
+    the next day). ``recurrence_id`` is the occurrence's
+    recurrence id (as ``Event.recurrence_id``), "" for single events.
+    ``event`` is the published event (master or override) it came from,
+    when known; it takes no part in comparisons.
+    """
+
+    uid: str
+    recurrence_id: str
+    title: str
+    start: datetime
+    end: datetime
+    all_day: bool
+    day_start: date
+    day_end: date
+    networks: tuple[str, ...]
+    location: str = ""
+    url: str = ""
+    online: bool = False
+    city: str = ""
+    event: Event | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def duration(self) -> timedelta:
+        if self.all_day:
+            return timedelta(days=(self.day_end - self.day_start).days)
+        return self.end - self.start
+
+    @property
+    def start_key(self) -> str:
+        """The occurrence's start as ISO text: the date for all-day slots, UTC otherwise."""
+        if self.all_day:
+            return self.day_start.isoformat()
+        return self.start.astimezone(UTC).isoformat()
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """(uid, occurrence start): names this occurrence across runs."""
+        return (self.uid, self.start_key)
+
+
+class Slots(list):
+    """A ``list[Slot]`` with the warnings of the expansion (rules that could not be read …)."""
+
+    def __init__(self, items: Iterable[Slot] = (), warnings: Iterable[str] = ()) -> None:
+        super().__init__(items)
+        self.warnings: list[str] = list(warnings)
+
+
+def make_slot(
+    uid: str,
+    start: When,
+    end: When | None,
+    networks: Sequence[str],
+    *,
+    zone: ZoneInfo = DEFAULT_ZONE,
+    title: str = "",
+    location: str = "",
+    url: str = "",
+    recurrence_id: str = "",
+    event: Event | None = None,
+) -> Slot:
+    """A slot from dates (all-day, ``end`` exclusive as in iCalendar) or datetimes.
+
+    Also what ``check-date`` needs for an event that does not exist yet.
+    Naive datetimes are read in ``zone``; a missing or too early end makes a
+    timed event a moment and an all-day event one day long.
+    """
+    if isinstance(start, datetime):
+        s = start if start.tzinfo is not None else start.replace(tzinfo=zone)
+        if end is None:
+            e = s
+        elif isinstance(end, datetime):
+            e = end if end.tzinfo is not None else end.replace(tzinfo=zone)
+        else:
+            e = datetime.combine(end, time(), zone)
+        if e < s:
+            e = s
+        first = s.astimezone(zone).date()
+        last = (e - _TICK).astimezone(zone).date() if e > s else first
+        day_end = last + timedelta(days=1)
+        all_day = False
+    else:
+        last_excl = end.date() if isinstance(end, datetime) else end
+        if last_excl is None or last_excl <= start:
+            last_excl = start + timedelta(days=1)
+        s = datetime.combine(start, time(), zone)
+        e = datetime.combine(last_excl, time(), zone)
+        first, day_end = start, last_excl
+        all_day = True
+    return Slot(
+        uid=uid,
+        recurrence_id=recurrence_id,
+        title=title,
+        start=s,
+        end=e,
+        all_day=all_day,
+        day_start=first,
+        day_end=day_end,
+        networks=tuple(networks),
+        location=location,
+        url=url,
+        online=is_online(location),
+        city=city_of(location),
+        event=event,
+    )
+
+
+def slots(
+    published: Sequence[StoredEvent],
+    start: datetime,
+    end: datetime,
+    *,
+    zone: ZoneInfo = DEFAULT_ZONE,
+    rules: ConflictRules = ConflictRules(),  # noqa: B008 - frozen, never mutated
+    limit: int = DEFAULT_LIMIT,
+) -> Slots:
+    """Every occurrence of the published events that overlaps ``[start, end)``.
+
+    Cancelled events and cancelled occurrences (overrides with STATUS
+    CANCELLED, EXDATE'd dates) are left out, as are occurrences longer than
+    ``rules.ignore_longer_than`` (all-day events count whole days). ``limit``
+    caps the occurrences per series (see ``recurrence.expand``). Sorted by
+    start, then uid.
+    """
+    groups: dict[str, list[StoredEvent]] = defaultdict(list)
+    for entry in published:
+        groups[entry.uid or f"{entry.event.source_id}/{entry.event.source_uid}"].append(entry)
+    out = Slots()
+    for uid, entries in groups.items():
+        networks_of = {id(e.event): (e.networks or (e.event.network_id,)) for e in entries}
+        default_networks = next(iter(networks_of.values()))
+        found = expand([e.event for e in entries], start, end, limit=limit, zone=zone)
+        out.warnings.extend(found.warnings)
+        for occ in found:
+            if occ.cancelled:
+                continue
+            ev = occ.event
+            slot = make_slot(
+                uid,
+                occ.start,
+                occ.end,
+                networks_of.get(id(ev), default_networks),
+                zone=zone,
+                title=ev.title,
+                location=ev.location,
+                url=ev.url,
+                recurrence_id=occ.recurrence_id,
+                event=ev,
+            )
+            if slot.duration > rules.ignore_longer_than:
+                continue
+            out.append(slot)
+    out.sort(key=_order)
+    return out
+
+
+# ---------------------------------------------------------------- places
+
+_ONLINE = re.compile(
+    r"(?<!\w)(online|virtuell\w*|virtual|webinar\w*|digital|livestream|videokonferenz|zoom|webex|bigbluebutton|(?:ms|microsoft)[ -]teams)(?!\w)",
+    re.I,
+)
+
+# Cities of Thuringia (and a few neighbours events go to), longest first so
+# "Bad Langensalza" wins over a shorter name inside it.
+CITIES = (
+    "Erfurt", "Jena", "Weimar", "Gera", "Ilmenau", "Gotha", "Eisenach", "Suhl", "Nordhausen", "Mühlhausen",
+    "Arnstadt", "Altenburg", "Saalfeld", "Rudolstadt", "Sonneberg", "Sömmerda", "Apolda", "Meiningen",
+    "Schmalkalden", "Greiz", "Zeulenroda-Triebes", "Bad Langensalza", "Pößneck", "Hildburghausen",
+    "Heilbad Heiligenstadt", "Leinefelde-Worbis", "Schleiz", "Bad Salzungen", "Sondershausen", "Artern",
+    "Schmölln", "Eisenberg", "Stadtroda", "Hermsdorf", "Waltershausen", "Zella-Mehlis", "Ohrdruf",
+    "Bad Frankenhausen", "Blankenhain", "Kahla", "Neustadt an der Orla", "Bad Berka", "Schkölen",
+    "Leipzig", "Dresden", "Chemnitz", "Berlin", "Magdeburg", "Kassel", "Göttingen", "Bamberg", "Coburg",
+    "Hof", "Frankfurt am Main", "München", "Hamburg", "Hannover",
+)
+_CITY = re.compile(
+    r"(?<![\w-])(" + "|".join(re.escape(c) for c in sorted(CITIES, key=len, reverse=True)) + r")(?!\w)",
+    re.I,
+)
+_CANONICAL = {c.casefold(): c for c in CITIES}
+_POSTCODE_CITY = re.compile(r"(?<!\d)(?:D-)?\d{5}\s+([^\d,;|\n]+)")
+
+
+def is_online(location: str) -> bool:
+    """Does the location say the event happens online (online, virtuell, Webinar, digital, Zoom …)?"""
+    return bool(_ONLINE.search(location or ""))
+
+
+def city_of(location: str) -> str:
+    """A best-effort city: the words after the last postcode, else the last known city name; "" if none.
+
+    "Haus der Wirtschaft, Löberwallgraben 8, 99096 Erfurt" → "Erfurt";
+    "Ernst-Abbe-Hochschule Jena, Carl-Zeiss-Promenade 2" → "Jena";
+    "07745 Jena-Lobeda" → "Jena" (a known city at the start wins).
+    """
+    text = " ".join((location or "").split())
+    if not text:
+        return ""
+    matches = list(_POSTCODE_CITY.finditer(text))
+    if matches:
+        name = re.split(r"\s+[-–(/]\s*|\s*\(", matches[-1].group(1).strip())[0].strip(" .-–")
+        known = _CITY.match(name)
+        if known:
+            return _CANONICAL[known.group(1).casefold()]
+        if name:
+            return name
+    known_all = list(_CITY.finditer(text))
+    if known_all:
+        return _CANONICAL[known_all[-1].group(1).casefold()]
+    return ""
+
+
+def normalize_venue(location: str) -> str:
+    """A location reduced for comparison: case, umlauts, "Straße"/"Str.", punctuation and spaces."""
+    text = unicodedata.normalize("NFKC", location or "").casefold()
+    for a, b in (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss")):
+        text = text.replace(a, b)
+    text = re.sub(r"strasse\b|str\.", "str", text)
+    text = re.sub(r"\b(deutschland|germany)\b", " ", text)
+    return " ".join(re.sub(r"[^\w]+", " ", text).split())
+
+
+# ---------------------------------------------------------------- conflicts
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Two colliding slots; ``a`` starts first (ties: the earlier end, then uid)."""
+
+    id: str
+    kind: str
+    score: float
+    a: Slot
+    b: Slot
+    overlap: timedelta
+
+    @property
+    def networks(self) -> tuple[str, ...]:
+        return tuple(sorted(set(self.a.networks) | set(self.b.networks)))
+
+    def involves(self, network: str) -> bool:
+        return network in self.a.networks or network in self.b.networks
+
+
+def conflict_id(kind: str, a: Slot, b: Slot) -> str:
+    """sha256 of the kind and the two (uid, occurrence start) sorted: independent of order."""
+    sides = sorted([list(a.key), list(b.key)])
+    return hashlib.sha256(json.dumps([kind, sides], ensure_ascii=False).encode()).hexdigest()
+
+
+def score(kind: str, a: Slot, b: Slot, overlap: timedelta) -> float:
+    """0..100, higher is worse; the formula is in the module doc."""
+    if kind == "overlap":
+        shorter = min(a.end - a.start, b.end - b.start)
+        share = 1.0 if shorter <= timedelta(0) else min(1.0, overlap / shorter)
+        time_factor = 0.5 + 0.5 * share
+    else:
+        time_factor = 0.2
+    if a.online or b.online:
+        place = 0.7
+    else:
+        va, vb = normalize_venue(a.location), normalize_venue(b.location)
+        if va and va == vb:
+            place = 1.0
+        elif not a.city or not b.city:
+            place = 0.7
+        elif a.city.casefold() == b.city.casefold():
+            place = 0.85
+        else:
+            place = 0.55
+    presence = {0: 1.0, 1: 0.75, 2: 0.6}[int(a.online) + int(b.online)]
+    return round(100 * time_factor * place * presence, 1)
+
+
+def find_conflicts(
+    slots: Sequence[Slot],
+    rules: ConflictRules = ConflictRules(),  # noqa: B008 - frozen, never mutated
+    *,
+    zone: ZoneInfo = DEFAULT_ZONE,
+) -> list[Conflict]:
+    """Every colliding pair among ``slots`` (rules in the module doc), by ``a.start`` then id."""
+    items = list(slots)
+    n = len(items)
+    if n < 2 or not rules.kinds:
+        return []
+    starts = [s.start.astimezone(UTC) for s in items]
+    ends = [s.end.astimezone(UTC) for s in items]
+    netsets = [frozenset(s.networks) for s in items]
+
+    def related(i: int, j: int) -> bool:
+        return items[i].uid == items[j].uid or not netsets[i].isdisjoint(netsets[j])
+
+    found: dict[str, Conflict] = {}
+    overlapping: set[tuple[int, int]] = set()
+
+    def add(kind: str, i: int, j: int, overlap: timedelta) -> None:
+        a, b = (items[i], items[j]) if _order(items[i]) <= _order(items[j]) else (items[j], items[i])
+        cid = conflict_id(kind, a, b)
+        if cid not in found:
+            found[cid] = Conflict(cid, kind, score(kind, a, b, overlap), a, b, overlap)
+
+    # Overlaps: a sweep by start; ``active`` holds the slots still running.
+    order = sorted(range(n), key=lambda i: (starts[i], ends[i], items[i].uid, items[i].recurrence_id))
+    heap: list[tuple[datetime, int]] = []
+    active: dict[int, None] = {}
+    for i in order:
+        s = starts[i]
+        while heap and heap[0][0] <= s:
+            _, j = heapq.heappop(heap)
+            active.pop(j, None)
+        for j in active:  # started no later than i and still running at i's start: they intersect
+            if related(i, j):
+                continue
+            overlap = max(timedelta(0), min(ends[i], ends[j]) - max(starts[i], starts[j]))
+            if overlap >= rules.min_overlap:
+                overlapping.add((min(i, j), max(i, j)))
+                if "overlap" in rules.kinds:
+                    add("overlap", j, i, overlap)
+        active[i] = None
+        heapq.heappush(heap, (max(ends[i], starts[i] + _TICK), i))
+
+    # Same day: buckets of slots per local day.
+    if "same_day" in rules.kinds:
+        buckets: dict[date, list[int]] = defaultdict(list)
+        for i, slot in enumerate(items):
+            first, last = _days(slot, zone)
+            d = first
+            while d <= last:
+                buckets[d].append(i)
+                d += timedelta(days=1)
+        for day in sorted(buckets):
+            members = buckets[day]
+            for x, i in enumerate(members):
+                for j in members[x + 1 :]:
+                    pair = (min(i, j), max(i, j))
+                    if pair in overlapping or related(i, j):
+                        continue
+                    overlap = max(timedelta(0), min(ends[i], ends[j]) - max(starts[i], starts[j]))
+                    add("same_day", i, j, overlap)
+
+    return sorted(found.values(), key=lambda c: (c.a.start.astimezone(UTC), c.id))
+
+
+def conflicts_for(
+    candidate: Slot,
+    slots: Sequence[Slot],
+    rules: ConflictRules = ConflictRules(),  # noqa: B008 - frozen, never mutated
+    *,
+    zone: ZoneInfo = DEFAULT_ZONE,
+) -> list[Conflict]:
+    """The conflicts one slot (e.g. a planned event for ``check-date``) would have with ``slots``."""
+    first, last = _days(candidate, zone)
+    nearby = []
+    for slot in slots:
+        d0, d1 = _days(slot, zone)
+        if d0 <= last and d1 >= first:  # only a slot sharing a day can collide
+            nearby.append(slot)
+    return [c for c in find_conflicts([candidate, *nearby], rules, zone=zone) if candidate in (c.a, c.b)]
+
+
+def detect(
+    published: Sequence[StoredEvent],
+    now: datetime,
+    *,
+    zone: ZoneInfo = DEFAULT_ZONE,
+    rules: ConflictRules = ConflictRules(),  # noqa: B008 - frozen, never mutated
+) -> list[Conflict]:
+    """The conflicts among the published events within ``rules.horizon`` from ``now``."""
+    start, end = rules.window(now)
+    return find_conflicts(slots(published, start, end, zone=zone, rules=rules), rules, zone=zone)
+
+
+def _days(slot: Slot, zone: ZoneInfo) -> tuple[date, date]:
+    """First and last local day (inclusive) a slot touches; all-day slots keep their dates."""
+    if slot.all_day:
+        return slot.day_start, max(slot.day_start, slot.day_end - timedelta(days=1))
+    first = slot.start.astimezone(zone).date()
+    last = (slot.end - _TICK).astimezone(zone).date() if slot.end > slot.start else first
+    return first, last
+
+
+def _order(slot: Slot) -> tuple:
+    return (slot.start.astimezone(UTC), slot.end.astimezone(UTC), slot.uid, slot.recurrence_id, slot.start_key)
+
+
+__all__ = [
+    "CITIES",
+    "KINDS",
+    "Conflict",
+    "ConflictRules",
+    "Slot",
+    "Slots",
+    "city_of",
+    "conflict_id",
+    "conflicts_for",
+    "detect",
+    "find_conflicts",
+    "is_online",
+    "make_slot",
+    "normalize_venue",
+    "score",
+    "slots",
+]
