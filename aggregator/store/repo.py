@@ -266,6 +266,92 @@ class Store:
             return list(s.scalars(select(EventRow).where(EventRow.source_id == source_id).order_by(EventRow.id)))
 
 
+    # --- digest sends (aggregator.mail.send_once) ----------------------
+    # Exactly once per night and recipient: the unique (night, recipient) row is
+    # claimed before delivery and marked afterwards. Imports are local to keep
+    # this section self-contained.
+
+    def claim_digest(self, night: date, recipient: str, now: datetime, *, force: bool = False, stale_after_seconds: float = 900.0) -> bool:
+        """Claim the right to send ``night``'s digest to ``recipient``; True if this caller may send.
+
+        A new row is inserted as pending; a failed row, or a pending one whose claim is
+        older than ``stale_after_seconds`` (default 15 minutes: its sender died), is taken over.
+        A sent row (unless ``force``) or a fresh pending claim of another run gives False.
+        Safe with concurrent callers: the unique constraint lets one insert win, and the
+        takeover is one conditional UPDATE whose row count says who got it.
+        """
+        from datetime import timedelta
+
+        from sqlalchemy import insert, or_, update
+        from sqlalchemy.exc import IntegrityError
+
+        from aggregator.store.tables import DigestSendRow as D
+
+        stale = now - timedelta(seconds=stale_after_seconds)
+        try:
+            with self._session.begin() as s:
+                s.execute(insert(D).values(night=night, recipient=recipient, status="pending", attempts=0, updated_at=now))
+            return True
+        except IntegrityError:
+            pass  # the row exists: take it over if it may be taken
+        takeable = [D.status == "failed", (D.status == "pending") & (D.updated_at < stale)]
+        if force:
+            takeable.append(D.status == "sent")
+        with self._session.begin() as s:
+            result = s.execute(
+                update(D)
+                .where(D.night == night, D.recipient == recipient, or_(*takeable))
+                .values(status="pending", updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            return result.rowcount == 1
+
+    def mark_digest_sent(self, night: date, recipient: str, message_id: str | None, delivered_to: str, now: datetime) -> None:
+        """Record that the digest was handed over (to the SMTP server or the outbox)."""
+        from sqlalchemy import update
+
+        from aggregator.store.tables import DigestSendRow as D
+
+        with self._session.begin() as s:
+            values = dict(status="sent", message_id=message_id, delivered_to=delivered_to, last_error=None, updated_at=now, sent_at=now)
+            result = s.execute(
+                update(D)
+                .where(D.night == night, D.recipient == recipient)
+                .values(attempts=D.attempts + 1, **values)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount == 0:  # sent without a claim: record it all the same
+                s.add(D(night=night, recipient=recipient, attempts=1, **values))
+
+    def mark_digest_failed(self, night: date, recipient: str, error: str, now: datetime) -> None:
+        """Record a failed attempt (attempts + 1, the reason); the row stays unsent for the next run.
+        A row that is already sent (by a concurrent run) is left as it is."""
+        from sqlalchemy import update
+
+        from aggregator.store.tables import DigestSendRow as D
+
+        with self._session.begin() as s:
+            s.execute(
+                update(D)
+                .where(D.night == night, D.recipient == recipient, D.status != "sent")
+                .values(status="failed", attempts=D.attempts + 1, last_error=error, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+
+    def digest_sends(self, night: date) -> list:
+        """The ``DigestSendRow``s of one night, by recipient."""
+        from aggregator.store.tables import DigestSendRow as D
+
+        with self._session() as s:
+            return list(s.scalars(select(D).where(D.night == night).order_by(D.recipient)))
+
+    def last_digest_sent(self, recipient: str) -> datetime | None:
+        """When the last digest to ``recipient`` was sent (None: never)."""
+        from aggregator.store.tables import DigestSendRow as D
+
+        with self._session() as s:
+            return s.scalar(select(func.max(D.sent_at)).where(D.recipient == recipient, D.status == "sent"))
+
 @dataclass(frozen=True)
 class Member:
     """A stored event as the merge step sees it."""
