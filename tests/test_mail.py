@@ -5,11 +5,13 @@ night and recipient on SQLite and PostgreSQL (the ``store`` fixture); the outbox
 from __future__ import annotations
 
 import base64
+import dataclasses
 import email
 import email.policy
 import logging
 import socket
 import threading
+import time
 from datetime import date, datetime, timedelta, timezone
 from email.header import decode_header, make_header
 
@@ -324,6 +326,17 @@ def test_an_unreachable_server_is_a_delivery_error():
         port = sock.getsockname()[1]
     with pytest.raises(DeliveryError, match=f"cannot connect to 127.0.0.1:{port}"):
         deliver(digest(), settings(port), outbox=None)
+
+
+def test_a_silent_server_times_out():
+    with socket.socket() as sock:  # accepts connections (backlog) but never greets
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(1)
+        smtp = dataclasses.replace(settings(sock.getsockname()[1]), timeout=0.5)
+        started = time.monotonic()
+        with pytest.raises(DeliveryError, match="timed out"):
+            deliver(digest(), smtp, outbox=None)
+        assert time.monotonic() - started < 5
 
 
 def test_a_wrong_password_fails_without_showing_it(smtp_server, server_context, ca_file, caplog):
