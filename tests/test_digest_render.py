@@ -347,6 +347,18 @@ def _need(ok: bool, reason: str) -> None:
         pytest.skip(reason)
 
 
+def test_missing_browser_skips_locally_and_fails_in_ci(monkeypatch):
+    import tests.test_digest_render as me
+
+    monkeypatch.setattr(me, "IN_CI", False)
+    with pytest.raises(pytest.skip.Exception):
+        _need(False, "no chromium")
+    monkeypatch.setattr(me, "IN_CI", True)
+    with pytest.raises(pytest.fail.Exception, match="CI must have it"):
+        _need(False, "no chromium")
+    _need(True, "present")
+
+
 @pytest.fixture(scope="module")
 def browser():
     _need(CHROMIUM.exists(), f"Debian's chromium not found at {CHROMIUM} (apt-get install chromium)")
