@@ -79,6 +79,33 @@ def _parser() -> argparse.ArgumentParser:
     sd.add_argument("--network", default="NETWORK", help="network id to put into the printed [[sources]] block")
     sd.set_defaults(handler=_sources_discover)
 
+    cf = sub.add_parser("conflicts", parents=[common], help="events of different networks that collide")
+    cf.add_argument("--from", dest="date_from", metavar="DATE", type=_date_arg, help="first day (YYYY-MM-DD; default today)")
+    cf.add_argument("--to", dest="date_to", metavar="DATE", type=_date_arg, help="last day (default: today + [conflicts] horizon)")
+    cf.add_argument("--network", metavar="ID", help="only conflicts involving this network")
+    cf.add_argument("--kind", choices=("overlap", "same_day"), help="only this kind (default: both)")
+    cf.add_argument("--json", action="store_true", help="print a JSON list")
+    cf.set_defaults(handler=_conflicts)
+    cfsub = cf.add_subparsers(dest="action", required=False, metavar="ACTION")
+    ack = cfsub.add_parser("ack", parents=[common], help="mark a conflict as known and intended")
+    ack.add_argument("conflict_id", metavar="ID")
+    ack.add_argument("--note", required=True, help="why it is fine (shown in later digests)")
+    ack.set_defaults(handler=_conflicts_ack)
+
+    cd = sub.add_parser("check-date", parents=[common], help="what is on a day, and what a new event there would collide with")
+    cd.add_argument("day", metavar="DATE", type=_date_arg, help="YYYY-MM-DD")
+    cd.add_argument("--start", type=_time_arg, metavar="HH:MM", help="start of the planned event (default: all day)")
+    cd.add_argument("--end", type=_time_arg, metavar="HH:MM", help="end of the planned event (default: start + 2 h)")
+    cd.add_argument("--network", metavar="ID", help="the network planning it (its own events do not collide)")
+    cd.add_argument("--json", action="store_true", help="print JSON")
+    cd.set_defaults(handler=_check_date)
+
+    dg = sub.add_parser("digest", parents=[common], help="send the conflict digest (once per night and recipient)")
+    dg.add_argument("--dry-run", action="store_true", help="print what would be sent; send and record nothing")
+    dg.add_argument("--date", dest="night", metavar="DATE", type=_date_arg, help="the night it is for (default: today)")
+    dg.add_argument("--force", action="store_true", help="send even to recipients who got this night's digest")
+    dg.set_defaults(handler=_digest)
+
     c = sub.add_parser("config", parents=[common], help="configuration")
     csub = c.add_subparsers(dest="action", required=True, metavar="ACTION")
     cc = csub.add_parser("check", parents=[common], help="validate sources.toml without starting anything")
@@ -261,6 +288,155 @@ def _print_table(rows, widths) -> None:
     for row in rows:
         cells = [(c if len(c) <= w else c[: w - 1] + "…").ljust(w) for c, w in zip(row, widths)]
         print("  ".join(cells).rstrip())
+
+
+def _date_arg(text: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _time_arg(text: str):
+    from datetime import time
+
+    try:
+        return time.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a time (HH:MM): {text!r}") from None
+
+
+def _known_network(config: Config, network: str | None) -> bool:
+    if network and network not in config.networks:
+        print(f"unknown network {network!r}; known: {', '.join(sorted(config.networks))}", file=sys.stderr)
+        return False
+    return True
+
+
+def _conflicts(args, config: Config, deployment: Deployment) -> int:
+    from datetime import datetime, time, timedelta, timezone
+    from zoneinfo import ZoneInfo
+
+    from aggregator.conflict_report import as_json, detect, involves
+
+    if not _known_network(config, args.network):
+        return EXIT_CONFIG
+    zone = ZoneInfo(config.settings.timezone)
+    now = datetime.now(timezone.utc)
+    start = datetime.combine(args.date_from, time(0), zone) if args.date_from else None
+    end = datetime.combine(args.date_to + timedelta(days=1), time(0), zone) if args.date_to else None
+    found = [t for t in detect(config, _open_store(deployment), now, start, end) if involves(t, args.network) and (not args.kind or t.kind == args.kind)]
+    rows = [as_json(t, now) for t in found]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    if not rows:
+        print("no conflicts")
+        return 0
+    for r in rows:
+        a, b = r["events"]
+        print(f"{r['id'][:12]}  {r['kind']:8} score {r['score']:5.1f}  {r['status']}")
+        for side in (a, b):
+            print(f"    {side['start'][:16].replace('T', ' ')}  {side['title']}  [{', '.join(side['networks'])}]" + (f"  @ {side['location']}" if side["location"] else ""))
+        if r["acknowledged"]:
+            print(f"    acknowledged: {r['acknowledged']}")
+    print(f"{len(rows)} conflicts")
+    return 0
+
+
+def _conflicts_ack(args, config: Config, deployment: Deployment) -> int:
+    from datetime import datetime, timezone
+
+    store = _open_store(deployment)
+    matches = [c["id"] for c in store.conflicts() if c["id"].startswith(args.conflict_id)]
+    if len(matches) != 1:
+        print(f"{'no' if not matches else 'more than one'} conflict with id {args.conflict_id!r}", file=sys.stderr)
+        return EXIT_CONFIG
+    store.acknowledge_conflict(matches[0], args.note, datetime.now(timezone.utc))
+    print(f"{matches[0][:12]} acknowledged: {args.note}")
+    return 0
+
+
+def _check_date(args, config: Config, deployment: Deployment) -> int:
+    from datetime import datetime, timezone
+
+    from aggregator.conflict_report import check_date
+
+    if not _known_network(config, args.network):
+        return EXIT_CONFIG
+    if args.end and not args.start:
+        print("--end needs --start", file=sys.stderr)
+        return EXIT_CONFIG
+    result = check_date(config, _open_store(deployment), args.day, datetime.now(timezone.utc), start=args.start, end=args.end, network=args.network)
+
+    def side(s) -> dict:
+        return {"uid": s.uid, "title": s.title, "start": s.start.isoformat(), "end": s.end.isoformat(), "all_day": s.all_day,
+                "networks": list(s.networks), "location": s.location, "url": s.url}
+
+    data = {
+        "date": result.day.isoformat(),
+        "events": [side(s) for s in result.events],
+        "collisions": [{"kind": kind, "event": side(s)} for kind, s in result.collisions],
+        "context": result.context,
+        "free_days": [d.isoformat() for d in result.free_days],
+    }
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return 0
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(config.settings.timezone)
+    print(f"{result.day.isoformat()}: {len(result.events)} events")
+    for s in result.events:
+        when = "all day" if s.all_day else f"{s.start.astimezone(zone).strftime('%H:%M')}–{s.end.astimezone(zone).strftime('%H:%M')}"
+        print(f"  {when:12} {s.title}  [{', '.join(s.networks)}]" + (f"  @ {s.location}" if s.location else ""))
+    for line in result.context:
+        print(f"  ! {line}")
+    if result.collisions:
+        print("a new event then would collide with:")
+        for kind, s in result.collisions:
+            print(f"  {kind:8} {s.title}  [{', '.join(s.networks)}]")
+    else:
+        print("a new event then collides with nothing")
+    if result.free_days:
+        print("nearest free days: " + ", ".join(d.isoformat() for d in result.free_days))
+    return 0
+
+
+def _digest(args, config: Config, deployment: Deployment) -> int:
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    from aggregator.digest_job import recipients, run_digest
+    from aggregator.mail import SmtpSettings
+
+    if not args.dry_run:
+        try:
+            SmtpSettings.from_env()  # refuse a wrong SMTP setting before anything is claimed
+        except ConfigError as exc:
+            print(f"configuration refused:\n{exc}", file=sys.stderr)
+            return EXIT_CONFIG
+    if not recipients(config):
+        print("no recipients: set [digest] recipients or a network's contacts in sources.toml")
+        return 0
+    now = datetime.now(timezone.utc)
+    night = args.night or now.astimezone(ZoneInfo(config.settings.timezone)).date()
+    failed = False
+    for out in run_digest(config, _open_store(deployment), deployment, night, now, dry_run=args.dry_run, force=args.force):
+        line = f"{out.recipient}: {out.status}"
+        if out.subject:
+            line += f" — {out.subject}"
+        if out.where:
+            line += f" ({out.where})"
+        if out.error:
+            line += f": {out.error}"
+            failed = True
+        print(line)
+        if args.dry_run and out.text:
+            print(out.text)
+    return EXIT_SOURCES_FAILED if failed else 0
 
 
 def _config_check(args, config: Config, deployment: Deployment) -> int:

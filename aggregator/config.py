@@ -200,7 +200,7 @@ class ConflictsSettings(_Strict):
             return v
         if not isinstance(v, bool) and isinstance(v, (int, float)) and v == 0:
             return timedelta(0)
-        if isinstance(v, str) and (m := _DURATION.match(v)) and int(m.group(1)) == 0:
+        if isinstance(v, str) and (v.strip() == "0" or ((m := _DURATION.match(v)) and int(m.group(1)) == 0)):
             return timedelta(0)
         return parse_duration(v)
 
@@ -219,11 +219,32 @@ class ConflictsSettings(_Strict):
 Conflicts = ConflictsSettings
 
 
+class DigestSettings(_Strict):
+    """``[digest]``: the nightly conflict digest email."""
+
+    recipients: list[str] = []
+    language: Literal["de", "en"] = "de"
+    send_at: str = Field(default="06:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    send_when_empty: bool = False
+    upcoming_weeks: int = Field(default=4, ge=1, le=52)
+    calendar_url: str = Field(default="", pattern=r"^(https?://.*)?$")
+    sender: str = ""
+
+    @field_validator("recipients")
+    @classmethod
+    def _addresses(cls, v: list[str]) -> list[str]:
+        bad = [a for a in v if not re.fullmatch(r"[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+", a)]
+        if bad:
+            raise ValueError(f"not an e-mail address: {', '.join(map(repr, bad))}")
+        return v
+
+
 class Config(_Strict):
     """The whole of ``sources.toml``."""
 
     settings: Settings = Settings()
     conflicts: ConflictsSettings = ConflictsSettings()
+    digest: DigestSettings = DigestSettings()
     networks: dict[str, Network] = {}
     sources: list[Source] = []
     path: str = ""

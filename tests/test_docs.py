@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.config import ConflictsSettings, HtmlOptions, Network, Settings, Source, load_config
+from aggregator.config import ConflictsSettings, DigestSettings, HtmlOptions, Network, Settings, Source, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -21,7 +21,7 @@ def _section(heading: str) -> str:
 
 @pytest.mark.parametrize(
     "heading,model",
-    [("### `[settings]`", Settings), ("### `[networks.<id>]`", Network), ("### `[[sources]]`", Source), ("### `[sources.html]`", HtmlOptions), ("### `[conflicts]`", ConflictsSettings)],
+    [("### `[settings]`", Settings), ("### `[networks.<id>]`", Network), ("### `[[sources]]`", Source), ("### `[sources.html]`", HtmlOptions), ("### `[conflicts]`", ConflictsSettings), ("### `[digest]`", DigestSettings)],
 )
 def test_every_config_key_is_documented_in_its_readme_section(heading, model):
     section = _section(heading)
@@ -31,7 +31,7 @@ def test_every_config_key_is_documented_in_its_readme_section(heading, model):
 
 @pytest.mark.parametrize(
     "heading,model",
-    [("### `[settings]`", Settings), ("### `[networks.<id>]`", Network), ("### `[[sources]]`", Source), ("### `[sources.html]`", HtmlOptions), ("### `[conflicts]`", ConflictsSettings)],
+    [("### `[settings]`", Settings), ("### `[networks.<id>]`", Network), ("### `[[sources]]`", Source), ("### `[sources.html]`", HtmlOptions), ("### `[conflicts]`", ConflictsSettings), ("### `[digest]`", DigestSettings)],
 )
 def test_readme_documents_no_key_that_does_not_exist(heading, model):
     documented = re.findall(r"^\| `([a-z_]+)` \|", _section(heading), re.M)

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from aggregator.model import Event, StoredEvent, When
-from aggregator.store.tables import EventRow, FetchRow, PublishedRow, SourceRow
+from aggregator.store.tables import ConflictRow, EventRow, FetchRow, PublishedRow, SourceRow
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -259,6 +259,57 @@ class Store:
                 row.content_hash, row.sequence = st.content_hash, st.sequence
                 row.first_seen, row.last_modified = st.first_seen, st.last_modified
                 s.add(row)
+
+    # --- conflicts ------------------------------------------------------
+
+    def track_conflicts(self, found: list[tuple], *, now: datetime, window_start: datetime) -> None:
+        """Record the conflicts of one run; see ``aggregator.conflict_state`` for the rules.
+
+        ``found``: (id, kind, score, a_uid, b_uid, starts_at, content_hash, snapshot) tuples.
+        """
+        with self._session.begin() as s:
+            rows = {r.id: r for r in s.scalars(select(ConflictRow))}
+            seen = set()
+            for cid, kind, score, a_uid, b_uid, starts_at, digest, snap in found:
+                seen.add(cid)
+                row = rows.get(cid)
+                if row is None:
+                    s.add(ConflictRow(id=cid, kind=kind, score=score, a_uid=a_uid, b_uid=b_uid, starts_at=starts_at, status="open",
+                                      content_hash=digest, snapshot=snap, first_seen=now, last_seen=now))
+                    continue
+                if row.resolved_at is not None:  # back again: a new conflict as far as readers are concerned
+                    row.resolved_at, row.first_seen, row.changed_at = None, now, None
+                    row.ack_note = row.ack_hash = row.ack_at = None
+                elif row.content_hash != digest:
+                    row.changed_at = now
+                    if row.ack_hash is not None and row.ack_hash != digest:
+                        row.ack_note = row.ack_hash = row.ack_at = None  # acknowledged for what it was, not for this
+                row.status = "open"
+                row.kind, row.score, row.content_hash, row.snapshot, row.starts_at = kind, score, digest, snap, starts_at
+                row.last_seen = now
+            for cid, row in rows.items():
+                if cid not in seen and row.resolved_at is None and row.starts_at >= window_start:
+                    row.resolved_at, row.status = now, "resolved"
+
+    def conflicts(self) -> list[dict]:
+        with self._session() as s:
+            return [
+                {
+                    "id": r.id, "kind": r.kind, "score": r.score, "a": r.snapshot.get("a", {}), "b": r.snapshot.get("b", {}),
+                    "starts_at": r.starts_at, "first_seen": r.first_seen, "last_seen": r.last_seen, "changed_at": r.changed_at,
+                    "resolved_at": r.resolved_at, "ack_note": r.ack_note, "ack_at": r.ack_at,
+                }
+                for r in s.scalars(select(ConflictRow).order_by(ConflictRow.starts_at, ConflictRow.id))
+            ]
+
+    def acknowledge_conflict(self, conflict_id: str, note: str, now: datetime) -> bool:
+        """Mark a conflict as known and intended (until either side changes); False if unknown."""
+        with self._session.begin() as s:
+            row = s.get(ConflictRow, conflict_id)
+            if row is None:
+                return False
+            row.ack_note, row.ack_hash, row.ack_at = note, row.content_hash, now
+            return True
 
     def all_events(self, source_id: str) -> list[EventRow]:
         """Every row of a source, gone ones included (for inspection and tests)."""

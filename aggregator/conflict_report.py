@@ -1,0 +1,113 @@
+"""Conflicts and date checks as people ask for them (the ``conflicts`` and
+``check-date`` commands, later the web page): from what is published now."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import holidays as holiday_calendars
+
+from aggregator.conflict_state import Tracked, track
+from aggregator.conflicts import Slot, find_conflicts, make_slot, slots
+from aggregator.config import Config
+from aggregator.merge import publication
+from aggregator.store import Store
+
+NEW_FOR = timedelta(hours=24)  # without a digest to compare with, "new" means seen in the last day
+FREE_DAYS_SEARCHED = 21
+
+
+def detect(config: Config, store: Store, now: datetime, start: datetime | None = None, end: datetime | None = None) -> list[Tracked]:
+    """Find the conflicts in [start, end) (default: now to now + [conflicts] horizon), record
+    their lifecycle, and return those found now plus those resolved in the window."""
+    rules = config.conflicts.rules()
+    zone = ZoneInfo(config.settings.timezone)
+    start = start or now
+    end = end or now + rules.horizon
+    found = find_conflicts(slots(publication(config, store, now), start, end, zone=zone, rules=rules), rules, zone=zone)
+    tracked = track(store, found, now, window_start=max(start, now))
+    ids = {c.id for c in found}
+    return [t for t in tracked if t.id in ids or (t.resolved and start <= t.starts_at < end)]
+
+
+def involves(t: Tracked, network: str | None) -> bool:
+    return network is None or network in t.a.get("networks", []) or network in t.b.get("networks", [])
+
+
+def as_json(t: Tracked, now: datetime) -> dict:
+    """The ``conflicts --json`` shape: id, kind, score, status, events (uid, title, start, end, networks)."""
+    return {
+        "id": t.id,
+        "kind": t.kind,
+        "score": round(t.score, 1),
+        "status": t.status_since(now - NEW_FOR),
+        "first_seen": t.first_seen.isoformat(),
+        "acknowledged": t.ack_note if t.acknowledged else None,
+        "events": [
+            {k: side.get(k) for k in ("uid", "title", "start", "end", "networks", "location", "url")} for side in (t.a, t.b)
+        ],
+    }
+
+
+@dataclass
+class DateCheck:
+    """What is on a day, and what a new event in a slot that day would collide with."""
+
+    day: date
+    events: list[Slot] = field(default_factory=list)
+    collisions: list[tuple[str, Slot]] = field(default_factory=list)  # (kind, the event it collides with)
+    context: list[str] = field(default_factory=list)  # e.g. "Feiertag: Tag der Deutschen Einheit"
+    free_days: list[date] = field(default_factory=list)  # nearest days without a collision in the slot
+
+
+def check_date(config: Config, store: Store, day: date, now: datetime, *, start: time | None = None, end: time | None = None,
+               network: str | None = None) -> DateCheck:
+    """What else is on ``day`` and what a new event (of ``network``, from ``start`` to ``end``,
+    or all day) would collide with; plus public holidays and the nearest free days."""
+    rules = config.conflicts.rules()
+    zone = ZoneInfo(config.settings.timezone)
+    window_start = datetime.combine(day - timedelta(days=FREE_DAYS_SEARCHED), time(0), zone)
+    window_end = datetime.combine(day + timedelta(days=FREE_DAYS_SEARCHED + 1), time(0), zone)
+    published = publication(config, store, now)
+    every = slots(published, window_start, window_end, zone=zone, rules=rules)
+
+    def on(d: date) -> list[Slot]:
+        lo, hi = datetime.combine(d, time(0), zone), datetime.combine(d + timedelta(days=1), time(0), zone)
+        return [s for s in every if s.start < hi and s.end > lo]
+
+    def collisions(d: date) -> list[tuple[str, Slot]]:
+        probe = _probe(d, start, end, network, zone)
+        found = find_conflicts(on(d) + [probe], rules, zone=zone)
+        return [(c.kind, c.b if c.a is probe else c.a) for c in found if probe in (c.a, c.b)]
+
+    check = DateCheck(day=day, events=on(day), collisions=collisions(day), context=context_of(day))
+    for offset in range(1, FREE_DAYS_SEARCHED + 1):
+        for d in (day - timedelta(days=offset), day + timedelta(days=offset)):
+            if d >= now.astimezone(zone).date() and d.weekday() < 5 and not _holiday(d) and not collisions(d):
+                check.free_days.append(d)
+        if len(check.free_days) >= 3:
+            break
+    check.free_days = sorted(check.free_days)[:4]
+    return check
+
+
+def context_of(day: date) -> list[str]:
+    """Public holidays of Thuringia on that day."""
+    name = _holiday(day)
+    return [f"Feiertag in Thüringen: {name}"] if name else []
+
+
+def _holiday(day: date) -> str | None:
+    return holiday_calendars.Germany(subdiv="TH", years=day.year, language="de").get(day)
+
+
+def _probe(day: date, start: time | None, end: time | None, network: str | None, zone: ZoneInfo) -> Slot:
+    """A stand-in for the event someone wants to schedule."""
+    networks = (network,) if network else ("(neu)",)
+    if start is None:
+        return make_slot("(neu)", day, day + timedelta(days=1), networks, zone=zone, title="(geplanter Termin)")
+    begin = datetime.combine(day, start, zone)
+    finish = datetime.combine(day, end, zone) if end is not None else begin + timedelta(hours=2)
+    return make_slot("(neu)", begin, finish, networks, zone=zone, title="(geplanter Termin)")

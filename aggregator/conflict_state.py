@@ -1,0 +1,99 @@
+"""The lifecycle of conflicts between runs: new → ongoing → resolved, and acknowledgements.
+
+``track(store, found, now, window_start)`` records what ``find_conflicts``
+found and promises:
+
+- a conflict seen for the first time is stored with ``first_seen = now``;
+- one seen again keeps its ``first_seen``; when either side's published
+  content changed (time, place, title…), ``changed_at`` moves, and an
+  acknowledgement given for the old content is withdrawn (it "comes back");
+- a stored conflict that is no longer found while it still lies ahead
+  (inside the window looked at) is resolved (``resolved_at = now``): one
+  side moved, was cancelled or vanished; a resolved one found again is new
+  again;
+- conflicts that lie in the past are left as they were (history, not
+  resolution).
+
+Whether a conflict is *new* for a reader depends on when they last looked:
+``Tracked.status_since(since)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from aggregator.conflicts import Conflict, Slot
+from aggregator.store import Store
+
+
+@dataclass(frozen=True)
+class Tracked:
+    """A conflict as stored, with the snapshot of both sides."""
+
+    id: str
+    kind: str
+    score: float
+    a: dict
+    b: dict
+    starts_at: datetime
+    first_seen: datetime
+    last_seen: datetime
+    changed_at: datetime | None
+    resolved_at: datetime | None
+    ack_note: str | None
+    ack_at: datetime | None
+
+    @property
+    def resolved(self) -> bool:
+        return self.resolved_at is not None
+
+    @property
+    def acknowledged(self) -> bool:
+        return self.ack_at is not None
+
+    def status_since(self, since: datetime | None) -> str:
+        """new / changed / ongoing / resolved / acknowledged, as seen by someone who last looked at ``since``."""
+        if self.resolved:
+            return "resolved"
+        if self.acknowledged:
+            return "acknowledged"
+        if since is None or self.first_seen > since:
+            return "new"
+        if self.changed_at is not None and self.changed_at > since:
+            return "changed"
+        return "ongoing"
+
+
+def snapshot(slot: Slot) -> dict:
+    """What a digest needs of one side, JSON-ready."""
+    return {
+        "uid": slot.uid,
+        "recurrence_id": slot.recurrence_id,
+        "title": slot.title,
+        "start": slot.start.isoformat(),
+        "end": slot.end.isoformat(),
+        "all_day": slot.all_day,
+        "day_start": slot.day_start.isoformat(),
+        "day_end": slot.day_end.isoformat(),
+        "networks": list(slot.networks),
+        "location": slot.location,
+        "url": slot.url,
+    }
+
+
+def content_hash(conflict: Conflict) -> str:
+    payload = json.dumps([conflict.kind, snapshot(conflict.a), snapshot(conflict.b)], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def track(store: Store, found: list[Conflict], now: datetime, window_start: datetime) -> list[Tracked]:
+    """Record this run's conflicts (see the module docstring); return every stored one."""
+    store.track_conflicts(
+        [(c.id, c.kind, c.score, c.a.uid, c.b.uid, c.a.start, content_hash(c), {"a": snapshot(c.a), "b": snapshot(c.b)}) for c in found],
+        now=now,
+        window_start=window_start,
+    )
+    return [Tracked(**row) for row in store.conflicts()]

@@ -1,0 +1,162 @@
+"""The nightly digest: who gets which conflicts, what changed since their last
+digest, and sending it exactly once per night and recipient.
+
+``run_digest(config, store, deployment, night, now)`` promises:
+
+- global recipients (``[digest] recipients``) get every conflict; each
+  network's ``contacts`` get the conflicts that involve their network and
+  the problems of their network's sources;
+- "new", "changed" and "resolved" are relative to the recipient's last sent
+  digest (else the last 24 hours); acknowledged conflicts leave the new and
+  upcoming lists and are shown as acknowledged;
+- nothing new and every source healthy: no mail, unless
+  ``[digest] send_when_empty``;
+- each (night, recipient) is sent at most once (``aggregator.mail.send_once``);
+  a failed send stays unsent and is tried again by the next run; ``force``
+  sends again even when sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from aggregator.conflict_report import context_of, detect
+from aggregator.conflict_state import Tracked
+from aggregator.config import Config, Deployment
+from aggregator.mail import SmtpSettings, build_message, send_once
+from aggregator.merge import publication
+from aggregator.status import source_rows
+from aggregator.store import Store
+from exporters.digest import DigestConflict, DigestData, DigestEvent, SourceProblem, is_empty, render_digest
+
+
+@dataclass
+class DigestOutcome:
+    recipient: str
+    status: str  # sent | already_sent | failed | skipped_empty | dry_run
+    subject: str = ""
+    where: str = ""
+    error: str = ""
+    text: str = field(default="", repr=False)
+
+
+def recipients(config: Config) -> dict[str, tuple[str, ...]]:
+    """recipient → the networks it is responsible for (empty: everything)."""
+    out: dict[str, tuple[str, ...]] = {r: () for r in config.digest.recipients}
+    for nid, network in config.networks.items():
+        for contact in network.contacts:
+            if out.get(contact) == ():
+                continue  # a global recipient sees everything already
+            out[contact] = tuple(sorted({*out.get(contact, ()), nid}))
+    return out
+
+
+def run_digest(config: Config, store: Store, deployment: Deployment, night: date, now: datetime, *,
+               dry_run: bool = False, force: bool = False, env: dict | None = None) -> list[DigestOutcome]:
+    zone = ZoneInfo(config.settings.timezone)
+    tracked = detect(config, store, now)
+    published = publication(config, store, now)
+    problems = _problems(config, store)
+    smtp = None if dry_run else SmtpSettings.from_env(env)
+    outbox = deployment.data_dir / "outbox"
+    results = []
+    sent_tonight = {row.recipient for row in store.digest_sends(night) if row.status == "sent"}
+    for recipient, networks in sorted(recipients(config).items()):
+        if recipient in sent_tonight and not force and not dry_run:
+            results.append(DigestOutcome(recipient, "already_sent"))
+            continue
+        since = store.last_digest_sent(recipient) or now - timedelta(hours=24)
+        data = _data(config, tracked, published, problems, night, networks, since, now, zone)
+        if is_empty(data) and not config.digest.send_when_empty:
+            results.append(DigestOutcome(recipient, "skipped_empty"))
+            continue
+        rendered = render_digest(data)
+        if dry_run:
+            results.append(DigestOutcome(recipient, "dry_run", rendered.subject, text=rendered.text))
+            continue
+        message = build_message(rendered.subject, rendered.text, rendered.html, sender=config.digest.sender or (smtp.sender if smtp else "netzwerktimer@localhost"),
+                                recipients=[recipient], night=night, message_id_domain="netzwerktimer")
+        sent = send_once(store, night, recipient, message, smtp, Path(outbox), now, force=force)
+        results.append(DigestOutcome(recipient, sent.status, rendered.subject, sent.where or "", sent.error or ""))
+    return results
+
+
+def _problems(config: Config, store: Store) -> list[tuple[str, SourceProblem]]:
+    out = []
+    for row in source_rows(config, store.source_states()):
+        if not row["enabled"]:
+            continue
+        network = config.networks[row["network"]].label
+        if row["suspicious"]:
+            out.append((row["network"], SourceProblem(row["id"], network, "suspicious", row["suspicious"], None)))
+        elif row["outcome"] == "error":
+            since = datetime.fromisoformat(row["last_success"]) if row["last_success"] else None
+            out.append((row["network"], SourceProblem(row["id"], network, "failing", row["error"] or "", since)))
+    return out
+
+
+def _data(config: Config, tracked: list[Tracked], published, problems, night: date, networks: tuple[str, ...],
+          since: datetime, now: datetime, zone: ZoneInfo) -> DigestData:
+    kinds = set(config.conflicts.digest_kinds)
+    mine = [t for t in tracked if t.kind in kinds and (not networks or set(networks) & (set(t.a.get("networks", [])) | set(t.b.get("networks", []))))]
+    by_status: dict[str, list[DigestConflict]] = {"new": [], "changed": [], "resolved": [], "upcoming": []}
+    horizon = now + timedelta(weeks=config.digest.upcoming_weeks)
+    for t in sorted(mine, key=lambda t: (t.starts_at, -t.score, t.id)):
+        status = t.status_since(since)
+        conflict = _conflict(config, t, status, zone)
+        if status in ("new", "changed"):
+            by_status[status].append(conflict)
+        elif status == "resolved" and t.resolved_at and t.resolved_at > since:
+            by_status["resolved"].append(conflict)
+        if not t.resolved and t.starts_at < horizon:
+            by_status["upcoming"].append(conflict)
+    announced = [
+        _event(config, p.event, p.networks, zone)
+        for p in published
+        if p.first_seen > since and not p.event.recurrence_id and (not networks or set(networks) & set(p.networks))
+    ]
+    return DigestData(
+        night=night,
+        language=config.digest.language,
+        new=by_status["new"],
+        changed=by_status["changed"],
+        resolved=by_status["resolved"],
+        upcoming=by_status["upcoming"],
+        announced=announced,
+        problems=[p for nid, p in problems if not networks or nid in networks],
+        calendar_url=config.digest.calendar_url,
+        weeks=config.digest.upcoming_weeks,
+        recipient_networks=tuple(config.networks[n].label for n in networks if n in config.networks),
+    )
+
+
+def _labels(config: Config, ids) -> tuple[str, ...]:
+    return tuple(config.networks[n].label if n in config.networks else n for n in ids)
+
+
+def _side(config: Config, snap: dict, zone: ZoneInfo) -> DigestEvent:
+    all_day = bool(snap.get("all_day"))
+    if all_day:
+        start, end = date.fromisoformat(snap["day_start"]), date.fromisoformat(snap["day_end"])
+    else:
+        start, end = datetime.fromisoformat(snap["start"]).astimezone(zone), datetime.fromisoformat(snap["end"]).astimezone(zone)
+    return DigestEvent(snap.get("title", ""), start, end, all_day, _labels(config, snap.get("networks", [])), snap.get("location", ""), snap.get("url", ""))
+
+
+def _conflict(config: Config, t: Tracked, status: str, zone: ZoneInfo) -> DigestConflict:
+    day = t.starts_at.astimezone(zone).date()
+    return DigestConflict(
+        id=t.id, kind=t.kind, score=t.score, status=status, a=_side(config, t.a, zone), b=_side(config, t.b, zone),
+        first_seen=t.first_seen.astimezone(zone).date(), note=t.ack_note or "", context=tuple(context_of(day)),
+    )
+
+
+def _event(config: Config, ev, networks, zone: ZoneInfo) -> DigestEvent:
+    start, end = ev.start, ev.end
+    if isinstance(start, datetime):
+        start = start.astimezone(zone)
+        end = end.astimezone(zone) if isinstance(end, datetime) else end
+    return DigestEvent(ev.title, start, end, ev.all_day, _labels(config, networks), ev.location, ev.url, ev.status)

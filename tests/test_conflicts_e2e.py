@@ -1,0 +1,176 @@
+"""Conflicts, check-date and the digest end to end: fixture sites over the local HTTP
+server → store → conflicts with their lifecycle → digest mail (outbox and real SMTP)."""
+
+from __future__ import annotations
+
+import email
+import json
+from datetime import date, datetime, time, timedelta, timezone
+from email import policy
+from pathlib import Path
+
+import pytest
+
+from aggregator.config import Deployment, load_config
+from aggregator.conflict_report import check_date, detect
+from aggregator.digest_job import run_digest
+from aggregator.pipeline import refresh, select_sources
+from aggregator.store import Store
+from tests.test_cli import cli
+
+NOW = datetime(2025, 9, 1, 6, 0, tzinfo=timezone.utc)
+SITES = Path(__file__).parent / "fixtures" / "sites"
+
+CONFIG = """
+[settings]
+timeout = 2
+retries = 0
+retention = "3650d"
+
+[conflicts]
+horizon = "180d"
+
+[digest]
+recipients = ["kalender@ccit.example"]
+language = "de"
+
+[networks.theen]
+name = "ThEEN e.V."
+short = "ThEEN"
+contacts = ["mv@theen.example"]
+
+[networks.medways]
+name = "medways e.V."
+short = "medways"
+
+[networks.elmug]
+name = "ELMUG eG"
+short = "ELMUG"
+
+[[sources]]
+id = "theen-termine"
+network = "theen"
+kind = "ics"
+url = "{base}/theen/termine.ics"
+
+[[sources]]
+id = "medways-kalender"
+network = "medways"
+kind = "ics"
+url = "{base}/medways/kalender.ics"
+
+[[sources]]
+id = "elmug-tribe"
+network = "elmug"
+kind = "tribe"
+url = "{base}/wp-tec/wp-json/tribe/events/v1/events/"
+"""
+
+
+@pytest.fixture
+def world(tmp_path, sites_server, database_url):
+    path = tmp_path / "sources.toml"
+    path.write_text(CONFIG.format(base=sites_server.base_url), encoding="utf-8")
+    config = load_config(path)
+    store = Store(database_url)
+    store.migrate()
+    deployment = Deployment(path, tmp_path / "data", database_url)
+    refresh(config, store, deployment, select_sources(config, None), now=NOW)
+    yield config, store, deployment
+    store.close()
+
+
+def titles(t) -> set[str]:
+    return {t.a["title"], t.b["title"]}
+
+
+def test_events_of_different_networks_on_top_of_each_other_are_found_with_their_lifecycle(world, sites_server):
+    config, store, deployment = world
+    found = detect(config, store, NOW)
+    by_titles = {frozenset(titles(t)): t for t in found}
+    mv, gv = "ThEEN-Mitgliederversammlung 2025", "Generalversammlung der ELMUG eG 2025"
+    clash = by_titles[frozenset({mv, gv})]  # 26.11.2025, 10-15 h and 13 h, both at IHK Erfurt
+    assert clash.kind == "overlap" and clash.status_since(None) == "new"
+    messe = by_titles[frozenset({mv, "medways auf der Medizintechnik-Messe (Stand 12)"})]
+    assert messe.kind == "overlap"  # an all-day event overlaps every timed event of its days
+    # the Cross-Cluster-Wochen (12 days) are longer than ignore_longer_than: never a conflict
+    assert not any("Cross-Cluster-Wochen" in " ".join(titles(t)) for t in found)
+    # the same network never conflicts with itself; cancelled events never conflict
+    assert not any(set(t.a["networks"]) & set(t.b["networks"]) for t in found)
+    assert not any("Webinar Wärmepumpen" in " ".join(titles(t)) for t in found)
+
+    # one side moves away: resolved
+    ics = (SITES / "theen" / "termine.ics").read_bytes()
+    sites_server.misbehave("/theen/termine.ics", "replace", body=ics.replace(b"20251126T", b"20251127T"))
+    later = NOW + timedelta(hours=2)
+    refresh(config, store, deployment, select_sources(config, ["theen-termine"]), now=later)
+    again = {t.id: t for t in detect(config, store, later)}
+    assert again[clash.id].resolved and again[clash.id].status_since(NOW) == "resolved"
+
+
+def test_an_acknowledged_conflict_comes_back_when_either_side_changes(world, sites_server):
+    config, store, deployment = world
+    (clash,) = [t for t in detect(config, store, NOW) if titles(t) == {"Generalversammlung der ELMUG eG 2025", "ThEEN-Mitgliederversammlung 2025"}]
+    assert store.acknowledge_conflict(clash.id, "gemeinsam geplant", NOW)
+    t = {t.id: t for t in detect(config, store, NOW + timedelta(hours=1))}[clash.id]
+    assert t.acknowledged and t.status_since(NOW) == "acknowledged"
+    ics = (SITES / "theen" / "termine.ics").read_bytes()
+    sites_server.misbehave("/theen/termine.ics", "replace", body=ics.replace(b"20251126T150000", b"20251126T160000"))
+    refresh(config, store, deployment, select_sources(config, ["theen-termine"]), now=NOW + timedelta(hours=2))
+    t = {t.id: t for t in detect(config, store, NOW + timedelta(hours=2))}[clash.id]
+    assert not t.acknowledged and t.status_since(NOW + timedelta(hours=1)) == "changed"
+
+
+def test_check_date_lists_the_day_and_what_a_new_event_would_collide_with(world):
+    config, store, _ = world
+    result = check_date(config, store, date(2025, 11, 26), NOW, start=time(9, 0), end=time(11, 0), network="medways")
+    on_day = {s.title for s in result.events}
+    assert {"ThEEN-Mitgliederversammlung 2025", "Generalversammlung der ELMUG eG 2025"} <= on_day
+    kinds = {s.title: kind for kind, s in result.collisions}
+    assert kinds["ThEEN-Mitgliederversammlung 2025"] == "overlap"
+    assert kinds["Generalversammlung der ELMUG eG 2025"] == "same_day"
+    assert "medways auf der Medizintechnik-Messe (Stand 12)" not in kinds  # medways' own event
+    assert result.free_days and all(d.weekday() < 5 for d in result.free_days)
+    holiday = check_date(config, store, date(2025, 10, 3), NOW)
+    assert holiday.context == ["Feiertag in Thüringen: Tag der Deutschen Einheit"]
+
+
+def test_the_digest_goes_to_the_outbox_once_per_night_with_the_right_conflicts_per_recipient(world):
+    config, store, deployment = world
+    night = date(2025, 9, 1)
+    results = {r.recipient: r for r in run_digest(config, store, deployment, night, NOW)}
+    assert results["kalender@ccit.example"].status == "sent"
+    assert results["mv@theen.example"].status == "sent"
+    assert results["kalender@ccit.example"].subject.startswith("Netzwerktimer: ") and "neue Terminüberschneidung" in results["kalender@ccit.example"].subject
+    outbox = deployment.data_dir / "outbox"
+    files = sorted(outbox.glob("*.eml"))
+    assert len(files) == 2
+    msg = email.message_from_bytes(files[0].read_bytes(), policy=policy.default)
+    assert msg.get_content_type() == "multipart/alternative"
+    text = msg.get_body(("plain",)).get_content()
+    assert "ThEEN-Mitgliederversammlung 2025" in text
+    # a second run the same night sends nothing
+    again = {r.recipient: r.status for r in run_digest(config, store, deployment, night, NOW + timedelta(minutes=5))}
+    assert set(again.values()) == {"already_sent"}
+    assert len(sorted(outbox.glob("*.eml"))) == 2
+
+
+def test_the_conflicts_command_prints_json_with_the_contracted_fields(tmp_path, sites_server):
+    path = tmp_path / "sources.toml"
+    path.write_text(CONFIG.format(base=sites_server.base_url), encoding="utf-8")
+    assert cli(tmp_path, "--config", str(path), "refresh").returncode == 0
+    proc = cli(tmp_path, "--config", str(path), "conflicts", "--from", "2025-11-01", "--to", "2025-11-30", "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    assert rows and all({"id", "kind", "score", "status", "events"} <= set(r) for r in rows)
+    assert all(len(r["events"]) == 2 and {"uid", "title", "start", "end", "networks"} <= set(r["events"][0]) for r in rows)
+    only = json.loads(cli(tmp_path, "--config", str(path), "conflicts", "--from", "2025-11-01", "--to", "2025-11-30", "--kind", "same_day", "--json").stdout)
+    assert all(r["kind"] == "same_day" for r in only)
+    first = rows[0]["id"]
+    proc = cli(tmp_path, "--config", str(path), "conflicts", "ack", first[:12], "--note", "abgestimmt")
+    assert proc.returncode == 0 and "acknowledged: abgestimmt" in proc.stdout
+    proc = cli(tmp_path, "--config", str(path), "check-date", "2025-11-26", "--start", "09:00", "--end", "11:00", "--json")
+    data = json.loads(proc.stdout)
+    assert data["date"] == "2025-11-26" and data["collisions"]
+    proc = cli(tmp_path, "--config", str(path), "digest", "--dry-run")
+    assert proc.returncode == 0 and "kalender@ccit.example:" in proc.stdout
