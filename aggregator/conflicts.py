@@ -154,7 +154,7 @@ class Slot:
     def duration(self) -> timedelta:
         if self.all_day:
             return timedelta(days=(self.day_end - self.day_start).days)
-        return self.end - self.start
+        return _span(self)
 
     @property
     def start_key(self) -> str:
@@ -204,10 +204,10 @@ def make_slot(
             e = end if end.tzinfo is not None else end.replace(tzinfo=zone)
         else:
             e = datetime.combine(end, time(), zone)
-        if e < s:
+        if e.astimezone(UTC) < s.astimezone(UTC):
             e = s
         first = s.astimezone(zone).date()
-        last = (e - _TICK).astimezone(zone).date() if e > s else first
+        last = (e.astimezone(UTC) - _TICK).astimezone(zone).date() if e.astimezone(UTC) > s.astimezone(UTC) else first
         day_end = last + timedelta(days=1)
         all_day = False
     else:
@@ -382,7 +382,7 @@ def conflict_id(kind: str, a: Slot, b: Slot) -> str:
 def score(kind: str, a: Slot, b: Slot, overlap: timedelta) -> float:
     """0..100, higher is worse; the formula is in the module doc."""
     if kind == "overlap":
-        shorter = min(a.end - a.start, b.end - b.start)
+        shorter = min(_span(a), _span(b))
         share = 1.0 if shorter <= timedelta(0) else min(1.0, overlap / shorter)
         time_factor = 0.5 + 0.5 * share
     else:
@@ -506,8 +506,14 @@ def _days(slot: Slot, zone: ZoneInfo) -> tuple[date, date]:
     if slot.all_day:
         return slot.day_start, max(slot.day_start, slot.day_end - timedelta(days=1))
     first = slot.start.astimezone(zone).date()
-    last = (slot.end - _TICK).astimezone(zone).date() if slot.end > slot.start else first
+    end = slot.end.astimezone(UTC)
+    last = (end - _TICK).astimezone(zone).date() if end > slot.start.astimezone(UTC) else first
     return first, last
+
+
+def _span(slot: Slot) -> timedelta:
+    """Real elapsed time (subtracting datetimes of one zone would give wall-clock time across DST)."""
+    return slot.end.astimezone(UTC) - slot.start.astimezone(UTC)
 
 
 def _order(slot: Slot) -> tuple:
