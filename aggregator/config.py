@@ -159,6 +159,7 @@ class Source(_Strict):
     enabled: bool = True
     timezone: str | None = None
     max_pages: int = Field(default=5, ge=1, le=100)
+    role: Literal["events", "context"] = "events"
     note: str = ""
     html: HtmlOptions | None = None
 

@@ -82,7 +82,7 @@ def check_date(config: Config, store: Store, day: date, now: datetime, *, start:
         found = find_conflicts(on(d) + [probe], rules, zone=zone)
         return [(c.kind, c.b if c.a is probe else c.a) for c in found if probe in (c.a, c.b)]
 
-    check = DateCheck(day=day, events=on(day), collisions=collisions(day), context=context_of(day))
+    check = DateCheck(day=day, events=on(day), collisions=collisions(day), context=context_of(day, context_periods(config, store)))
     for offset in range(1, FREE_DAYS_SEARCHED + 1):
         for d in (day - timedelta(days=offset), day + timedelta(days=offset)):
             if d >= now.astimezone(zone).date() and d.weekday() < 5 and not _holiday(d) and not collisions(d):
@@ -93,10 +93,28 @@ def check_date(config: Config, store: Store, day: date, now: datetime, *, start:
     return check
 
 
-def context_of(day: date) -> list[str]:
-    """Public holidays of Thuringia on that day."""
+def context_periods(config: Config, store: Store) -> list[tuple[str, date, date]]:
+    """(title, first day, day after the last) of the events of context sources (role = "context")."""
+    zone = ZoneInfo(config.settings.timezone)
+    ids = {s.id for s in config.sources if s.role == "context"}
+    out = []
+    for stored in store.published_events():
+        ev = stored.event
+        if ev.source_id not in ids or ev.status == "cancelled":
+            continue
+        first = ev.start if not isinstance(ev.start, datetime) else ev.start.astimezone(zone).date()
+        last = ev.end if ev.end is not None and not isinstance(ev.end, datetime) else (
+            ev.end.astimezone(zone).date() + timedelta(days=1) if isinstance(ev.end, datetime) else first + timedelta(days=1))
+        out.append((ev.title, first, last))
+    return sorted(out, key=lambda p: (p[1], p[0]))
+
+
+def context_of(day: date, periods: list[tuple[str, date, date]] = ()) -> list[str]:
+    """Public holidays of Thuringia and context calendar entries (school holidays, fairs) on that day."""
     name = _holiday(day)
-    return [f"Feiertag in Thüringen: {name}"] if name else []
+    lines = [f"Feiertag in Thüringen: {name}"] if name else []
+    lines += [f"fällt in: {title}" for title, first, after in periods if first <= day < after]
+    return lines
 
 
 def _holiday(day: date) -> str | None:

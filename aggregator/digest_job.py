@@ -23,7 +23,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from aggregator.conflict_report import context_of, detect
+from aggregator.conflict_report import context_of, context_periods, detect
 from aggregator.conflict_state import Tracked
 from aggregator.config import Config, Deployment
 from aggregator.mail import SmtpSettings, build_message, send_once
@@ -60,6 +60,7 @@ def run_digest(config: Config, store: Store, deployment: Deployment, night: date
     tracked = detect(config, store, now)
     published = publication(config, store, now)
     problems = _problems(config, store)
+    periods = context_periods(config, store)
     smtp = None if dry_run else SmtpSettings.from_env(env)
     outbox = deployment.data_dir / "outbox"
     results = []
@@ -69,7 +70,7 @@ def run_digest(config: Config, store: Store, deployment: Deployment, night: date
             results.append(DigestOutcome(recipient, "already_sent"))
             continue
         since = store.last_digest_sent(recipient) or now - timedelta(hours=24)
-        data = _data(config, tracked, published, problems, night, networks, since, now, zone)
+        data = _data(config, tracked, published, problems, periods, night, networks, since, now, zone)
         if is_empty(data) and not config.digest.send_when_empty:
             results.append(DigestOutcome(recipient, "skipped_empty"))
             continue
@@ -98,7 +99,7 @@ def _problems(config: Config, store: Store) -> list[tuple[str, SourceProblem]]:
     return out
 
 
-def _data(config: Config, tracked: list[Tracked], published, problems, night: date, networks: tuple[str, ...],
+def _data(config: Config, tracked: list[Tracked], published, problems, periods, night: date, networks: tuple[str, ...],
           since: datetime, now: datetime, zone: ZoneInfo) -> DigestData:
     kinds = set(config.conflicts.digest_kinds)
     mine = [t for t in tracked if t.kind in kinds and (not networks or set(networks) & (set(t.a.get("networks", [])) | set(t.b.get("networks", []))))]
@@ -106,7 +107,7 @@ def _data(config: Config, tracked: list[Tracked], published, problems, night: da
     horizon = now + timedelta(weeks=config.digest.upcoming_weeks)
     for t in sorted(mine, key=lambda t: (t.starts_at, -t.score, t.id)):
         status = t.status_since(since)
-        conflict = _conflict(config, t, status, zone)
+        conflict = _conflict(config, t, status, zone, periods)
         if status in ("new", "changed"):
             by_status[status].append(conflict)
         elif status == "resolved" and t.resolved_at and t.resolved_at > since:
@@ -146,11 +147,11 @@ def _side(config: Config, snap: dict, zone: ZoneInfo) -> DigestEvent:
     return DigestEvent(snap.get("title", ""), start, end, all_day, _labels(config, snap.get("networks", [])), snap.get("location", ""), snap.get("url", ""))
 
 
-def _conflict(config: Config, t: Tracked, status: str, zone: ZoneInfo) -> DigestConflict:
+def _conflict(config: Config, t: Tracked, status: str, zone: ZoneInfo, periods) -> DigestConflict:
     day = t.starts_at.astimezone(zone).date()
     return DigestConflict(
         id=t.id, kind=t.kind, score=t.score, status=status, a=_side(config, t.a, zone), b=_side(config, t.b, zone),
-        first_seen=t.first_seen.astimezone(zone).date(), note=t.ack_note or "", context=tuple(context_of(day)),
+        first_seen=t.first_seen.astimezone(zone).date(), note=t.ack_note or "", context=tuple(context_of(day, periods)),
     )
 
 

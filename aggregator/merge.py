@@ -45,7 +45,10 @@ OCCURRENCE_LIMIT = 1000
 def publication(config: Config, store: Store, now: datetime) -> list[StoredEvent]:
     """Cluster, assign UIDs, decide what is published, record changes; see the module doc."""
     settings = config.settings
-    members = store.members(since=now - settings.retention)
+    # Only configured event sources are published: context calendars are not,
+    # and a source removed from sources.toml takes its events with it.
+    event_sources = {s.id for s in config.sources if s.role == "events"}
+    members = [m for m in store.members(since=now - settings.retention) if m.event.source_id in event_sources]
     live = [m for m in members if m.gone_at is None and not m.event.recurrence_id]
     live.sort(key=_member_key)
     clusters = _clusters(live, members, config, now)

@@ -64,6 +64,13 @@ id = "elmug-tribe"
 network = "elmug"
 kind = "tribe"
 url = "{base}/wp-tec/wp-json/tribe/events/v1/events/"
+
+[[sources]]
+id = "schulferien"
+network = "theen"
+kind = "ics"
+role = "context"
+url = "{base}/schulferien/thueringen.ics"
 """
 
 
@@ -174,3 +181,11 @@ def test_the_conflicts_command_prints_json_with_the_contracted_fields(tmp_path, 
     assert data["date"] == "2025-11-26" and data["collisions"]
     proc = cli(tmp_path, "--config", str(path), "digest", "--dry-run")
     assert proc.returncode == 0 and "kalender@ccit.example:" in proc.stdout
+
+
+def test_context_calendars_are_named_next_to_dates_but_not_published(world):
+    config, store, deployment = world
+    result = check_date(config, store, date(2025, 10, 8), NOW)
+    assert "fällt in: Herbstferien Thüringen" in result.context
+    assert b"Herbstferien" not in (deployment.public_dir / "calendar.ics").read_bytes()
+    assert not any("Herbstferien" in " ".join(titles(t)) for t in detect(config, store, NOW))

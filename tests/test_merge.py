@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from aggregator.config import Config, Network, Settings
+from aggregator.config import Config, Network, Settings, Source
 from aggregator.merge import publication
 from aggregator.model import Event
 from aggregator.store import Store
@@ -21,6 +21,7 @@ CONFIG = Config(
         "thzm": Network(name="Thüringer Zentrum für Maschinenbau", short="ThZM", website="https://www.maschinenbau-thueringen.de"),
         "elmug": Network(name="ELMUG eG", short="ELMUG", website="https://elmug.de"),
     },
+    sources=[Source(id=n, network=n, kind="ics", url=f"https://{n}.example/cal.ics") for n in ("theen", "thzm", "elmug")],
 )
 
 
@@ -113,3 +114,11 @@ def test_near_misses_stay_apart(store):
     store.sync_events("thzm", [MBT_THZM], NOW)
     store.sync_events("elmug", [other_year], NOW)
     assert len(publication(CONFIG, store, NOW)) == 2
+
+
+def test_events_of_sources_no_longer_configured_or_of_context_sources_are_not_published(store):
+    store.sync_events("thzm", [MBT_THZM], NOW)
+    store.sync_events("retired", [replace(MBT_ELMUG, source_id="retired", start=MBT_ELMUG.start + timedelta(days=3), end=None)], NOW)
+    assert [p.event.source_id for p in publication(CONFIG, store, NOW)] == ["thzm"]
+    context = CONFIG.model_copy(update={"sources": [*CONFIG.sources[:1], CONFIG.sources[1].model_copy(update={"role": "context"}), CONFIG.sources[2]]})
+    assert publication(context, store, NOW) == []
