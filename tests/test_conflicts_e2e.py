@@ -17,7 +17,9 @@ from aggregator.digest_job import run_digest
 from aggregator.pipeline import refresh, select_sources
 from aggregator.store import Store
 from tests.test_cli import cli
+from tests import test_mail
 
+smtp_server = test_mail.smtp_server  # the real SMTP server fixture of the mail tests
 NOW = datetime(2025, 9, 1, 6, 0, tzinfo=timezone.utc)
 SITES = Path(__file__).parent / "fixtures" / "sites"
 
@@ -189,3 +191,27 @@ def test_context_calendars_are_named_next_to_dates_but_not_published(world):
     assert "fällt in: Herbstferien Thüringen" in result.context
     assert b"Herbstferien" not in (deployment.public_dir / "calendar.ics").read_bytes()
     assert not any("Herbstferien" in " ".join(titles(t)) for t in detect(config, store, NOW))
+
+
+def test_the_digest_over_real_smtp_reaches_each_recipient_once_and_a_refusal_is_retried(world, smtp_server):
+    config, store, deployment = world
+    controller, handler = smtp_server()
+    env = {"NETZWERKTIMER_SMTP_HOST": "127.0.0.1", "NETZWERKTIMER_SMTP_PORT": str(controller.port), "NETZWERKTIMER_SMTP_SECURITY": "none",
+           "NETZWERKTIMER_MAIL_FROM": "netzwerktimer@ccit.example"}
+    night = date(2025, 9, 1)
+    handler.refuse = "550 mailbox unavailable"
+    first = {r.recipient: r for r in run_digest(config, store, deployment, night, NOW, env=env)}
+    assert {r.status for r in first.values()} == {"failed"} and "550" in first["kalender@ccit.example"].error
+    handler.refuse = None
+    second = {r.recipient: r.status for r in run_digest(config, store, deployment, night, NOW + timedelta(minutes=30), env=env)}
+    assert second == {"kalender@ccit.example": "sent", "mv@theen.example": "sent"}
+    by_rcpt = {m["rcpt_tos"][0]: m["message"] for m in handler.messages}
+    assert set(by_rcpt) == {"kalender@ccit.example", "mv@theen.example"}
+    theen_text = by_rcpt["mv@theen.example"].get_body(("plain",)).get_content()
+    assert "ThEEN-Mitgliederversammlung 2025" in theen_text
+    # the ThEEN contact gets only conflicts involving ThEEN; the global list gets ELMUG vs medways too
+    global_text = by_rcpt["kalender@ccit.example"].get_body(("plain",)).get_content()
+    assert "Generalversammlung der ELMUG eG 2025" in global_text
+    assert by_rcpt["mv@theen.example"]["Subject"].startswith("Netzwerktimer: ")
+    third = {r.recipient: r.status for r in run_digest(config, store, deployment, night, NOW + timedelta(hours=1), env=env)}
+    assert set(third.values()) == {"already_sent"} and len(handler.messages) == 2
