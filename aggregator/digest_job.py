@@ -112,7 +112,7 @@ def _data(config: Config, tracked: list[Tracked], published, problems, periods, 
             by_status[status].append(conflict)
         elif status == "resolved" and t.resolved_at and t.resolved_at > since:
             by_status["resolved"].append(conflict)
-        if not t.resolved and t.starts_at < horizon:
+        if not t.resolved and not t.acknowledged and t.starts_at < horizon:
             by_status["upcoming"].append(conflict)
     announced = [
         _event(config, p.event, p.networks, zone)

@@ -215,3 +215,14 @@ def test_the_digest_over_real_smtp_reaches_each_recipient_once_and_a_refusal_is_
     assert by_rcpt["mv@theen.example"]["Subject"].startswith("Netzwerktimer: ")
     third = {r.recipient: r.status for r in run_digest(config, store, deployment, night, NOW + timedelta(hours=1), env=env)}
     assert set(third.values()) == {"already_sent"} and len(handler.messages) == 2
+
+
+def test_an_acknowledged_conflict_leaves_the_new_and_upcoming_lists_of_the_digest(world):
+    config, store, deployment = world
+    found = detect(config, store, NOW)
+    for t in found:
+        store.acknowledge_conflict(t.id, "abgestimmt", NOW)
+    (out,) = [r for r in run_digest(config, store, deployment, date(2025, 9, 1), NOW, dry_run=True) if r.recipient == "kalender@ccit.example"]
+    conflicts_part = out.text.split("SEIT DER LETZTEN ZUSAMMENFASSUNG ANGEKÜNDIGT")[0]
+    assert "ThEEN-Mitgliederversammlung 2025" not in conflicts_part
+    assert "TERMINÜBERSCHNEIDUNGEN DER NÄCHSTEN" not in conflicts_part
