@@ -1,19 +1,29 @@
-"""The HTTP side of ``serve``: the merged feed with ETag / Last-Modified / 304,
-the sources' status and a liveness probe."""
+"""The HTTP side of ``serve``: the calendars (merged, filtered, per network,
+conflicts) with ETag / Last-Modified / 304, the sources' status and a
+liveness probe.
+
+Calendars are never compressed, whatever the client asks for: Outlook.com
+has been seen to show an empty calendar for a gzip-compressed feed. Other
+responses (JSON) are gzipped when the client accepts it.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+from collections.abc import Callable
 from datetime import datetime, timezone
 from email.utils import format_datetime, parsedate_to_datetime
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from aggregator.config import Config, Deployment
+from aggregator.feeds import Filters, UnknownNetwork, conflicts_calendar, filtered_calendar, parse_filters
 from aggregator.pipeline import publish
 from aggregator.status import source_rows
 from aggregator.store import Store
@@ -21,23 +31,49 @@ from aggregator.store import Store
 ICS_TYPE = "text/calendar; charset=utf-8"
 
 
-def create_app(config: Config, deployment: Deployment, store: Store, *, scheduler=None) -> Starlette:
+def create_app(config: Config, deployment: Deployment, store: Store, *, scheduler=None,
+               clock: Callable[[], datetime] | None = None) -> Starlette:
+    """The app; ``clock`` (default: now, UTC) decides what is upcoming in rendered calendars."""
     calendar_path = deployment.public_dir / "calendar.ics"
+    now = clock or (lambda: datetime.now(timezone.utc))
+
+    def published_mtime() -> datetime | None:
+        try:
+            return datetime.fromtimestamp(int(calendar_path.stat().st_mtime), timezone.utc)
+        except FileNotFoundError:
+            return None
 
     async def calendar(request: Request) -> Response:
-        if not calendar_path.exists():
-            publish(config, store, deployment)
-        data = calendar_path.read_bytes()
-        etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
-        modified = datetime.fromtimestamp(int(calendar_path.stat().st_mtime), timezone.utc)
-        headers = {
-            "ETag": etag,
-            "Last-Modified": format_datetime(modified, usegmt=True),
-            "Cache-Control": "public, max-age=300",
-        }
-        if _not_modified(request, etag, modified):
-            return Response(status_code=304, headers=headers)
-        return Response(data, media_type=ICS_TYPE, headers=headers)
+        q = request.query_params
+        try:
+            filters = parse_filters(config, q.get("network"), q.get("category"), q.get("cancelled"))
+        except UnknownNetwork as exc:
+            return PlainTextResponse(exc.args[0] + "\n", status_code=404)
+        except ValueError as exc:
+            return PlainTextResponse(f"{exc}\n", status_code=400)
+        if filters.empty:
+            if not calendar_path.exists():
+                publish(config, store, deployment)
+            data = calendar_path.read_bytes()
+            return _calendar_response(request, data, published_mtime())
+        return _rendered(request, *filtered_calendar(config, store, filters, now()))
+
+    async def network_calendar(request: Request) -> Response:
+        network = request.path_params["network"]
+        if network not in config.networks:
+            known = ", ".join(sorted(config.networks))
+            return PlainTextResponse(f"unknown network: {network!r}; known: {known}\n", status_code=404)
+        return _rendered(request, *filtered_calendar(config, store, Filters(networks=(network,)), now()))
+
+    async def conflicts(request: Request) -> Response:
+        return _rendered(request, *conflicts_calendar(config, store, now()))
+
+    def _rendered(request: Request, data: bytes, newest: datetime | None) -> Response:
+        # Last-Modified: the newest entry, or the published file if it changed later
+        # (an entry that left the view leaves no timestamp of its own behind).
+        stamps = [t for t in (newest, published_mtime()) if t is not None]
+        modified = max(stamps) if stamps else datetime(2000, 1, 1, tzinfo=timezone.utc)
+        return _calendar_response(request, data, modified.replace(microsecond=0))
 
     async def status(request: Request) -> Response:
         return JSONResponse({"sources": source_rows(config, store.source_states())})
@@ -59,10 +95,36 @@ def create_app(config: Config, deployment: Deployment, store: Store, *, schedule
 
     routes = [
         Route("/calendar.ics", calendar, methods=["GET", "HEAD"]),
+        Route("/networks/{network}.ics", network_calendar, methods=["GET", "HEAD"]),
+        Route("/conflicts.ics", conflicts, methods=["GET", "HEAD"]),
         Route("/status", status),
         Route("/healthz", healthz),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(NoCalendarGZip, minimum_size=500)])
+
+
+class NoCalendarGZip(GZipMiddleware):
+    """gzip for everything but calendars (``*.ics``), which always go out uncompressed."""
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["path"].endswith(".ics"):
+            await self.app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def _calendar_response(request: Request, data: bytes, modified: datetime | None) -> Response:
+    """``data`` as text/calendar with ETag (from the bytes), Last-Modified, or 304."""
+    etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
+    modified = modified or datetime(2000, 1, 1, tzinfo=timezone.utc)
+    headers = {
+        "ETag": etag,
+        "Last-Modified": format_datetime(modified, usegmt=True),
+        "Cache-Control": "public, max-age=300",
+    }
+    if _not_modified(request, etag, modified):
+        return Response(status_code=304, headers=headers)
+    return Response(data, media_type=ICS_TYPE, headers=headers)
 
 
 def _not_modified(request: Request, etag: str, modified: datetime) -> bool:
