@@ -448,6 +448,8 @@ def _config_check(args, config: Config, deployment: Deployment) -> int:
 def _serve(args, config: Config, deployment: Deployment) -> int:
     from aggregator.web import serve
 
+    # the scheduler's outcomes (refreshes, digest sends) are the service's log, also without --verbose
+    logging.getLogger("aggregator").setLevel(logging.INFO)
     serve(config, deployment, host=args.host, port=args.port)
     return 0
 

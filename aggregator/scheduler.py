@@ -5,6 +5,15 @@ never fetched, or last fetched longer ago than their refresh interval plus a
 small per-source jitter (so 24 sources do not hit the network in one second
 every time). Due-ness is read from the database, so a restart continues the
 rhythm instead of fetching everything again.
+
+A failing source backs off: after n consecutive failed fetches its next
+refresh waits interval × 2^(n−1), at most 24 hours; one success resets it.
+
+The nightly digest runs at ``[digest] send_at`` (local time in
+``settings.timezone``) and once at start-up: if today's send time has passed
+and today's digest has not been done yet (e.g. the service was down at 06:00),
+it is caught up. ``run_digest`` sends each (night, recipient) at most once; one
+lock keeps the start-up check and the timed job from running together.
 """
 
 from __future__ import annotations
@@ -12,11 +21,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from aggregator.config import Config, Deployment, Source
+from aggregator.digest_job import DigestOutcome, recipients, run_digest
 from aggregator.pipeline import refresh
 from aggregator.store import SourceState, Store
 
@@ -30,17 +41,82 @@ def jitter(source: Source, interval: timedelta) -> timedelta:
     return timedelta(seconds=span * fraction)
 
 
-def due_sources(config: Config, states: dict[str, SourceState], now: datetime) -> list[Source]:
-    """The enabled sources whose next refresh time has come."""
+MAX_BACKOFF = timedelta(hours=24)
+
+
+def backoff(interval: timedelta, failures: int) -> timedelta:
+    """The wait after ``failures`` consecutive failed fetches: interval × 2^(failures−1), at most 24 h
+    (never less than the interval itself)."""
+    if failures <= 1:
+        return interval
+    cap = max(interval, MAX_BACKOFF)
+    if failures > 40:  # 2^40 × anything sensible is far beyond the cap
+        return cap
+    return min(interval * (2 ** (failures - 1)), cap)
+
+
+def due_sources(config: Config, states: dict[str, SourceState], now: datetime,
+                failures: dict[str, int] | None = None) -> list[Source]:
+    """The enabled sources whose next refresh time has come.
+
+    ``failures``: source id → consecutive failed fetches (most recent first, until a
+    success); a failing source waits ``backoff(interval, n)`` instead of its interval.
+    """
+    failures = failures or {}
     due = []
     for s in config.sources:
         if not s.enabled:
             continue
         st = states.get(s.id)
         interval = config.refresh_of(s)
-        if st is None or st.last_fetch_at is None or st.last_fetch_at + interval + jitter(s, interval) <= now:
+        wait = backoff(interval, failures.get(s.id, 0))
+        if st is None or st.last_fetch_at is None or st.last_fetch_at + wait + jitter(s, interval) <= now:
             due.append(s)
     return due
+
+
+def consecutive_failures(outcomes: list[str]) -> int:
+    """How many of the newest outcomes (newest first) are errors, up to the first success."""
+    n = 0
+    for outcome in outcomes:
+        if outcome != "error":
+            break
+        n += 1
+    return n
+
+
+def failure_counts(store: Store, states: dict[str, SourceState]) -> dict[str, int]:
+    """source id → consecutive failed fetches, read from ``fetch_log`` for the sources whose
+    last fetch failed (the others have none)."""
+    return {
+        sid: consecutive_failures([row.outcome for row in store.fetch_log(sid)])
+        for sid, st in states.items()
+        if st.last_outcome == "error"
+    }
+
+
+def send_time(send_at: str) -> time:
+    hours, minutes = send_at.split(":")
+    return time(int(hours), int(minutes))
+
+
+def digest_due(now: datetime, send_at: time, zone: ZoneInfo, last_attempted_night: date | None) -> date | None:
+    """The night whose digest should be sent now, or None.
+
+    The night is today's local date; it is due once today's ``send_at`` (local wall
+    time; a time skipped by the DST change counts as the moment right after the gap,
+    a repeated one as its first occurrence) has passed and that night has not been
+    attempted. A digest missed for a whole day is not sent after midnight: the next
+    night's comes at its own time.
+    """
+    local = now.astimezone(zone)
+    today = local.date()
+    moment = datetime.combine(today, send_at, tzinfo=zone)  # fold=0
+    if now.astimezone(timezone.utc) < moment.astimezone(timezone.utc):
+        return None
+    if last_attempted_night is not None and last_attempted_night >= today:
+        return None
+    return today
 
 
 def tick_interval(config: Config) -> timedelta:
@@ -56,8 +132,28 @@ class RefreshScheduler:
         self.config, self.store, self.deployment = config, store, deployment
         self._scheduler = BackgroundScheduler(timezone=config.settings.timezone)
         self._lock = threading.Lock()
+        self._digest_lock = threading.Lock()
+        self._zone = ZoneInfo(config.settings.timezone)
+        self._send_at = send_time(config.digest.send_at)
+        self.last_attempted_night: date | None = None
 
     def start(self) -> None:
+        if recipients(self.config):
+            self.last_attempted_night = self._night_done_in_store(datetime.now(timezone.utc))
+            self._scheduler.add_job(
+                self.digest_check,
+                "cron",
+                hour=self._send_at.hour,
+                minute=self._send_at.minute,
+                timezone=self._zone,
+                next_run_time=datetime.now(timezone.utc),  # the start-up check: catch up after downtime
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=3600,
+                id="digest",
+            )
+        else:
+            log.info("no digest recipients: the nightly digest is off")
         self._scheduler.add_job(
             self.tick,
             "interval",
@@ -77,7 +173,8 @@ class RefreshScheduler:
             return
         try:
             now = datetime.now(timezone.utc)
-            due = due_sources(self.config, self.store.source_states(), now)
+            states = self.store.source_states()
+            due = due_sources(self.config, states, now, failure_counts(self.store, states))
             if due:
                 report = refresh(self.config, self.store, self.deployment, due, now=now)
                 for r in report.sources:
@@ -86,3 +183,42 @@ class RefreshScheduler:
             log.exception("scheduled refresh failed; will try again on the next tick")
         finally:
             self._lock.release()
+
+    # --- the nightly digest ----------------------------------------------
+
+    def _night_done_in_store(self, now: datetime) -> date | None:
+        """Today's night if every recipient already has a sent digest for it (then a restart
+        need not even look); else None and the check runs ``run_digest``, which skips the sent ones."""
+        today = now.astimezone(self._zone).date()
+        sent = {row.recipient for row in self.store.digest_sends(today) if row.status == "sent"}
+        return today if set(recipients(self.config)) <= sent else None
+
+    def digest_check(self) -> list[DigestOutcome] | None:
+        """Send tonight's digest if it is due; never raises into the scheduler.
+
+        Failed or unfinished sends leave the night unattempted and are retried in 15 minutes.
+        """
+        with self._digest_lock:
+            now = datetime.now(timezone.utc)
+            night = digest_due(now, self._send_at, self._zone, self.last_attempted_night)
+            if night is None:
+                return None
+            try:
+                outcomes = run_digest(self.config, self.store, self.deployment, night, now)
+            except Exception:
+                log.exception("digest for %s failed; trying again in 15 minutes", night)
+                self._retry_digest(now)
+                return None
+            for o in outcomes:
+                log.info("digest %s to %s: %s%s%s", night, o.recipient, o.status,
+                         f" → {o.where}" if o.where else "", f" ({o.error})" if o.error else "")
+            if any(o.status in ("failed", "in_progress") for o in outcomes):
+                self._retry_digest(now)
+            else:
+                self.last_attempted_night = night
+            return outcomes
+
+    def _retry_digest(self, now: datetime) -> None:
+        if self._scheduler.running:
+            self._scheduler.add_job(self.digest_check, "date", run_date=now + timedelta(minutes=15),
+                                    id="digest-retry", replace_existing=True)

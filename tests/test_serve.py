@@ -1,5 +1,6 @@
 """`netzwerktimer serve` as a real process: scheduled refresh, the feed over HTTP
-with ETag / 304, the sources' status, a clean stop on SIGTERM."""
+with ETag / 304, the sources' status, a clean stop on SIGTERM, the nightly
+digest caught up at start-up and sent once."""
 
 from __future__ import annotations
 
@@ -14,8 +15,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from aggregator import mail
 from tests.support.shared import ics_check
 from tests.test_end_to_end import write_config
+
+SMTP_VARIABLES = [getattr(mail, n) for n in dir(mail) if n.startswith("ENV_SMTP_")]
 
 
 def free_port() -> int:
@@ -32,7 +36,9 @@ def serve(tmp_path):
         port = free_port()
         env = {**os.environ, "NETZWERKTIMER_DATA_DIR": str(tmp_path / "data")}
         env.pop("NETZWERKTIMER_DATABASE_URL", None)
-        log = open(tmp_path / "serve.log", "wb")
+        for name in SMTP_VARIABLES:
+            env.pop(name, None)  # the digest goes to the outbox
+        log = open(tmp_path / "serve.log", "ab")
         proc = subprocess.Popen(
             [sys.executable, "-m", "aggregator.cli", "--config", str(config), "serve", "--port", str(port)],
             env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path,
@@ -139,3 +145,49 @@ def test_sigterm_stops_serve_cleanly(tmp_path, sites_server, serve):
     assert "Application shutdown complete" in log
     assert "Traceback" not in log
     assert (tmp_path / "data" / "public" / "calendar.ics").exists()
+
+
+def test_serve_catches_up_the_digest_at_start_up_and_sends_it_once_across_a_restart(tmp_path, serve):
+    closed = free_port()
+    config = tmp_path / "sources.toml"
+    config.write_text(
+        f"""
+[settings]
+timeout = 1
+retries = 0
+timezone = "Europe/Berlin"
+
+[digest]
+send_at = "00:00"
+recipients = ["ops@example.org"]
+send_when_empty = true
+
+[networks.optonet]
+name = "OptoNet e.V."
+
+[[sources]]
+id = "optonet-posts"
+network = "optonet"
+kind = "feed"
+url = "http://127.0.0.1:{closed}/feed/"
+""",
+        encoding="utf-8",
+    )
+    outbox = tmp_path / "data" / "outbox"
+    mails = lambda: sorted(outbox.glob("*.eml")) if outbox.exists() else []  # noqa: E731
+    # send_at (00:00 local) has passed today and nothing was sent: the start-up check sends it
+    _, proc = serve(config)
+    wait_for(lambda: len(mails()) == 1, proc, tmp_path)
+    (first,) = mails()
+    assert "ops@example.org" in first.name
+    content = first.read_bytes()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=15) in (0, -signal.SIGTERM)
+    # started again the same day: this night's digest is done, nothing is sent again
+    _, proc = serve(config)
+    time.sleep(3)
+    assert proc.poll() is None
+    assert mails() == [first] and first.read_bytes() == content
+    log = (tmp_path / "serve.log").read_text()
+    assert log.count(": sent") == 1, log
+    assert "Traceback" not in log
