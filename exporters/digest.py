@@ -40,6 +40,8 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from exporters.links import safe_url
+
 __all__ = [
     "CATALOGUE",
     "DigestConflict",
@@ -240,20 +242,6 @@ def _clean(value: object) -> str:
     text = "" if value is None else str(value)
     text = _CONTROL.sub(" ", text.replace("\t", " ").replace("\n", " ").replace("\r", " "))
     return " ".join(text.split())
-
-
-def safe_url(url: object) -> str:
-    """``url`` when it is an absolute http(s) URL with a host, else ``""``."""
-    text = "" if url is None else str(url).strip()
-    if not text or any(ch.isspace() for ch in text) or _CONTROL.search(text):
-        return ""
-    try:
-        parts = urlsplit(text)
-    except ValueError:
-        return ""
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return ""
-    return text
 
 
 def _host(url: str) -> str:

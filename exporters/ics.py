@@ -20,7 +20,6 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone as dt_timezone, tzinfo
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from icalendar import Calendar, vDuration, vRecur, vText
@@ -29,6 +28,7 @@ from icalendar import Event as VEvent
 import aggregator
 from aggregator.config import Network
 from aggregator.model import Event, StoredEvent, When
+from exporters.links import safe_url
 from exporters.vtimezone import FIRST_YEAR, LAST_YEAR, vtimezone
 
 log = logging.getLogger(__name__)
@@ -188,7 +188,7 @@ def _rank(p: _Prepared) -> tuple:
 def _vevent(p: _Prepared, networks: Mapping[str, Network]) -> VEvent:
     ev = p.stored.event
     labels = [networks[n].label if n in networks else n for n in (p.stored.networks or (ev.network_id,))]
-    url = _safe_url(ev.url)
+    url = safe_url(ev.url)
 
     out = VEvent()
     out.add("UID", p.uid)
@@ -258,20 +258,6 @@ def _text(value: str) -> str:
 
 def _one_line(value: str) -> str:
     return " ".join(_text(value).split())
-
-
-def _safe_url(value: str) -> str:
-    """The URL if it is an absolute http(s) URL without whitespace or controls, else ""."""
-    value = (value or "").strip()
-    if not value or any(ch.isspace() or ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in value):
-        return ""
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        return ""
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        return ""
-    return value
 
 
 # --- times -------------------------------------------------------------------
