@@ -26,6 +26,7 @@ from aggregator.config import Config, Deployment
 from aggregator.feeds import Filters, UnknownNetwork, conflicts_calendar, filtered_calendar, parse_filters
 from aggregator.pipeline import publish
 from aggregator.status import source_rows
+from aggregator.web_api import api_routes
 from aggregator.store import Store
 
 ICS_TYPE = "text/calendar; charset=utf-8"
@@ -99,6 +100,7 @@ def create_app(config: Config, deployment: Deployment, store: Store, *, schedule
         Route("/conflicts.ics", conflicts, methods=["GET", "HEAD"]),
         Route("/status", status),
         Route("/healthz", healthz),
+        *api_routes(config, deployment, store, now),
     ]
     return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(NoCalendarGZip, minimum_size=500)])
 

@@ -191,3 +191,14 @@ url = "http://127.0.0.1:{closed}/feed/"
     log = (tmp_path / "serve.log").read_text()
     assert log.count(": sent") == 1, log
     assert "Traceback" not in log
+
+
+def test_serve_answers_the_json_api_and_the_atom_feed(tmp_path, sites_server, serve):
+    base, _ = serve(write_config(tmp_path, sites_server))
+    deadline = time.monotonic() + 30
+    while httpx.get(base + "/events.json").json()["total"] == 0:
+        assert time.monotonic() < deadline, "the scheduler never refreshed"
+        time.sleep(0.3)
+    assert httpx.get(base + "/openapi.json").json()["openapi"].startswith("3.1")
+    assert httpx.get(base + "/feed.atom").headers["content-type"].startswith("application/atom+xml")
+    assert httpx.get(base + "/conflicts.json").status_code == 200
