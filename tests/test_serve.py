@@ -202,3 +202,12 @@ def test_serve_answers_the_json_api_and_the_atom_feed(tmp_path, sites_server, se
     assert httpx.get(base + "/openapi.json").json()["openapi"].startswith("3.1")
     assert httpx.get(base + "/feed.atom").headers["content-type"].startswith("application/atom+xml")
     assert httpx.get(base + "/conflicts.json").status_code == 200
+
+
+def test_serve_shows_the_web_page_in_german_and_english(tmp_path, sites_server, serve):
+    base, _ = serve(write_config(tmp_path, sites_server))
+    page = httpx.get(base + "/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert '<html lang="de"' in page.text and "Termin prüfen" in page.text
+    assert '<html lang="en"' in httpx.get(base + "/?lang=en").text
+    assert httpx.get(base + "/check", params={"date": "2025-11-26"}).status_code == 200
