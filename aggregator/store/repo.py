@@ -403,6 +403,30 @@ class Store:
         with self._session() as s:
             return s.scalar(select(func.max(D.sent_at)).where(D.recipient == recipient, D.status == "sent"))
 
+    # --- operations (aggregator.web_ops: /metrics, /readyz) ------------
+    # Read-only aggregates for the scrape; imports are local to keep this section self-contained.
+
+    def fetch_outcome_counts(self) -> dict[str, int]:
+        """How many logged fetches ended in each outcome (fetched, not_modified, unchanged, error)."""
+        from aggregator.store.tables import FetchRow as F
+
+        with self._session() as s:
+            return {outcome: n for outcome, n in s.execute(select(F.outcome, func.count()).group_by(F.outcome))}
+
+    def last_digest_sent_any(self) -> datetime | None:
+        """When any digest was last sent (None: never)."""
+        from aggregator.store.tables import DigestSendRow as D
+
+        with self._session() as s:
+            return s.scalar(select(func.max(D.sent_at)).where(D.status == "sent"))
+
+    def ping(self) -> None:
+        """``SELECT 1``; raises when the database does not answer."""
+        from sqlalchemy import text
+
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
 @dataclass(frozen=True)
 class Member:
     """A stored event as the merge step sees it."""
