@@ -28,6 +28,7 @@ from aggregator.pipeline import publish
 from aggregator.status import source_rows
 from aggregator.web_api import api_routes
 from aggregator.web_page import page_routes
+from aggregator.web_ops import ops_routes
 from aggregator.store import Store
 
 ICS_TYPE = "text/calendar; charset=utf-8"
@@ -103,6 +104,7 @@ def create_app(config: Config, deployment: Deployment, store: Store, *, schedule
         Route("/healthz", healthz),
         *api_routes(config, deployment, store, now),
         *page_routes(config, deployment, store, now),
+        *ops_routes(config, deployment, store, now),
     ]
     return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(NoCalendarGZip, minimum_size=500)])
 

@@ -211,3 +211,10 @@ def test_serve_shows_the_web_page_in_german_and_english(tmp_path, sites_server, 
     assert '<html lang="de"' in page.text and "Termin prüfen" in page.text
     assert '<html lang="en"' in httpx.get(base + "/?lang=en").text
     assert httpx.get(base + "/check", params={"date": "2025-11-26"}).status_code == 200
+
+
+def test_serve_answers_readiness_and_metrics(tmp_path, sites_server, serve):
+    base, _ = serve(write_config(tmp_path, sites_server))
+    assert httpx.get(base + "/readyz").text.startswith("ready")
+    metrics = httpx.get(base + "/metrics")
+    assert metrics.status_code == 200 and "netzwerktimer_fetches_total" in metrics.text
