@@ -3,18 +3,15 @@ one network's feed, the conflicts feed, ETag / 304, and never gzip for calendars
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import icalendar
 import pytest
 from starlette.testclient import TestClient
 
-from aggregator.config import Deployment, load_config
-from aggregator.pipeline import refresh, select_sources
-from aggregator.store import Store
 from aggregator.web import create_app
 from tests.support.shared import ics_check
-from tests.test_end_to_end import EXPECTED_TITLES, NOW, write_config
+from tests.support.web import refreshed_sites
+from tests.test_end_to_end import EXPECTED_TITLES, NOW
 
 ICS = "text/calendar; charset=utf-8"
 GZIP = {"Accept-Encoding": "gzip"}
@@ -22,15 +19,8 @@ GZIP = {"Accept-Encoding": "gzip"}
 
 @pytest.fixture
 def app_env(tmp_path, sites_server):
-    config = load_config(write_config(tmp_path, sites_server))
-    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
-    deployment = Deployment(config_path=Path(config.path), data_dir=tmp_path / "data", database_url=url)
-    store = Store(url)
-    store.migrate()
-    report = refresh(config, store, deployment, select_sources(config, None), now=NOW)
-    assert [r.outcome for r in report.sources] == ["fetched"] * 4
-    yield config, deployment, store
-    store.close()
+    with refreshed_sites(tmp_path, sites_server, NOW) as (config, deployment, store):
+        yield config, deployment, store
 
 
 @pytest.fixture

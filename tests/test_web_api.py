@@ -21,6 +21,7 @@ from aggregator.merge import publication
 from aggregator.pipeline import refresh, select_sources
 from aggregator.store import Store
 from aggregator.web_api import api_routes, openapi_document
+from tests.support.web import refreshed_sites
 from tests.test_end_to_end import EXPECTED_TITLES, NOW, write_config
 
 MEDWAYS = {"medways Branchentalk Medizintechnik", "Workshop MDR-Regulatorik", "medways auf der Medizintechnik-Messe (Stand 12)"}
@@ -28,15 +29,8 @@ MEDWAYS = {"medways Branchentalk Medizintechnik", "Workshop MDR-Regulatorik", "m
 
 @pytest.fixture
 def app_env(tmp_path, sites_server):
-    config = load_config(write_config(tmp_path, sites_server))
-    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
-    deployment = Deployment(config_path=Path(config.path), data_dir=tmp_path / "data", database_url=url)
-    store = Store(url)
-    store.migrate()
-    report = refresh(config, store, deployment, select_sources(config, None), now=NOW)
-    assert [r.outcome for r in report.sources] == ["fetched"] * 4
-    yield config, deployment, store
-    store.close()
+    with refreshed_sites(tmp_path, sites_server, NOW) as (config, deployment, store):
+        yield config, deployment, store
 
 
 @pytest.fixture

@@ -14,27 +14,21 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from aggregator.config import Deployment, load_config
+from aggregator.config import Deployment
 from aggregator.conflict_report import detect
 from aggregator.merge import publication
 from aggregator.pipeline import refresh, select_sources
 from aggregator.store import Store
 from aggregator.web_ops import ops_routes
-from tests.test_end_to_end import NOW, write_config
+from tests.support.web import refreshed_sites
+from tests.test_end_to_end import NOW
 
 
 @pytest.fixture
 def app_env(tmp_path, sites_server):
-    config = load_config(write_config(tmp_path, sites_server))
-    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
-    deployment = Deployment(config_path=Path(config.path), data_dir=tmp_path / "data", database_url=url)
-    store = Store(url)
-    store.migrate()
-    report = refresh(config, store, deployment, select_sources(config, None), now=NOW)
-    assert [r.outcome for r in report.sources] == ["fetched"] * 4
-    detect(config, store, NOW)  # records the conflicts, as the digest and /conflicts.json do
-    yield config, deployment, store
-    store.close()
+    with refreshed_sites(tmp_path, sites_server, NOW) as (config, deployment, store):
+        detect(config, store, NOW)  # records the conflicts, as the digest and /conflicts.json do
+        yield config, deployment, store
 
 
 def client_for(config, deployment, store) -> TestClient:

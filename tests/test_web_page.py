@@ -21,12 +21,9 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from aggregator import merge
-from aggregator.config import Deployment, load_config
-from aggregator.pipeline import refresh, select_sources
-from aggregator.store import Store
 from aggregator.web_page import page_routes
 from tests.support.shared import IN_CI
-from tests.test_end_to_end import write_config
+from tests.support.web import refreshed_sites
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -44,15 +41,8 @@ HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
 @pytest.fixture
 def page_env(tmp_path, sites_server):
-    config = load_config(write_config(tmp_path, sites_server))
-    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
-    deployment = Deployment(config_path=Path(config.path), data_dir=tmp_path / "data", database_url=url)
-    store = Store(url)
-    store.migrate()
-    report = refresh(config, store, deployment, select_sources(config, None), now=FROZEN)
-    assert [r.outcome for r in report.sources] == ["fetched"] * 4
-    yield config, deployment, store
-    store.close()
+    with refreshed_sites(tmp_path, sites_server, FROZEN) as (config, deployment, store):
+        yield config, deployment, store
 
 
 def make_app(config, deployment, store, now=FROZEN) -> Starlette:
