@@ -13,20 +13,25 @@ from aggregator.conflict_state import Tracked, track
 from aggregator.conflicts import Slot, find_conflicts, make_slot, slots
 from aggregator.config import Config
 from aggregator.merge import publication
+from aggregator.model import StoredEvent
 from aggregator.store import Store
 
 NEW_FOR = timedelta(hours=24)  # without a digest to compare with, "new" means seen in the last day
 FREE_DAYS_SEARCHED = 21
 
 
-def detect(config: Config, store: Store, now: datetime, start: datetime | None = None, end: datetime | None = None) -> list[Tracked]:
+def detect(config: Config, store: Store, now: datetime, start: datetime | None = None, end: datetime | None = None,
+           *, published: list[StoredEvent] | None = None) -> list[Tracked]:
     """Find the conflicts in [start, end) (default: now to now + [conflicts] horizon), record
-    their lifecycle, and return those found now plus those resolved in the window."""
+    their lifecycle, and return those found now plus those resolved in the window.
+    ``published`` saves recomputing ``publication(config, store, now)`` when the caller has it."""
     rules = config.conflicts.rules()
     zone = ZoneInfo(config.settings.timezone)
     start = start or now
     end = end or now + rules.horizon
-    found = find_conflicts(slots(publication(config, store, now), start, end, zone=zone, rules=rules), rules, zone=zone)
+    if published is None:
+        published = publication(config, store, now)
+    found = find_conflicts(slots(published, start, end, zone=zone, rules=rules), rules, zone=zone)
     tracked = track(store, found, now, window_start=max(start, now))
     ids = {c.id for c in found}
     return [t for t in tracked if t.id in ids or (t.resolved and start <= t.starts_at < end)]

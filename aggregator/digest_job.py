@@ -57,8 +57,8 @@ def recipients(config: Config) -> dict[str, tuple[str, ...]]:
 def run_digest(config: Config, store: Store, deployment: Deployment, night: date, now: datetime, *,
                dry_run: bool = False, force: bool = False, env: dict | None = None) -> list[DigestOutcome]:
     zone = ZoneInfo(config.settings.timezone)
-    tracked = detect(config, store, now)
     published = publication(config, store, now)
+    tracked = detect(config, store, now, published=published)
     problems = _problems(config, store)
     periods = context_periods(config, store)
     smtp = None if dry_run else SmtpSettings.from_env(env)
