@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     ics.add_argument("-o", "--output", metavar="FILE", help="write here (default: standard output)")
     ics.set_defaults(handler=_export_ics)
 
-    s = sub.add_parser("sources", parents=[common], help="inspect sources")
+    s = sub.add_parser("sources", parents=[common], help="list, check, discover and accept sources")
     ssub = s.add_subparsers(dest="action", required=True, metavar="ACTION")
     sl = ssub.add_parser("list", parents=[common], help="each source: last run, status, events")
     sl.add_argument("--json", action="store_true", help="print JSON")
