@@ -12,8 +12,11 @@ refresh waits interval × 2^(n−1), at most 24 hours; one success resets it.
 The nightly digest runs at ``[digest] send_at`` (local time in
 ``settings.timezone``) and once at start-up: if today's send time has passed
 and today's digest has not been done yet (e.g. the service was down at 06:00),
-it is caught up. ``run_digest`` sends each (night, recipient) at most once; one
-lock keeps the start-up check and the timed job from running together.
+it is caught up. ``run_digest`` sends each (night, recipient) at most once.
+
+The scheduler is the only writer in ``serve`` (the web only reads), and one lock
+serialises its writers: a refresh (with publish and the conflicts' lifecycle)
+and the digest never run together.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from aggregator.config import Config, Deployment, Source
+from aggregator.conflict_report import detect
 from aggregator.digest_job import DigestOutcome, recipients, run_digest
 from aggregator.pipeline import refresh
 from aggregator.store import SourceState, Store
@@ -131,8 +135,10 @@ class RefreshScheduler:
     def __init__(self, config: Config, store: Store, deployment: Deployment):
         self.config, self.store, self.deployment = config, store, deployment
         self._scheduler = BackgroundScheduler(timezone=config.settings.timezone)
+        # One lock for every writer (refresh + publish + conflict lifecycle, digest):
+        # the web only reads, so nothing else in the process writes.
         self._lock = threading.Lock()
-        self._digest_lock = threading.Lock()
+        self._digest_lock = self._lock
         self._zone = ZoneInfo(config.settings.timezone)
         self._send_at = send_time(config.digest.send_at)
         self.last_attempted_night: date | None = None
@@ -179,6 +185,7 @@ class RefreshScheduler:
                 report = refresh(self.config, self.store, self.deployment, due, now=now)
                 for r in report.sources:
                     log.info("refreshed %s: %s%s", r.source_id, r.outcome, f" ({r.error})" if r.error else "")
+                detect(self.config, self.store, now)  # the conflicts' lifecycle, as the web and /metrics show it
         except Exception:
             log.exception("scheduled refresh failed; will try again on the next tick")
         finally:

@@ -25,6 +25,7 @@ from starlette.routing import Route
 from aggregator.config import Config, Deployment
 from aggregator.feeds import Filters, UnknownNetwork, conflicts_calendar, filtered_calendar, parse_filters
 from aggregator.pipeline import publish
+from aggregator.published_view import PublishedView
 from aggregator.status import source_rows
 from aggregator.web_api import api_routes
 from aggregator.web_page import page_routes
@@ -39,6 +40,7 @@ def create_app(config: Config, deployment: Deployment, store: Store, *, schedule
     """The app; ``clock`` (default: now, UTC) decides what is upcoming in rendered calendars."""
     calendar_path = deployment.public_dir / "calendar.ics"
     now = clock or (lambda: datetime.now(timezone.utc))
+    view = PublishedView(config, store, calendar_path)  # readers never write; the scheduler does
 
     def published_mtime() -> datetime | None:
         try:
@@ -59,17 +61,18 @@ def create_app(config: Config, deployment: Deployment, store: Store, *, schedule
                 publish(config, store, deployment)
             data = calendar_path.read_bytes()
             return _calendar_response(request, data, published_mtime())
-        return _rendered(request, *filtered_calendar(config, store, filters, now()))
+        return _rendered(request, *filtered_calendar(config, view.items(now()), filters))
 
     async def network_calendar(request: Request) -> Response:
         network = request.path_params["network"]
         if network not in config.networks:
             known = ", ".join(sorted(config.networks))
             return PlainTextResponse(f"unknown network: {network!r}; known: {known}\n", status_code=404)
-        return _rendered(request, *filtered_calendar(config, store, Filters(networks=(network,)), now()))
+        return _rendered(request, *filtered_calendar(config, view.items(now()), Filters(networks=(network,))))
 
     async def conflicts(request: Request) -> Response:
-        return _rendered(request, *conflicts_calendar(config, store, now()))
+        at = now()
+        return _rendered(request, *conflicts_calendar(config, store, view.items(at), at))
 
     def _rendered(request: Request, data: bytes, newest: datetime | None) -> Response:
         # Last-Modified: the newest entry, or the published file if it changed later
@@ -102,9 +105,9 @@ def create_app(config: Config, deployment: Deployment, store: Store, *, schedule
         Route("/conflicts.ics", conflicts, methods=["GET", "HEAD"]),
         Route("/status", status),
         Route("/healthz", healthz),
-        *api_routes(config, deployment, store, now),
-        *page_routes(config, deployment, store, now),
-        *ops_routes(config, deployment, store, now),
+        *api_routes(config, store, view, now),
+        *page_routes(config, store, view, now),
+        *ops_routes(config, deployment, store, view, now),
     ]
     return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(NoCalendarGZip, minimum_size=500)])
 

@@ -302,6 +302,11 @@ class Store:
                 for r in s.scalars(select(ConflictRow).order_by(ConflictRow.starts_at, ConflictRow.id))
             ]
 
+    def conflict_hashes(self) -> dict[str, tuple[str, str | None]]:
+        """id → (content hash, acknowledged content hash or None), for read-only lifecycle views."""
+        with self._session() as s:
+            return {cid: (h, ack) for cid, h, ack in s.execute(select(ConflictRow.id, ConflictRow.content_hash, ConflictRow.ack_hash))}
+
     def acknowledge_conflict(self, conflict_id: str, note: str, now: datetime) -> bool:
         """Mark a conflict as known and intended (until either side changes); False if unknown."""
         with self._session.begin() as s:
