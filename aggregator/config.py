@@ -100,6 +100,9 @@ class Settings(_Strict):
     max_retry_after: float = Field(default=120.0, ge=0)
     per_host_concurrency: int = Field(default=2, ge=1, le=16)
     respect_robots_txt: bool = True
+    # Off by default: sources are public websites, and a URL, redirect or link that
+    # leads into our own network is an attack (SSRF), not an event calendar.
+    allow_private_networks: bool = False
 
     @field_validator("timezone")
     @classmethod

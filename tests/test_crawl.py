@@ -65,7 +65,7 @@ def site(sites_server, tmp_path):
 
 def run(sites_server, first="p1", max_pages=5):
     async def go():
-        async with Fetcher(Settings(timeout=1, retries=0, backoff=0)) as fetcher:
+        async with Fetcher(Settings(timeout=1, retries=0, backoff=0, allow_private_networks=True)) as fetcher:
             url = sites_server.url(first)
             result = await fetcher.fetch(url)
             ctx = ExtractContext(url=url, timezone=ZoneInfo("Europe/Berlin"), now=datetime(2025, 9, 1, tzinfo=timezone.utc))
