@@ -210,3 +210,12 @@ def test_robots_txt_is_fetched_through_the_guard_too(monkeypatch, sites_server, 
     result = fetch(sites_server.url(CAL))
     assert result.error == f"refused: intranet.example.org resolves to 10.0.0.5, a private address (a redirect led there); {HINT}"
     assert [r.path for r in sites_server.requests] == ["/robots.txt"]  # the calendar itself was never asked for
+
+
+def test_proxy_settings_from_the_environment_are_not_used(monkeypatch, sites_server):
+    # Through a proxy the guard could not see where a name leads; this one would refuse every request.
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    assert fetch(sites_server.url(CAL), allow_private_networks=True).outcome == "fetched"
