@@ -21,6 +21,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     ValidationError,
     field_validator,
     model_validator,
@@ -100,6 +101,9 @@ class Settings(_Strict):
     max_retry_after: float = Field(default=120.0, ge=0)
     per_host_concurrency: int = Field(default=2, ge=1, le=16)
     respect_robots_txt: bool = True
+    # Off by default: sources are public websites, and a URL, redirect or link that
+    # leads into our own network is an attack (SSRF), not an event calendar.
+    allow_private_networks: StrictBool = False
 
     @field_validator("timezone")
     @classmethod
@@ -159,6 +163,8 @@ class Source(_Strict):
     enabled: bool = True
     timezone: str | None = None
     max_pages: int = Field(default=5, ge=1, le=100)
+    # Pagination and detail pages stay on the source's host unless a host is named here.
+    allow_hosts: list[Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")]] = []
     role: Literal["events", "context"] = "events"
     note: str = ""
     html: HtmlOptions | None = None
@@ -309,10 +315,10 @@ def _describe(err: dict, raw: dict) -> tuple[str, str]:
     elif err["type"] == "missing":
         msg = "required key is missing"
     key = ""
-    for part in loc:
+    for i, part in enumerate(loc):
         if isinstance(part, int):
             key += f"[{part}]"
-            if loc[0] == "sources" and isinstance(raw.get("sources"), list) and part < len(raw["sources"]):
+            if i == 1 and loc[0] == "sources" and isinstance(raw.get("sources"), list) and part < len(raw["sources"]):
                 sid = raw["sources"][part].get("id") if isinstance(raw["sources"][part], dict) else None
                 if sid:
                     key += f" (id {sid!r})"

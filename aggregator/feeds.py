@@ -18,6 +18,7 @@ from aggregator.conflict_state import Tracked
 from aggregator.model import Event, StoredEvent
 from aggregator.store import Store
 from exporters.ics import UID_DOMAIN, render_calendar
+from exporters.links import safe_url
 
 
 class UnknownNetwork(KeyError):
@@ -126,8 +127,8 @@ def _side(config: Config, side: dict, zone: ZoneInfo) -> str:
         lines.append(("Netzwerke: " if len(labels) > 1 else "Netzwerk: ") + ", ".join(labels))
     if side.get("location"):
         lines.append(f"Ort: {side['location']}")
-    if side.get("url"):
-        lines.append(f"Link: {side['url']}")
+    if safe_url(side.get("url")):
+        lines.append(f"Link: {safe_url(side['url'])}")
     return "\n".join(lines)
 
 

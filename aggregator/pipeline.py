@@ -119,7 +119,8 @@ async def _gather(config: Config, sources: list[Source], items, now: datetime) -
                 source = by_id[source_id]
                 ctx = ExtractContext(url=result.url or source.url, timezone=config.timezone_of(source), now=now, options=source.options())
                 try:
-                    gathered.extraction = await crawl(source.kind, result, ctx, fetcher, max_pages=source.max_pages)
+                    gathered.extraction = await crawl(source.kind, result, ctx, fetcher, max_pages=source.max_pages,
+                                                      allow_hosts=source.allow_hosts)
                 except ExtractError as exc:
                     gathered.error = str(exc)
             return source_id, gathered

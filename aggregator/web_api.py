@@ -30,6 +30,7 @@ from aggregator.model import StoredEvent
 from aggregator.recurrence import expand
 from aggregator.store import Store
 from exporters.ics import public_uid
+from exporters.links import safe_url
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -246,7 +247,7 @@ def event_json(item: StoredEvent) -> dict:
         "all_day": ev.all_day,
         "networks": list(item.networks or (ev.network_id,)),
         "location": ev.location,
-        "url": ev.url,
+        "url": safe_url(ev.url),
         "status": ev.status.lower(),
         "categories": list(ev.categories),
         "recurring": bool(ev.rrule or ev.rdates),
@@ -296,21 +297,22 @@ def atom_feed(config: Config, items: list[StoredEvent], self_url: str, site_url:
     el(root, "generator", "Netzwerktimer")
     for item in fresh:
         ev = item.event
+        url = safe_url(ev.url)
         entry = el(root, "entry")
         el(entry, "id", "urn:uuid:" + str(uuid.uuid5(UID_NAMESPACE, event_uid(item))))
         el(entry, "title", f"Neu: {ev.title or '(ohne Titel)'} ({_german_date(ev.start, zone)})")
         el(entry, "updated", _utc_iso(item.last_modified))
         el(entry, "published", _utc_iso(item.first_seen))
-        if ev.url:
-            el(entry, "link", rel="alternate", type="text/html", href=ev.url)
+        if url:
+            el(entry, "link", rel="alternate", type="text/html", href=url)
         labels = [config.networks[n].label if n in config.networks else n for n in (item.networks or (ev.network_id,))]
         lines = [f"Wann: {_german_date(ev.start, zone)}" + (" (ganztägig)" if ev.all_day else "")]
         if labels:
             lines.append(("Netzwerke: " if len(labels) > 1 else "Netzwerk: ") + ", ".join(labels))
         if ev.location:
             lines.append(f"Ort: {ev.location}")
-        if ev.url:
-            lines.append(f"Link: {ev.url}")
+        if url:
+            lines.append(f"Link: {url}")
         if ev.description:
             lines.append("")
             lines.append(ev.description)

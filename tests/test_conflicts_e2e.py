@@ -25,6 +25,7 @@ SITES = Path(__file__).parent / "fixtures" / "sites"
 
 CONFIG = """
 [settings]
+allow_private_networks = true
 timeout = 2
 retries = 0
 retention = "3650d"

@@ -43,6 +43,7 @@ EXPECTED_TITLES = {
 def write_config(tmp_path: Path, server, sources=SOURCES) -> Path:
     lines = [
         "[settings]",
+        "allow_private_networks = true",  # the fixture server is on 127.0.0.1
         'refresh = "1h"',
         "timeout = 2",
         "retries = 1",

@@ -306,6 +306,18 @@ def test_injection_stays_inside_its_property():
     assert "Quelle" not in str(inject["DESCRIPTION"])
 
 
+def test_title_with_crlf_cannot_add_an_event_to_the_ics():
+    # Straight into the exporter, past normalize (which folds a title to one line already).
+    description = 'Preis; 10,00 € \\ ermäßigt, "Tagesticket"\r\nZweite Zeile\nEND:VEVENT\rBEGIN:VEVENT\n'
+    event = ev("crlf", datetime(2030, 3, 5, 10, tzinfo=BERLIN), datetime(2030, 3, 5, 12, tzinfo=BERLIN),
+               title="Workshop\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nSUMMARY:evil", description=description,
+               location="Erfurt\r\nEND:VCALENDAR")
+    (only,) = parse(render([stored(event)])).walk("VEVENT")
+    assert str(only["SUMMARY"]) == "Workshop END:VEVENT BEGIN:VEVENT SUMMARY:evil"
+    assert str(only["LOCATION"]) == "Erfurt END:VCALENDAR"
+    assert str(only["DESCRIPTION"]) == 'Preis; 10,00 € \\ ermäßigt, "Tagesticket"\nZweite Zeile\nEND:VEVENT\nBEGIN:VEVENT\n\nNetzwerk: CCIT'
+
+
 def test_text_fields():
     cal = parse(render(sample()))
     text = next(v for v in cal.walk("VEVENT") if str(v["UID"]) == public_uid("ccit-ics", "text"))

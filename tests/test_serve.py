@@ -105,6 +105,7 @@ def test_offline_serve_starts_serves_a_valid_empty_calendar_and_shows_each_error
     config.write_text(
         f"""
 [settings]
+allow_private_networks = true
 timeout = 1
 retries = 0
 
@@ -153,6 +154,7 @@ def test_serve_catches_up_the_digest_at_start_up_and_sends_it_once_across_a_rest
     config.write_text(
         f"""
 [settings]
+allow_private_networks = true
 timeout = 1
 retries = 0
 timezone = "Europe/Berlin"
