@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import create_engine, event, func, select
+from sqlalchemy import create_engine, event, func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -239,8 +239,8 @@ class Store:
         if not changes:
             return
         with self._session.begin() as s:
-            for row_id, uid in changes.items():
-                s.get(EventRow, row_id).merged_uid = uid
+            # One executemany by primary key: a first publication touches every row.
+            s.execute(update(EventRow), [{"id": row_id, "merged_uid": uid} for row_id, uid in changes.items()])
 
     def published_states(self) -> dict[tuple[str, str], PublishedState]:
         with self._session() as s:
@@ -253,12 +253,17 @@ class Store:
         """Insert or update these published states."""
         if not states:
             return
+        rows = [{"uid": st.uid, "recurrence_id": st.recurrence_id, "content_hash": st.content_hash, "sequence": st.sequence,
+                 "first_seen": st.first_seen, "last_modified": st.last_modified} for st in states]
         with self._session.begin() as s:
-            for st in states:
-                row = s.get(PublishedRow, (st.uid, st.recurrence_id)) or PublishedRow(uid=st.uid, recurrence_id=st.recurrence_id)
-                row.content_hash, row.sequence = st.content_hash, st.sequence
-                row.first_seen, row.last_modified = st.first_seen, st.last_modified
-                s.add(row)
+            # Bulk statements, not a row object each: a first publication writes every entry.
+            existing = {(u, r) for u, r in s.execute(select(PublishedRow.uid, PublishedRow.recurrence_id))}
+            new = [r for r in rows if (r["uid"], r["recurrence_id"]) not in existing]
+            old = [r for r in rows if (r["uid"], r["recurrence_id"]) in existing]
+            if new:
+                s.execute(insert(PublishedRow), new)
+            if old:
+                s.execute(update(PublishedRow), old)
 
     # --- conflicts ------------------------------------------------------
 
