@@ -23,7 +23,7 @@ from aggregator.merge import publication
 from aggregator.store import SourceState, Store, SyncResult
 from aggregator.store.repo import FetchRecord
 from exporters.files import write_atomic
-from exporters.ics import render_calendar
+from exporters.ics import RenderedVevents, render_calendar
 
 log = logging.getLogger(__name__)
 
@@ -264,19 +264,26 @@ def _published_path(deployment: Deployment):
 
 
 def render(config: Config, store: Store, network_id: str | None = None, *, now: datetime | None = None) -> bytes:
-    """The merged calendar (or one network's) as ICS bytes, from what is stored."""
+    """The merged calendar (or one network's) as ICS bytes, from what is stored.
+
+    VEVENTs rendered by the last publish are reused; rendering the whole calendar
+    stores the new ones and forgets those it no longer uses."""
     items = publication(config, store, now or datetime.now(timezone.utc))
     name = config.settings.calendar_name
     if network_id is not None:
         name = f"{name} – {config.networks[network_id].label}"
         items = [i for i in items if network_id in i.networks]
-    return render_calendar(
+    rendered = RenderedVevents(known=store.rendered_vevents())
+    data = render_calendar(
         items,
         networks=config.networks,
         name=name,
         refresh=config.settings.refresh,
         timezone=config.settings.timezone,
+        rendered=rendered,
     )
+    store.save_rendered_vevents(rendered.added, rendered.unused() if network_id is None else set())
+    return data
 
 
 def publish(config: Config, store: Store, deployment: Deployment, *, now: datetime | None = None) -> bool:

@@ -14,12 +14,12 @@ from zoneinfo import ZoneInfo
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import create_engine, event, func, insert, select, update
+from sqlalchemy import create_engine, delete, event, func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from aggregator.model import Event, StoredEvent, When
-from aggregator.store.tables import ConflictRow, EventRow, FetchRow, PublishedRow, SourceRow
+from aggregator.store.tables import ConflictRow, EventRow, FetchRow, PublishedRow, RenderedRow, SourceRow
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -264,6 +264,22 @@ class Store:
                 s.execute(insert(PublishedRow), new)
             if old:
                 s.execute(update(PublishedRow), old)
+
+    def rendered_vevents(self) -> dict[str, bytes]:
+        """key → VEVENT bytes, as the last publish left them (``exporters.ics.RenderedVevents``)."""
+        with self._session() as s:
+            return {k: bytes(v) for k, v in s.execute(select(RenderedRow.key, RenderedRow.ics))}
+
+    def save_rendered_vevents(self, added: dict[str, bytes], unused: set[str]) -> None:
+        """Keep the newly rendered VEVENTs and forget the ones the calendar no longer uses."""
+        if not added and not unused:
+            return
+        with self._session.begin() as s:
+            if added:
+                s.execute(insert(RenderedRow), [{"key": k, "ics": v} for k, v in added.items()])
+            stale = sorted(unused)
+            for i in range(0, len(stale), 500):
+                s.execute(delete(RenderedRow).where(RenderedRow.key.in_(stale[i:i + 500])))
 
     # --- conflicts ------------------------------------------------------
 
