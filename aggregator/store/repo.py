@@ -231,8 +231,9 @@ class Store:
         after ``since`` (the merge step decides about grace and retention)."""
         with self._session() as s:
             ends = func.coalesce(EventRow.end_utc, EventRow.start_utc)
-            q = select(EventRow).where(EventRow.gone_at.is_(None) | (ends >= since) | EventRow.rrule.is_not(None)).order_by(EventRow.id)
-            return [Member(r.id, _stored(r).event, r.merged_uid, r.first_seen, r.last_modified, r.gone_at) for r in s.scalars(q)]
+            # Plain rows, not ORM objects: this reads every event on each publication.
+            q = select(EventRow.__table__).where(EventRow.gone_at.is_(None) | (ends >= since) | EventRow.rrule.is_not(None)).order_by(EventRow.id)
+            return [Member(r.id, _stored(r).event, r.merged_uid, r.first_seen, r.last_modified, r.gone_at) for r in s.execute(q)]
 
     def set_merged_uids(self, changes: dict[int, str]) -> None:
         """Record the cluster UID of events whose UID changed (nothing else is written)."""
