@@ -4,74 +4,14 @@ digest caught up at start-up and sent once."""
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import httpx
-import pytest
 
-from aggregator import mail
+from tests.support.serve import free_port, wait_for
 from tests.support.shared import ics_check
 from tests.test_end_to_end import write_config
-
-SMTP_VARIABLES = [getattr(mail, n) for n in dir(mail) if n.startswith("ENV_SMTP_")]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def serve(tmp_path):
-    procs = []
-
-    def start(config: Path) -> str:
-        port = free_port()
-        env = {**os.environ, "NETZWERKTIMER_DATA_DIR": str(tmp_path / "data")}
-        env.pop("NETZWERKTIMER_DATABASE_URL", None)
-        for name in SMTP_VARIABLES:
-            env.pop(name, None)  # the digest goes to the outbox
-        log = open(tmp_path / "serve.log", "ab")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "aggregator.cli", "--config", str(config), "serve", "--port", str(port)],
-            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path,
-        )
-        procs.append(proc)
-        base = f"http://127.0.0.1:{port}"
-        wait_for(lambda: _get(base + "/healthz") == 200, proc, tmp_path)
-        return base, proc
-
-    yield start
-    for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-
-
-def _get(url: str) -> int | None:
-    try:
-        return httpx.get(url, timeout=2).status_code
-    except httpx.HTTPError:
-        return None
-
-
-def wait_for(condition, proc, tmp_path, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"serve exited with {proc.returncode}:\n{(tmp_path / 'serve.log').read_text()}")
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"condition not met in {timeout} s:\n{(tmp_path / 'serve.log').read_text()}")
-
 
 def test_serve_refreshes_on_start_and_serves_the_feed_with_etag_and_304(tmp_path, sites_server, serve):
     base, _ = serve(write_config(tmp_path, sites_server))
