@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
@@ -41,6 +42,7 @@ class SourceReport:
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
     sync: SyncResult | None = None
+    duration_s: float | None = None  # fetching and crawling, retries and waits included
 
 
 @dataclass
@@ -73,7 +75,12 @@ def refresh(
     now: datetime | None = None,
     publish_after: bool = True,
 ) -> RefreshReport:
-    """Fetch the given sources concurrently, store what changed, publish if anything did."""
+    """Fetch the given sources concurrently, store what changed, publish if anything did.
+
+    Logs one record per source (``event`` ``refresh.source``), one for the
+    publication (``publish``) and one for the whole refresh (``refresh``).
+    """
+    started = time.perf_counter()
     now = now or datetime.now(timezone.utc)
     states = store.source_states()
     items = []
@@ -91,11 +98,36 @@ def refresh(
             reason = f"internal error: {type(exc).__name__}: {exc}"
             store.record_fetch(source.id, FetchRecord(started_at=now, outcome="error", error=reason))
             report.sources.append(SourceReport(source.id, "error", error=reason))
+        report.sources[-1].duration_s = gathered[source.id].duration_s
+        _log_source(report.sources[-1])
     if publish_after:
         # Always: besides new events, time alone changes what is published
         # (the grace period of vanished events ends, old events pass retention).
         report.published = publish(config, store, deployment, now=now)
+    failed = len(report.failed)
+    log.info("refreshed %d sources, %d failed", len(report.sources), failed,
+             extra=_fields(event="refresh", outcome="error" if failed else "ok", sources=len(report.sources), failed=failed,
+                           published=report.published if publish_after else None, duration_s=_since(started)))
     return report
+
+
+def _log_source(r: SourceReport) -> None:
+    """One structured record for one source's refresh (WARNING when it failed or was held back)."""
+    level = logging.WARNING if r.outcome in ("error", "suspicious") else logging.INFO
+    sync = r.sync
+    log.log(level, "source %s: %s%s", r.source_id, r.outcome, f" ({r.error})" if r.error else "",
+            extra=_fields(event="refresh.source", source=r.source_id, outcome=r.outcome, http_status=r.http_status,
+                          events=r.events, added=sync and sync.added, updated=sync and sync.updated, gone=sync and sync.gone,
+                          warnings=len(r.warnings) or None, duration_s=r.duration_s, error=r.error))
+
+
+def _fields(**fields) -> dict:
+    """Context fields for a log record, without the empty ones."""
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def _since(started: float) -> float:
+    return round(time.perf_counter() - started, 3)
 
 
 @dataclass
@@ -105,6 +137,7 @@ class _Gathered:
     fetch: FetchResult
     extraction: Extraction | None = None
     error: str | None = None
+    duration_s: float | None = None
 
 
 async def _gather(config: Config, sources: list[Source], items, now: datetime) -> dict[str, _Gathered]:
@@ -115,6 +148,7 @@ async def _gather(config: Config, sources: list[Source], items, now: datetime) -
 
         async def one(source_id: str, result: FetchResult) -> tuple[str, _Gathered]:
             gathered = _Gathered(result)
+            crawl_started = time.perf_counter()
             if result.outcome == "fetched":
                 source = by_id[source_id]
                 ctx = ExtractContext(url=result.url or source.url, timezone=config.timezone_of(source), now=now, options=source.options())
@@ -122,6 +156,7 @@ async def _gather(config: Config, sources: list[Source], items, now: datetime) -
                     gathered.extraction = await crawl(source.kind, result, ctx, fetcher, max_pages=source.max_pages)
                 except ExtractError as exc:
                     gathered.error = str(exc)
+            gathered.duration_s = round(result.elapsed + time.perf_counter() - crawl_started, 3)
             return source_id, gathered
 
         return dict(await asyncio.gather(*(one(k, r) for k, r in results.items())))
@@ -279,5 +314,12 @@ def render(config: Config, store: Store, network_id: str | None = None, *, now: 
 
 
 def publish(config: Config, store: Store, deployment: Deployment, *, now: datetime | None = None) -> bool:
-    """Write the merged calendar atomically; return whether its bytes changed."""
-    return write_atomic(_published_path(deployment), render(config, store, now=now))
+    """Write the merged calendar atomically; return whether its bytes changed. Logs one record (``publish``)."""
+    started = time.perf_counter()
+    path = _published_path(deployment)
+    data = render(config, store, now=now)
+    changed = write_atomic(path, data)
+    log.info("calendar %s: %s", "written" if changed else "unchanged", path,
+             extra=_fields(event="publish", outcome="written" if changed else "unchanged", events=data.count(b"BEGIN:VEVENT"),
+                           bytes=len(data), duration_s=_since(started)))
+    return changed

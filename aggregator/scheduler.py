@@ -176,11 +176,10 @@ class RefreshScheduler:
             states = self.store.source_states()
             due = due_sources(self.config, states, now, failure_counts(self.store, states))
             if due:
-                report = refresh(self.config, self.store, self.deployment, due, now=now)
-                for r in report.sources:
-                    log.info("refreshed %s: %s%s", r.source_id, r.outcome, f" ({r.error})" if r.error else "")
-        except Exception:
-            log.exception("scheduled refresh failed; will try again on the next tick")
+                refresh(self.config, self.store, self.deployment, due, now=now)  # logs each source
+        except Exception as exc:
+            log.exception("scheduled refresh failed; will try again on the next tick",
+                          extra={"event": "refresh", "outcome": "error", "error": f"{type(exc).__name__}: {exc}"})
         finally:
             self._lock.release()
 
@@ -204,14 +203,13 @@ class RefreshScheduler:
             if night is None:
                 return None
             try:
-                outcomes = run_digest(self.config, self.store, self.deployment, night, now)
-            except Exception:
-                log.exception("digest for %s failed; trying again in 15 minutes", night)
+                outcomes = run_digest(self.config, self.store, self.deployment, night, now)  # logs each send
+            except Exception as exc:
+                log.exception("digest for %s failed; trying again in 15 minutes", night,
+                              extra={"event": "digest", "night": night.isoformat(), "outcome": "error",
+                                     "error": f"{type(exc).__name__}: {exc}"})
                 self._retry_digest(now)
                 return None
-            for o in outcomes:
-                log.info("digest %s to %s: %s%s%s", night, o.recipient, o.status,
-                         f" → {o.where}" if o.where else "", f" ({o.error})" if o.error else "")
             if any(o.status in ("failed", "in_progress") for o in outcomes):
                 self._retry_digest(now)
             else:

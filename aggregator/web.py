@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 from collections.abc import Callable
 from datetime import datetime, timezone
 from email.utils import format_datetime, parsedate_to_datetime
@@ -32,6 +33,8 @@ from aggregator.web_ops import ops_routes
 from aggregator.store import Store
 
 ICS_TYPE = "text/calendar; charset=utf-8"
+
+log = logging.getLogger(__name__)
 
 
 def create_app(config: Config, deployment: Deployment, store: Store, *, scheduler=None,
@@ -147,12 +150,18 @@ def _not_modified(request: Request, etag: str, modified: datetime) -> bool:
 
 
 def serve(config: Config, deployment: Deployment, *, host: str, port: int) -> None:
-    """Run the scheduler and the HTTP server until SIGINT/SIGTERM."""
+    """Run the scheduler and the HTTP server until SIGINT/SIGTERM. Logging is the caller's
+    (``aggregator.logs``): uvicorn's loggers propagate to it."""
     import uvicorn
 
+    from aggregator.logs import redact_url
     from aggregator.scheduler import RefreshScheduler
 
     store = Store(deployment.database_url)
     store.migrate()
     app = create_app(config, deployment, store, scheduler=RefreshScheduler(config, store, deployment))
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    log.info("serving on %s:%d", host, port, extra={
+        "event": "serve.start", "host": host, "port": port, "config": str(deployment.config_path),
+        "data_dir": str(deployment.data_dir), "database": redact_url(deployment.database_url),
+        "sources": sum(1 for s in config.sources if s.enabled)})
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=True)

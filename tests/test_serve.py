@@ -4,6 +4,7 @@ digest caught up at start-up and sent once."""
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 
@@ -129,7 +130,9 @@ url = "http://127.0.0.1:{closed}/feed/"
     assert proc.poll() is None
     assert mails() == [first] and first.read_bytes() == content
     log = (tmp_path / "serve.log").read_text()
-    assert log.count(": sent") == 1, log
+    records = [json.loads(line) for line in log.splitlines()]  # serve logs JSON lines
+    sent = [r["recipient"] for r in records if r.get("event") == "digest.send" and r["outcome"] == "sent"]
+    assert sent == ["ops@example.org"], log
     assert "Traceback" not in log
 
 
