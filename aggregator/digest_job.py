@@ -21,6 +21,7 @@ digest, and sending it exactly once per night and recipient.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -61,7 +62,10 @@ def recipients(config: Config) -> dict[str, tuple[str, ...]]:
 
 
 def run_digest(config: Config, store: Store, deployment: Deployment, night: date, now: datetime, *,
-               dry_run: bool = False, force: bool = False, env: dict | None = None) -> list[DigestOutcome]:
+               dry_run: bool = False, force: bool = False, env: dict | None = None,
+               stop: threading.Event | None = None) -> list[DigestOutcome]:
+    """The outcome per recipient (see the module docstring); once ``stop`` is set no further
+    recipient is started (a mail being sent is finished), and the outcomes so far are returned."""
     zone = ZoneInfo(config.settings.timezone)
     published = publication(config, store, now)
     tracked = detect(config, store, now, published=published)
@@ -72,6 +76,9 @@ def run_digest(config: Config, store: Store, deployment: Deployment, night: date
     results = []
     sent_tonight = {row.recipient for row in store.digest_sends(night) if row.status == "sent"}
     for recipient, networks in sorted(recipients(config).items()):
+        if stop is not None and stop.is_set():
+            log.info("digest for %s stopped before %s", night, recipient, extra={"event": "digest", "night": night.isoformat(), "outcome": "stopped"})
+            break
         started = time.perf_counter()
         if recipient in sent_tonight and not force and not dry_run:
             results.append(_logged(DigestOutcome(recipient, "already_sent"), night, started))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -49,6 +50,7 @@ class SourceReport:
 class RefreshReport:
     sources: list[SourceReport] = field(default_factory=list)
     published: bool = False
+    stopped: bool = False  # interrupted while fetching: nothing was stored or published
 
     @property
     def failed(self) -> list[SourceReport]:
@@ -74,9 +76,14 @@ def refresh(
     *,
     now: datetime | None = None,
     publish_after: bool = True,
+    stop: threading.Event | None = None,
 ) -> RefreshReport:
     """Fetch the given sources concurrently, store what changed, publish if anything did.
 
+    ``stop``: when it is set while the sources are being fetched, the fetches are
+    abandoned and the result is ``stopped``, with nothing stored or published (no fetch
+    recorded, no file touched); once fetching is done the refresh is finished
+    (storing and publishing are short), so a stop never leaves half of it behind.
     Logs one record per source (``event`` ``refresh.source``), one for the
     publication (``publish``) and one for the whole refresh (``refresh``).
     """
@@ -88,7 +95,11 @@ def refresh(
         st = states.get(s.id)
         cache = CacheState(st.etag, st.http_last_modified, st.body_digest) if st else None
         items.append((s.id, s.url, cache))
-    gathered = asyncio.run(_gather(config, sources, items, now))
+    gathered = asyncio.run(_until_stopped(_gather(config, sources, items, now), stop))
+    if gathered is None:
+        log.info("refresh of %d sources stopped while fetching; nothing stored", len(sources),
+                 extra=_fields(event="refresh", outcome="stopped", sources=len(sources), duration_s=_since(started)))
+        return RefreshReport(stopped=True)
     report = RefreshReport()
     for source in sources:
         try:
@@ -128,6 +139,23 @@ def _fields(**fields) -> dict:
 
 def _since(started: float) -> float:
     return round(time.perf_counter() - started, 3)
+
+
+async def _until_stopped(coro, stop: threading.Event | None, poll: float = 0.1):
+    """``await coro``, or cancel it and return None as soon as ``stop`` is set."""
+    task = asyncio.ensure_future(coro)
+    if stop is None:
+        return await task
+    while not task.done():
+        if stop.is_set():
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+            return None
+        await asyncio.wait({task}, timeout=poll)
+    return task.result()
 
 
 @dataclass

@@ -14,6 +14,11 @@ The nightly digest runs at ``[digest] send_at`` (local time in
 and today's digest has not been done yet (e.g. the service was down at 06:00),
 it is caught up. ``run_digest`` sends each (night, recipient) at most once; one
 lock keeps the start-up check and the timed job from running together.
+
+Stopping (SIGTERM): ``stop_taking_jobs`` (called from the signal handler) makes
+every later tick and digest check return at once and tells a running refresh to
+abandon its fetches (nothing of it is stored) and a running digest to send to no
+further recipient; ``shutdown`` then waits for the job that is running to end.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time as clock
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -32,6 +38,7 @@ from aggregator.pipeline import refresh
 from aggregator.store import SourceState, Store
 
 log = logging.getLogger(__name__)
+
 
 
 def jitter(source: Source, interval: timedelta) -> timedelta:
@@ -133,6 +140,7 @@ class RefreshScheduler:
         self._scheduler = BackgroundScheduler(timezone=config.settings.timezone)
         self._lock = threading.Lock()
         self._digest_lock = threading.Lock()
+        self._stop = threading.Event()
         self._zone = ZoneInfo(config.settings.timezone)
         self._send_at = send_time(config.digest.send_at)
         self.last_attempted_night: date | None = None
@@ -165,18 +173,34 @@ class RefreshScheduler:
         )
         self._scheduler.start()
 
+    def stop_taking_jobs(self) -> None:
+        """Start nothing new; a running refresh abandons its fetches, a running digest sends no further mail.
+        Safe to call from a signal handler (it only sets an event)."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
     def shutdown(self) -> None:
-        self._scheduler.shutdown(wait=True)
+        """Stop taking jobs, then wait until the running job (refresh, digest) has ended."""
+        self.stop_taking_jobs()
+        if self._scheduler.running:
+            started = clock.perf_counter()
+            self._scheduler.shutdown(wait=True)
+            log.info("scheduler stopped", extra={"event": "scheduler.stop", "duration_s": round(clock.perf_counter() - started, 3)})
 
     def tick(self) -> None:
-        if not self._lock.acquire(blocking=False):
+        if self._stop.is_set() or not self._lock.acquire(blocking=False):
             return
         try:
+            if self._stop.is_set():
+                return
             now = datetime.now(timezone.utc)
             states = self.store.source_states()
             due = due_sources(self.config, states, now, failure_counts(self.store, states))
             if due:
-                refresh(self.config, self.store, self.deployment, due, now=now)  # logs each source
+                refresh(self.config, self.store, self.deployment, due, now=now, stop=self._stop)  # logs each source
         except Exception as exc:
             log.exception("scheduled refresh failed; will try again on the next tick",
                           extra={"event": "refresh", "outcome": "error", "error": f"{type(exc).__name__}: {exc}"})
@@ -198,18 +222,22 @@ class RefreshScheduler:
         Failed or unfinished sends leave the night unattempted and are retried in 15 minutes.
         """
         with self._digest_lock:
+            if self._stop.is_set():
+                return None
             now = datetime.now(timezone.utc)
             night = digest_due(now, self._send_at, self._zone, self.last_attempted_night)
             if night is None:
                 return None
             try:
-                outcomes = run_digest(self.config, self.store, self.deployment, night, now)  # logs each send
+                outcomes = run_digest(self.config, self.store, self.deployment, night, now, stop=self._stop)  # logs each send
             except Exception as exc:
                 log.exception("digest for %s failed; trying again in 15 minutes", night,
                               extra={"event": "digest", "night": night.isoformat(), "outcome": "error",
                                      "error": f"{type(exc).__name__}: {exc}"})
                 self._retry_digest(now)
                 return None
+            if self._stop.is_set():
+                return outcomes  # the recipients not reached yet are caught up at the next start
             if any(o.status in ("failed", "in_progress") for o in outcomes):
                 self._retry_digest(now)
             else:

@@ -12,10 +12,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import signal
+import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
 from email.utils import format_datetime, parsedate_to_datetime
 
+import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware
@@ -150,18 +153,51 @@ def _not_modified(request: Request, etag: str, modified: datetime) -> bool:
 
 
 def serve(config: Config, deployment: Deployment, *, host: str, port: int) -> None:
-    """Run the scheduler and the HTTP server until SIGINT/SIGTERM. Logging is the caller's
-    (``aggregator.logs``): uvicorn's loggers propagate to it."""
-    import uvicorn
+    """Run the scheduler and the HTTP server until SIGINT/SIGTERM, then stop cleanly and return.
 
+    On the signal the scheduler starts nothing new and a running refresh abandons its
+    fetches (``RefreshScheduler.stop_taking_jobs``); uvicorn stops accepting
+    connections and finishes the open requests; the lifespan's end waits for the job
+    still running. Returning (exit status 0) means all of that is done. Logging is
+    the caller's (``aggregator.logs``): uvicorn's loggers propagate to it.
+    """
     from aggregator.logs import redact_url
     from aggregator.scheduler import RefreshScheduler
 
     store = Store(deployment.database_url)
     store.migrate()
-    app = create_app(config, deployment, store, scheduler=RefreshScheduler(config, store, deployment))
+    scheduler = RefreshScheduler(config, store, deployment)
+    app = create_app(config, deployment, store, scheduler=scheduler)
     log.info("serving on %s:%d", host, port, extra={
         "event": "serve.start", "host": host, "port": port, "config": str(deployment.config_path),
         "data_dir": str(deployment.data_dir), "database": redact_url(deployment.database_url),
         "sources": sum(1 for s in config.sources if s.enabled)})
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=True)
+    server = _Server(uvicorn.Config(app, host=host, port=port, log_config=None, access_log=True), scheduler.stop_taking_jobs)
+    server.run()
+    log.info("stopped", extra={"event": "serve.stop"})
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server; a SIGTERM/SIGINT first tells the scheduler to stop (``on_signal``),
+    and the clean shutdown that follows ends the process with status 0 instead of
+    re-raising the signal as uvicorn does."""
+
+    def __init__(self, config, on_signal: Callable[[], None]):
+        super().__init__(config)
+        self._on_signal = on_signal
+
+    def handle_exit(self, sig, frame) -> None:
+        self._on_signal()
+        super().handle_exit(sig, frame)
+
+    @contextlib.contextmanager
+    def capture_signals(self):
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)

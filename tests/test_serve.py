@@ -80,8 +80,8 @@ def test_sigterm_stops_serve_cleanly(tmp_path, sites_server, serve):
     base, proc = serve(write_config(tmp_path, sites_server))
     assert httpx.get(base + "/healthz").text == "ok"
     proc.send_signal(signal.SIGTERM)
-    # uvicorn finishes its shutdown, then re-raises the signal so the exit status tells it.
-    assert proc.wait(timeout=15) in (0, -signal.SIGTERM)
+    # a clean shutdown after SIGTERM is a normal end: exit status 0
+    assert proc.wait(timeout=15) == 0
     log = (tmp_path / "serve.log").read_text()
     assert "Application shutdown complete" in log
     assert "Traceback" not in log
@@ -123,7 +123,7 @@ url = "http://127.0.0.1:{closed}/feed/"
     assert "ops@example.org" in first.name
     content = first.read_bytes()
     proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=15) in (0, -signal.SIGTERM)
+    assert proc.wait(timeout=15) == 0
     # started again the same day: this night's digest is done, nothing is sent again
     _, proc = serve(config)
     time.sleep(3)
