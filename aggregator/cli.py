@@ -214,20 +214,18 @@ def _sources_list(args, config: Config, deployment: Deployment) -> int:
 
 
 def _sources_accept(args, config: Config, deployment: Deployment) -> int:
-    from aggregator.pipeline import refresh
+    from aggregator.pipeline import accept
 
     try:
         source = config.source(args.source_id)
     except KeyError:
         print(f"unknown source id: {args.source_id}", file=sys.stderr)
         return EXIT_CONFIG
-    store = _open_store(deployment)
-    state = store.source_state(source.id)
-    if not state.suspicious:
+    refreshed = accept(config, _open_store(deployment), deployment, source)
+    if refreshed is None:
         print(f"{source.id} is not held as suspicious; nothing to accept")
         return 0
-    store.accept_next(source.id)
-    (report,) = refresh(config, store, deployment, [source]).sources
+    (report,) = refreshed.sources
     print(f"{source.id}: {report.outcome}" + (f", {report.events} events" if report.events is not None else "") + (f": {report.error}" if report.error else ""))
     return 0 if report.outcome in ("fetched", "not_modified", "unchanged") else EXIT_SOURCES_FAILED
 

@@ -14,7 +14,7 @@ all come out in one format:
 - ``text``: ``<ts> <LEVEL> <logger>: <msg> key=value …`` for people at a terminal.
 
 Every record passes ``RedactSecrets`` before it is formatted: the configured
-secrets (SMTP password, the database URL's password), the password
+secrets (SMTP password, admin token, the database URL's password), the password
 of any ``scheme://user:password@host`` URL and the value of ``Authorization``
 headers and ``Bearer`` tokens are replaced by ``***`` in the message, its
 arguments, context fields and tracebacks.
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import quote, urlsplit
 
-from aggregator.config import ENV_DATABASE_URL, ConfigError
+from aggregator.config import ENV_ADMIN_TOKEN, ENV_DATABASE_URL, ConfigError
 from aggregator.mail import ENV_SMTP_PASSWORD
 
 ENV_LOG_FORMAT = "NETZWERKTIMER_LOG_FORMAT"
@@ -71,10 +71,10 @@ def settings_from_env(*, default_format: str, default_level: int, env: dict | No
 
 
 def secrets_from_env(env: dict | None = None) -> list[str]:
-    """The configured secrets that must never be logged: the SMTP password and the password
-    in the database URL (those that are set)."""
+    """The configured secrets that must never be logged: the SMTP password, the admin token
+    and the password in the database URL (those that are set)."""
     env = os.environ if env is None else env
-    found = [env.get(ENV_SMTP_PASSWORD) or ""]
+    found = [env.get(ENV_SMTP_PASSWORD) or "", env.get(ENV_ADMIN_TOKEN) or ""]
     try:
         found.append(urlsplit(env.get(ENV_DATABASE_URL) or "").password or "")
     except ValueError:

@@ -228,6 +228,16 @@ def _process(config: Config, store: Store, source: Source, gathered: _Gathered, 
     return SourceReport(source.id, "fetched", result.status, len(events), None, record.warnings, sync)
 
 
+def accept(config: Config, store: Store, deployment: Deployment, source: Source, *,
+           stop: threading.Event | None = None) -> RefreshReport | None:
+    """What ``sources accept`` does: None when ``source`` is not held as suspicious (nothing to
+    accept); else its next fetch is accepted whatever it yields, and it is refreshed now."""
+    if not store.source_state(source.id).suspicious:
+        return None
+    store.accept_next(source.id)
+    return refresh(config, store, deployment, [source], stop=stop)
+
+
 def suspicious_drop(source_id: str, before: int, now_count: int, drop: float) -> str | None:
     """Why a fetch looks like a broken site rather than a real change, or None.
 

@@ -19,6 +19,8 @@ Stopping (SIGTERM): ``stop_taking_jobs`` (called from the signal handler) makes
 every later tick and digest check return at once and tells a running refresh to
 abandon its fetches (nothing of it is stored) and a running digest to send to no
 further recipient; ``shutdown`` then waits for the job that is running to end.
+Admin actions over HTTP run through ``run_exclusive``, under the same lock as
+the scheduled refresh.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import hashlib
 import logging
 import threading
 import time as clock
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -39,6 +42,13 @@ from aggregator.store import SourceState, Store
 
 log = logging.getLogger(__name__)
 
+
+class Busy(Exception):
+    """Another refresh held the lock for longer than the caller would wait."""
+
+
+class Stopping(Exception):
+    """The service is shutting down and starts nothing new."""
 
 
 def jitter(source: Source, interval: timedelta) -> timedelta:
@@ -189,6 +199,27 @@ class RefreshScheduler:
             started = clock.perf_counter()
             self._scheduler.shutdown(wait=True)
             log.info("scheduler stopped", extra={"event": "scheduler.stop", "duration_s": round(clock.perf_counter() - started, 3)})
+
+    def run_exclusive(self, action: Callable[[threading.Event], object], *, wait: float = 300.0):
+        """``action(stop_event)`` under the refresh lock, so it never runs beside a scheduled refresh.
+
+        Waits up to ``wait`` seconds for a running refresh; raises ``Busy`` when it is still
+        running then, ``Stopping`` when the service is shutting down (before or while waiting).
+        """
+        if self._stop.is_set():
+            raise Stopping()
+        deadline = clock.monotonic() + wait
+        while not self._lock.acquire(timeout=0.2):
+            if self._stop.is_set():
+                raise Stopping()
+            if clock.monotonic() >= deadline:
+                raise Busy()
+        try:
+            if self._stop.is_set():
+                raise Stopping()
+            return action(self._stop)
+        finally:
+            self._lock.release()
 
     def tick(self) -> None:
         if self._stop.is_set() or not self._lock.acquire(blocking=False):

@@ -1,6 +1,6 @@
 """The HTTP side of ``serve``: the calendars (merged, filtered, per network,
 conflicts) with ETag / Last-Modified / 304, the sources' status and a
-liveness probe.
+liveness probe; the admin actions (``web_admin.py``) when a token is set.
 
 Calendars are never compressed, whatever the client asks for: Outlook.com
 has been seen to show an empty calendar for a gzip-compressed feed. Other
@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -26,10 +27,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from aggregator.config import Config, Deployment
+from aggregator.config import ENV_ADMIN_TOKEN, Config, Deployment
 from aggregator.feeds import Filters, UnknownNetwork, conflicts_calendar, filtered_calendar, parse_filters
 from aggregator.pipeline import publish
 from aggregator.status import source_rows
+from aggregator.web_admin import admin_routes
 from aggregator.web_api import api_routes
 from aggregator.web_page import page_routes
 from aggregator.web_ops import ops_routes
@@ -41,8 +43,9 @@ log = logging.getLogger(__name__)
 
 
 def create_app(config: Config, deployment: Deployment, store: Store, *, scheduler=None,
-               clock: Callable[[], datetime] | None = None) -> Starlette:
-    """The app; ``clock`` (default: now, UTC) decides what is upcoming in rendered calendars."""
+               clock: Callable[[], datetime] | None = None, admin_token: str | None = None) -> Starlette:
+    """The app; ``clock`` (default: now, UTC) decides what is upcoming in rendered calendars;
+    ``admin_token`` (default: none) enables the admin endpoints of ``web_admin``."""
     calendar_path = deployment.public_dir / "calendar.ics"
     now = clock or (lambda: datetime.now(timezone.utc))
 
@@ -111,6 +114,7 @@ def create_app(config: Config, deployment: Deployment, store: Store, *, schedule
         *api_routes(config, deployment, store, now),
         *page_routes(config, deployment, store, now),
         *ops_routes(config, deployment, store, now),
+        *admin_routes(config, deployment, store, scheduler, admin_token),
     ]
     return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(NoCalendarGZip, minimum_size=500)])
 
@@ -167,11 +171,12 @@ def serve(config: Config, deployment: Deployment, *, host: str, port: int) -> No
     store = Store(deployment.database_url)
     store.migrate()
     scheduler = RefreshScheduler(config, store, deployment)
-    app = create_app(config, deployment, store, scheduler=scheduler)
+    token = os.environ.get(ENV_ADMIN_TOKEN) or None
+    app = create_app(config, deployment, store, scheduler=scheduler, admin_token=token)
     log.info("serving on %s:%d", host, port, extra={
         "event": "serve.start", "host": host, "port": port, "config": str(deployment.config_path),
         "data_dir": str(deployment.data_dir), "database": redact_url(deployment.database_url),
-        "sources": sum(1 for s in config.sources if s.enabled)})
+        "sources": sum(1 for s in config.sources if s.enabled), "admin_endpoints": bool(token)})
     server = _Server(uvicorn.Config(app, host=host, port=port, log_config=None, access_log=True), scheduler.stop_taking_jobs)
     server.run()
     log.info("stopped", extra={"event": "serve.stop"})

@@ -151,10 +151,10 @@ def test_a_wrong_log_setting_is_refused_by_the_cli(monkeypatch, capsys):
     assert "NETZWERKTIMER_LOG_FORMAT: expected json or text" in capsys.readouterr().err
 
 
-def test_the_secrets_to_hide_are_the_smtp_password_and_the_database_password():
-    env = {"NETZWERKTIMER_SMTP_PASSWORD": "a1",
+def test_the_secrets_to_hide_are_the_smtp_password_the_admin_token_and_the_database_password():
+    env = {"NETZWERKTIMER_SMTP_PASSWORD": "a1", "NETZWERKTIMER_ADMIN_TOKEN": "b2",
            "NETZWERKTIMER_DATABASE_URL": "postgresql+psycopg://nt:c3@db/nt", "NETZWERKTIMER_SMTP_USER": "ops"}
-    assert logs.secrets_from_env(env) == ["a1", "c3"]
+    assert logs.secrets_from_env(env) == ["a1", "b2", "c3"]
     assert logs.secrets_from_env({"NETZWERKTIMER_DATABASE_URL": "sqlite:///data/x.sqlite3"}) == []
 
 
@@ -171,7 +171,7 @@ def test_a_cli_refresh_logs_one_json_record_per_source_and_one_for_publishing_wi
     config = write_config(tmp_path, sites_server)
     _with_url_password(config, "theen-termine")
     env = {**os.environ, "NETZWERKTIMER_DATA_DIR": str(tmp_path / "data"), "NETZWERKTIMER_LOG_FORMAT": "json",
-           "NETZWERKTIMER_LOG_LEVEL": "DEBUG", "NETZWERKTIMER_SMTP_PASSWORD": SMTP_PASSWORD}
+           "NETZWERKTIMER_LOG_LEVEL": "DEBUG", "NETZWERKTIMER_SMTP_PASSWORD": SMTP_PASSWORD, "NETZWERKTIMER_ADMIN_TOKEN": ADMIN_TOKEN}
     env.pop("NETZWERKTIMER_DATABASE_URL", None)
     proc = subprocess.run([sys.executable, "-m", "aggregator.cli", "--config", str(config), "refresh"],
                           env=env, capture_output=True, text=True, cwd=tmp_path, timeout=120)
@@ -186,7 +186,7 @@ def test_a_cli_refresh_logs_one_json_record_per_source_and_one_for_publishing_wi
     assert [r["outcome"] for r in records if r.get("event") == "refresh"] == ["ok"]
     everything = proc.stdout + proc.stderr
     assert "netz:***@127.0.0.1" in everything  # httpx logs the URL at DEBUG: it was there to hide
-    for secret in (SMTP_PASSWORD, URL_PASSWORD):
+    for secret in (SMTP_PASSWORD, ADMIN_TOKEN, URL_PASSWORD):
         assert secret not in everything
 
 
@@ -198,12 +198,16 @@ def test_serve_logs_json_lines_and_never_a_configured_secret(tmp_path, sites_ser
     config.write_text(text, encoding="utf-8")
     base, proc = serve(config, env={
         "NETZWERKTIMER_LOG_LEVEL": "DEBUG",
+        "NETZWERKTIMER_ADMIN_TOKEN": ADMIN_TOKEN,
         # the digest is due at start-up and its delivery fails: nothing listens on this port
         "NETZWERKTIMER_SMTP_HOST": "127.0.0.1", "NETZWERKTIMER_SMTP_PORT": str(free_port()),
         "NETZWERKTIMER_SMTP_USER": "ops", "NETZWERKTIMER_SMTP_PASSWORD": SMTP_PASSWORD,
     })
     wait_for(lambda: '"digest.send"' in serve_log(tmp_path), proc, tmp_path)
-    status = httpx.get(base + f"/status?pw={SMTP_PASSWORD}")  # a secret in a logged URL
+    auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    assert httpx.post(base + "/admin/refresh", headers=auth, params={"source": "theen-termine"}, timeout=60).status_code == 200
+    assert httpx.post(base + "/admin/refresh", headers={"Authorization": f"Bearer {ADMIN_TOKEN}-wrong"}).status_code == 401
+    status = httpx.get(base + f"/status?token={ADMIN_TOKEN}")  # a secret in a logged URL
     theen = next(r for r in status.json()["sources"] if r["id"] == "theen-termine")
     assert theen["url"].startswith("http://netz:***@127.0.0.1:")  # /status hides the URL's password as well
     proc.send_signal(signal.SIGTERM)
@@ -214,7 +218,7 @@ def test_serve_logs_json_lines_and_never_a_configured_secret(tmp_path, sites_ser
     assert {"serve.start", "refresh.source", "publish", "refresh", "digest.send", "http.request", "serve.stop"} <= events
     (digest,) = [r for r in records if r.get("event") == "digest.send"]
     assert digest["outcome"] == "failed" and digest["level"] == "warning" and digest["error"]
-    assert any(r.get("path") == "/status?pw=***" and r.get("status") == 200 for r in records)
-    assert "netz:***@127.0.0.1" in log
-    for secret in (SMTP_PASSWORD, URL_PASSWORD):
+    assert any(r.get("path") == "/admin/refresh?source=theen-termine" and r.get("status") == 200 for r in records)
+    assert "netz:***@127.0.0.1" in log and "token=***" in log
+    for secret in (SMTP_PASSWORD, ADMIN_TOKEN, URL_PASSWORD):
         assert secret not in log
