@@ -250,15 +250,28 @@ class Store:
             }
 
     def save_published(self, states: list[PublishedState]) -> None:
-        """Insert or update these published states."""
+        """Insert or update these published states.
+
+        Safe when another thread or process saves the same new entries at the same time
+        (``serve`` publishes from the scheduler while a request computes the publication):
+        the unique key lets one insert win, and the other run saves again, as updates.
+        """
+        from sqlalchemy.exc import IntegrityError
+
         if not states:
             return
-        with self._session.begin() as s:
-            for st in states:
-                row = s.get(PublishedRow, (st.uid, st.recurrence_id)) or PublishedRow(uid=st.uid, recurrence_id=st.recurrence_id)
-                row.content_hash, row.sequence = st.content_hash, st.sequence
-                row.first_seen, row.last_modified = st.first_seen, st.last_modified
-                s.add(row)
+        for attempt in range(3):
+            try:
+                with self._session.begin() as s:
+                    for st in states:
+                        row = s.get(PublishedRow, (st.uid, st.recurrence_id)) or PublishedRow(uid=st.uid, recurrence_id=st.recurrence_id)
+                        row.content_hash, row.sequence = st.content_hash, st.sequence
+                        row.first_seen, row.last_modified = st.first_seen, st.last_modified
+                        s.add(row)
+                return
+            except IntegrityError:
+                if attempt == 2:
+                    raise
 
     # --- conflicts ------------------------------------------------------
 
