@@ -36,6 +36,8 @@ KINDS = ("ics", "feed", "jsonld", "tribe", "html", "auto")
 ENV_CONFIG = "NETZWERKTIMER_CONFIG"
 ENV_DATA_DIR = "NETZWERKTIMER_DATA_DIR"
 ENV_DATABASE_URL = "NETZWERKTIMER_DATABASE_URL"
+# set: serve offers the admin endpoints (aggregator/web_admin.py) to requests bearing this token
+ENV_ADMIN_TOKEN = "NETZWERKTIMER_ADMIN_TOKEN"
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
@@ -41,12 +43,14 @@ class SourceReport:
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
     sync: SyncResult | None = None
+    duration_s: float | None = None  # fetching and crawling, retries and waits included
 
 
 @dataclass
 class RefreshReport:
     sources: list[SourceReport] = field(default_factory=list)
     published: bool = False
+    stopped: bool = False  # interrupted while fetching: nothing was stored or published
 
     @property
     def failed(self) -> list[SourceReport]:
@@ -72,8 +76,18 @@ def refresh(
     *,
     now: datetime | None = None,
     publish_after: bool = True,
+    stop: threading.Event | None = None,
 ) -> RefreshReport:
-    """Fetch the given sources concurrently, store what changed, publish if anything did."""
+    """Fetch the given sources concurrently, store what changed, publish if anything did.
+
+    ``stop``: when it is set while the sources are being fetched, the fetches are
+    abandoned and the result is ``stopped``, with nothing stored or published (no fetch
+    recorded, no file touched); once fetching is done the refresh is finished
+    (storing and publishing are short), so a stop never leaves half of it behind.
+    Logs one record per source (``event`` ``refresh.source``), one for the
+    publication (``publish``) and one for the whole refresh (``refresh``).
+    """
+    started = time.perf_counter()
     now = now or datetime.now(timezone.utc)
     states = store.source_states()
     items = []
@@ -81,7 +95,11 @@ def refresh(
         st = states.get(s.id)
         cache = CacheState(st.etag, st.http_last_modified, st.body_digest) if st else None
         items.append((s.id, s.url, cache))
-    gathered = asyncio.run(_gather(config, sources, items, now))
+    gathered = asyncio.run(_until_stopped(_gather(config, sources, items, now), stop))
+    if gathered is None:
+        log.info("refresh of %d sources stopped while fetching; nothing stored", len(sources),
+                 extra=_fields(event="refresh", outcome="stopped", sources=len(sources), duration_s=_since(started)))
+        return RefreshReport(stopped=True)
     report = RefreshReport()
     for source in sources:
         try:
@@ -91,11 +109,53 @@ def refresh(
             reason = f"internal error: {type(exc).__name__}: {exc}"
             store.record_fetch(source.id, FetchRecord(started_at=now, outcome="error", error=reason))
             report.sources.append(SourceReport(source.id, "error", error=reason))
+        report.sources[-1].duration_s = gathered[source.id].duration_s
+        _log_source(report.sources[-1])
     if publish_after:
         # Always: besides new events, time alone changes what is published
         # (the grace period of vanished events ends, old events pass retention).
         report.published = publish(config, store, deployment, now=now)
+    failed = len(report.failed)
+    log.info("refreshed %d sources, %d failed", len(report.sources), failed,
+             extra=_fields(event="refresh", outcome="error" if failed else "ok", sources=len(report.sources), failed=failed,
+                           published=report.published if publish_after else None, duration_s=_since(started)))
     return report
+
+
+def _log_source(r: SourceReport) -> None:
+    """One structured record for one source's refresh (WARNING when it failed or was held back)."""
+    level = logging.WARNING if r.outcome in ("error", "suspicious") else logging.INFO
+    sync = r.sync
+    log.log(level, "source %s: %s%s", r.source_id, r.outcome, f" ({r.error})" if r.error else "",
+            extra=_fields(event="refresh.source", source=r.source_id, outcome=r.outcome, http_status=r.http_status,
+                          events=r.events, added=sync and sync.added, updated=sync and sync.updated, gone=sync and sync.gone,
+                          warnings=len(r.warnings) or None, duration_s=r.duration_s, error=r.error))
+
+
+def _fields(**fields) -> dict:
+    """Context fields for a log record, without the empty ones."""
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def _since(started: float) -> float:
+    return round(time.perf_counter() - started, 3)
+
+
+async def _until_stopped(coro, stop: threading.Event | None, poll: float = 0.1):
+    """``await coro``, or cancel it and return None as soon as ``stop`` is set."""
+    task = asyncio.ensure_future(coro)
+    if stop is None:
+        return await task
+    while not task.done():
+        if stop.is_set():
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+            return None
+        await asyncio.wait({task}, timeout=poll)
+    return task.result()
 
 
 @dataclass
@@ -105,6 +165,7 @@ class _Gathered:
     fetch: FetchResult
     extraction: Extraction | None = None
     error: str | None = None
+    duration_s: float | None = None
 
 
 async def _gather(config: Config, sources: list[Source], items, now: datetime) -> dict[str, _Gathered]:
@@ -115,6 +176,7 @@ async def _gather(config: Config, sources: list[Source], items, now: datetime) -
 
         async def one(source_id: str, result: FetchResult) -> tuple[str, _Gathered]:
             gathered = _Gathered(result)
+            crawl_started = time.perf_counter()
             if result.outcome == "fetched":
                 source = by_id[source_id]
                 ctx = ExtractContext(url=result.url or source.url, timezone=config.timezone_of(source), now=now, options=source.options())
@@ -123,6 +185,7 @@ async def _gather(config: Config, sources: list[Source], items, now: datetime) -
                                                       allow_hosts=source.allow_hosts)
                 except ExtractError as exc:
                     gathered.error = str(exc)
+            gathered.duration_s = round(result.elapsed + time.perf_counter() - crawl_started, 3)
             return source_id, gathered
 
         return dict(await asyncio.gather(*(one(k, r) for k, r in results.items())))
@@ -164,6 +227,16 @@ def _process(config: Config, store: Store, source: Source, gathered: _Gathered, 
             return SourceReport(source.id, "suspicious", result.status, len(events), reason, record.warnings)
     sync = store.record_fetch(source.id, record, sync=(events, now))
     return SourceReport(source.id, "fetched", result.status, len(events), None, record.warnings, sync)
+
+
+def accept(config: Config, store: Store, deployment: Deployment, source: Source, *,
+           stop: threading.Event | None = None) -> RefreshReport | None:
+    """What ``sources accept`` does: None when ``source`` is not held as suspicious (nothing to
+    accept); else its next fetch is accepted whatever it yields, and it is refreshed now."""
+    if not store.source_state(source.id).suspicious:
+        return None
+    store.accept_next(source.id)
+    return refresh(config, store, deployment, [source], stop=stop)
 
 
 def suspicious_drop(source_id: str, before: int, now_count: int, drop: float) -> str | None:
@@ -287,5 +360,12 @@ def render(config: Config, store: Store, network_id: str | None = None, *, now: 
 
 
 def publish(config: Config, store: Store, deployment: Deployment, *, now: datetime | None = None) -> bool:
-    """Write the merged calendar atomically; return whether its bytes changed."""
-    return write_atomic(_published_path(deployment), render(config, store, now=now))
+    """Write the merged calendar atomically; return whether its bytes changed. Logs one record (``publish``)."""
+    started = time.perf_counter()
+    path = _published_path(deployment)
+    data = render(config, store, now=now)
+    changed = write_atomic(path, data)
+    log.info("calendar %s: %s", "written" if changed else "unchanged", path,
+             extra=_fields(event="publish", outcome="written" if changed else "unchanged", events=data.count(b"BEGIN:VEVENT"),
+                           bytes=len(data), duration_s=_since(started)))
+    return changed

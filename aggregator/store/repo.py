@@ -251,20 +251,33 @@ class Store:
             }
 
     def save_published(self, states: list[PublishedState]) -> None:
-        """Insert or update these published states."""
+        """Insert or update these published states.
+
+        Safe when another thread or process saves the same new entries at the same time
+        (``serve`` publishes from the scheduler while a request computes the publication):
+        the unique key lets one insert win, and the other run saves again, as updates.
+        """
+        from sqlalchemy.exc import IntegrityError
+
         if not states:
             return
         rows = [{"uid": st.uid, "recurrence_id": st.recurrence_id, "content_hash": st.content_hash, "sequence": st.sequence,
                  "first_seen": st.first_seen, "last_modified": st.last_modified} for st in states]
-        with self._session.begin() as s:
-            # Bulk statements, not a row object each: a first publication writes every entry.
-            existing = {(u, r) for u, r in s.execute(select(PublishedRow.uid, PublishedRow.recurrence_id))}
-            new = [r for r in rows if (r["uid"], r["recurrence_id"]) not in existing]
-            old = [r for r in rows if (r["uid"], r["recurrence_id"]) in existing]
-            if new:
-                s.execute(insert(PublishedRow), new)
-            if old:
-                s.execute(update(PublishedRow), old)
+        for attempt in range(3):
+            try:
+                with self._session.begin() as s:
+                    # Bulk statements, not a row object each: a first publication writes every entry.
+                    existing = {(u, r) for u, r in s.execute(select(PublishedRow.uid, PublishedRow.recurrence_id))}
+                    new = [r for r in rows if (r["uid"], r["recurrence_id"]) not in existing]
+                    old = [r for r in rows if (r["uid"], r["recurrence_id"]) in existing]
+                    if new:
+                        s.execute(insert(PublishedRow), new)
+                    if old:
+                        s.execute(update(PublishedRow), old)
+                return
+            except IntegrityError:
+                if attempt == 2:
+                    raise
 
     def rendered_vevents(self) -> dict[str, bytes]:
         """key → VEVENT bytes, as the last publish left them (``exporters.ics.RenderedVevents``)."""
