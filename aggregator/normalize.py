@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from bs4 import BeautifulSoup
 
+from aggregator.extract.markup import strip_if_huge
 from aggregator.model import STATUSES, Event, RawEvent, When
 
 UNTITLED = "(ohne Titel)"
@@ -68,7 +69,9 @@ def clean_text(value: str | None, *, single_line: bool = False) -> str:
     if not value:
         return ""
     text = str(value)
-    if _LOOKS_LIKE_HTML.search(text):
+    if _LOOKS_LIKE_HTML.search(text) and (stripped := strip_if_huge(text)) is not None:
+        text = stripped  # too many tags for a tree: cut them out instead (memory)
+    elif _LOOKS_LIKE_HTML.search(text):
         soup = BeautifulSoup(text, "html.parser")
         for tag in soup(["script", "style"]):
             tag.decompose()

@@ -32,6 +32,7 @@ from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
 from dateutil.parser import isoparse
 
 from aggregator.extract import ExtractContext, ExtractError, Extraction, guarded
+from aggregator.extract.markup import strip_if_huge
 from aggregator.german_dates import CANCEL_TITLE_RE, POSTPONE_TITLE_RE, DateMatch, find_dates
 from aggregator.model import RawEvent
 
@@ -295,6 +296,9 @@ def html_to_text(html: str) -> str:
     """Visible text of an HTML fragment, one line per block element, table cells split by " | "."""
     if "<" not in html and "&" not in html:
         return html
+    stripped = strip_if_huge(html)  # a fragment of too many tags is not worth a tree (memory)
+    if stripped is not None:
+        return " ".join(stripped.split())
     with _warnings.catch_warnings():
         _warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
         soup = BeautifulSoup(html, "html.parser")

@@ -46,6 +46,7 @@ from difflib import SequenceMatcher
 from urllib.parse import urljoin
 
 from aggregator.extract import ExtractContext, ExtractError, Extraction, guarded
+from aggregator.extract.markup import refuse_huge_html
 from aggregator.model import RawEvent
 
 # At most this many events per page; the rest is dropped with a warning.
@@ -167,6 +168,7 @@ def _extract(body: bytes, ctx: ExtractContext) -> Extraction:
     else:
         if b"\x00" in body[:8192] or not _MARKUP_RE.search(body[:65536] if len(body) > 65536 else body):
             raise ExtractError(f"not an HTML/XML page: {_describe(body)}")
+        refuse_huge_html(body, ctx.max_html_nodes)
         tree = _parse_tree(text)
         page.base = _base_url(tree, ctx.url or "")
         _read_jsonld(tree, page)
