@@ -10,6 +10,9 @@ and EXDATE values, RECURRENCE-ID overrides as events of their own, see
   overlaps the half-open window ``[start, end)``.
 - ``expand(events, start, end)``: the same for a mixed list of events,
   grouped into series by (source_id, source_uid).
+- ``over_limit(series, overrides, start, end, limit=)``: whether expanding
+  the series in the window would be cut at ``limit`` (or fail), cheaply: a
+  simple rule is judged by arithmetic, without expanding it.
 
 Expansion is done by ``recurring-ical-events`` on a small calendar built
 from the events, so EXDATE, RDATE (also PERIOD), RECURRENCE-ID, time zones
@@ -20,7 +23,9 @@ be expanded as stated; they never raise because of an event's data:
 - a rule the library cannot read yields the master's first occurrence
   (and the overrides) and a warning;
 - at most ``limit`` occurrences per series are returned (a 20 KB calendar can
-  describe millions), with a warning when more were there.
+  describe millions), with a warning when more were there (and ``capped``
+  set). The expansion is lazy: it walks the window in chunks and stops just
+  past ``limit``, so time and memory depend on ``limit``, not on the rule.
 
 All-day occurrences keep ``date`` values; for comparisons with the window a
 day is taken in ``zone`` (Europe/Berlin unless told). Cancelled overrides are
@@ -43,7 +48,7 @@ from aggregator.model import Event, When
 
 UTC = timezone.utc
 DEFAULT_ZONE = ZoneInfo("Europe/Berlin")
-DEFAULT_LIMIT = 10_000
+DEFAULT_LIMIT = 1000  # the default of [settings] max_occurrences
 
 # The window is walked in chunks so that a dense rule stops near ``limit``
 # instead of being expanded in full first; a chunk grows while it finds few
@@ -86,9 +91,10 @@ class Occurrence:
 class Occurrences(list):
     """A ``list[Occurrence]`` with the warnings of its expansion."""
 
-    def __init__(self, items: Iterable[Occurrence] = (), warnings: Iterable[str] = ()) -> None:
+    def __init__(self, items: Iterable[Occurrence] = (), warnings: Iterable[str] = (), capped: bool = False) -> None:
         super().__init__(items)
         self.warnings: list[str] = list(warnings)
+        self.capped = capped  # some series had more than ``limit`` occurrences in the window
 
     @property
     def occurrences(self) -> list[Occurrence]:
@@ -126,10 +132,36 @@ def occurrences(
         found = _fallback(series, overrides, window)
         warnings = [f"{label}: could not expand the series ({_short(exc)}); kept its first occurrence only"]
     found.sort(key=window.sort_key)
-    if len(found) > limit:
+    capped = len(found) > limit
+    if capped:
         found = found[:limit]
         warnings.append(f"{label}: more than {limit} occurrences in the window; kept the first {limit}")
-    return Occurrences(found, warnings)
+    return Occurrences(found, warnings, capped)
+
+
+def over_limit(
+    series: Event,
+    overrides: Sequence[Event],
+    start: datetime,
+    end: datetime,
+    *,
+    limit: int = DEFAULT_LIMIT,
+    zone: ZoneInfo = DEFAULT_ZONE,
+) -> Occurrences:
+    """What ``occurrences`` would say about this series: an empty ``Occurrences`` when it
+    surely has at most ``limit`` occurrences in ``[start, end)``, else the expansion itself
+    (bounded by ``limit``) with its warnings and ``capped``.
+
+    Meant for checking every series of a source at each fetch: a series whose
+    rule is simple (COUNT, or no BY… part that multiplies) is judged by
+    arithmetic, so only the dense or intricate ones are expanded."""
+    window = _Window(start, end, zone)
+    if window.empty or not (series.rrule or series.rdates):
+        return Occurrences()
+    bound = _quick_bound(series, overrides, window)
+    if bound is not None and bound <= limit:
+        return Occurrences()
+    return occurrences(series, overrides, start, end, limit=limit, zone=zone)
 
 
 def expand(
@@ -165,6 +197,7 @@ def expand(
             result = occurrences(master, overrides if i == 0 else (), start, end, limit=limit, zone=zone)
             out.extend(result)
             out.warnings.extend(result.warnings)
+            out.capped = out.capped or result.capped
     out.sort(key=lambda o: (*window.sort_key(o), o.event.source_id, o.event.source_uid, o.recurrence_id))
     return out
 
@@ -254,6 +287,34 @@ def _expand_series(
         elif hits < _FEW:
             span = min(span * 2, max_span)
     return found, warnings
+
+
+def _quick_bound(master: Event, overrides: Sequence[Event], window: _Window) -> int | None:
+    """An upper bound of the series' occurrences in the window when arithmetic gives one, else None."""
+    extra = 1 + len(master.rdates) + len(overrides)
+    if not master.rrule:
+        return extra
+    try:
+        rule = _rule(master)
+    except Exception:
+        return None  # occurrences() will say what is wrong with it
+    count = rule.get("COUNT")
+    if count:
+        return int(count[0]) + extra
+    freq = str((rule.get("FREQ") or [""])[0]).upper()
+    by = {k for k in rule if k.startswith("BY")}
+    multiplier = 1
+    if freq == "WEEKLY" and by <= {"BYDAY", "BYMONTH"}:
+        multiplier = max(len(rule.get("BYDAY") or []), 1)  # BYDAY adds days to each week
+    elif by and not (freq == "DAILY" and by <= {"BYDAY", "BYMONTH", "BYMONTHDAY"}):
+        return None  # other BY… parts may multiply each period; expand to know
+    seconds = {**_FREQ_SECONDS, "DAILY": 86400, "WEEKLY": 7 * 86400, "MONTHLY": 28 * 86400, "YEARLY": 365 * 86400}.get(freq)
+    if seconds is None:
+        return None
+    interval = max(int((rule.get("INTERVAL") or [1])[0] or 1), 1)
+    first = max(window.start, window.instant(master.start))
+    periods = max((window.end - first).total_seconds(), 0) / (seconds * interval)
+    return (int(periods) + 2) * multiplier + extra
 
 
 def _first_chunk_start(master: Event, overrides: list[Event], window: _Window) -> datetime:
@@ -414,4 +475,4 @@ def _short(exc: BaseException, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-__all__ = ["DEFAULT_LIMIT", "Occurrence", "Occurrences", "expand", "occurrences"]
+__all__ = ["DEFAULT_LIMIT", "Occurrence", "Occurrences", "expand", "occurrences", "over_limit"]
