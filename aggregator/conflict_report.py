@@ -31,7 +31,7 @@ def detect(config: Config, store: Store, now: datetime, start: datetime | None =
     end = end or now + rules.horizon
     if published is None:
         published = publication(config, store, now)
-    found = find_conflicts(slots(published, start, end, zone=zone, rules=rules), rules, zone=zone)
+    found = find_conflicts(slots(published, start, end, zone=zone, rules=rules, limit=config.settings.max_occurrences), rules, zone=zone)
     tracked = track(store, found, now, window_start=max(start, now))
     ids = {c.id for c in found}
     return [t for t in tracked if t.id in ids or (t.resolved and start <= t.starts_at < end)]
@@ -76,7 +76,7 @@ def check_date(config: Config, store: Store, day: date, now: datetime, *, start:
     window_start = datetime.combine(day - timedelta(days=FREE_DAYS_SEARCHED), time(0), zone)
     window_end = datetime.combine(day + timedelta(days=FREE_DAYS_SEARCHED + 1), time(0), zone)
     published = publication(config, store, now)
-    every = slots(published, window_start, window_end, zone=zone, rules=rules)
+    every = slots(published, window_start, window_end, zone=zone, rules=rules, limit=config.settings.max_occurrences)
 
     def on(d: date) -> list[Slot]:
         lo, hi = datetime.combine(d, time(0), zone), datetime.combine(d + timedelta(days=1), time(0), zone)
