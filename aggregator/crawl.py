@@ -23,11 +23,11 @@ from __future__ import annotations
 import asyncio
 import importlib
 from dataclasses import replace
-from urllib.parse import urlsplit
 
 from aggregator.discover import best, discover
 from aggregator.extract import ExtractContext, ExtractError, Extraction, LimitExceeded, extract
 from aggregator.fetch import Fetcher, FetchResult
+from aggregator.urls import host_of
 
 MAX_DETAILS = 200
 
@@ -127,4 +127,4 @@ async def _enrich(kind: str, result: Extraction, ctx: ExtractContext, fetcher: F
 
 
 def _host(url: str) -> str:
-    return (urlsplit(url).hostname or "").lower()
+    return host_of(url)

@@ -17,13 +17,14 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, replace
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from bs4 import BeautifulSoup
 
 from aggregator.extract import DEFAULT_MAX_HTML_NODES, ExtractContext, ExtractError, extract
 from aggregator.extract.markup import count_elements
 from aggregator.fetch import Fetcher, FetchResult
+from aggregator.urls import http_url, join
 
 # Richest first: the Tribe API has venues, categories and status; ICS has exact
 # times and recurrence; JSON-LD is structured but often partial; feeds are
@@ -101,7 +102,7 @@ def _add_links(soup: BeautifulSoup, add) -> None:
         elif "alternate" in rel and kind_type in _FEED_TYPES and "comments" not in link["href"].lower():
             add("feed", link["href"], f'<link rel="alternate" type="{kind_type}">')
         elif rel == "https://api.w.org/":
-            add("tribe", urljoin(link["href"].rstrip("/") + "/", TRIBE_ROUTE), "WordPress REST API (The Events Calendar, if installed)")
+            add("tribe", join(link["href"].rstrip("/") + "/", TRIBE_ROUTE), "WordPress REST API (The Events Calendar, if installed)")
     for a in soup.find_all("a", href=True):
         href = a["href"].strip()
         low = href.lower()
@@ -161,8 +162,7 @@ def suggested_id(url: str, kind: str) -> str:
 
 
 def _absolute(href: str, base: str) -> str | None:
-    target = urljoin(base, href.strip())
-    parts = urlsplit(target)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    target = http_url(base, href)
+    if not target:
         return None
-    return urlunsplit(parts._replace(fragment=""))
+    return urlunsplit(urlsplit(target)._replace(fragment=""))

@@ -25,7 +25,6 @@ import re
 import warnings as _warnings
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
-from urllib.parse import urljoin
 
 import feedparser
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
@@ -33,6 +32,7 @@ from dateutil.parser import isoparse
 
 from aggregator.extract import ExtractContext, ExtractError, Extraction, guarded
 from aggregator.extract.markup import strip_if_huge
+from aggregator.urls import join
 from aggregator.german_dates import CANCEL_TITLE_RE, POSTPONE_TITLE_RE, DateMatch, find_dates
 from aggregator.model import RawEvent
 
@@ -208,7 +208,7 @@ def _entry_event(entry, ctx: ExtractContext, prefixes: dict[str, list[str]]) -> 
 
     link = _text(entry.get("link")).strip()
     if link and ctx.url:
-        link = urljoin(ctx.url, link)
+        link = join(ctx.url, link)
     uid = _text(entry.get("id")).strip() or link
     if not uid:
         uid = "sha256:" + hashlib.sha256(title.encode("utf-8", "replace")).hexdigest()[:32]

@@ -41,7 +41,6 @@ import re
 import warnings as _warnings
 from dataclasses import replace
 from datetime import date, datetime, timedelta
-from urllib.parse import urljoin, urlsplit
 
 import soupsieve
 from bs4 import BeautifulSoup, Comment, MarkupResemblesLocatorWarning, NavigableString, Tag
@@ -53,6 +52,7 @@ from aggregator.extract.markup import refuse_huge_html
 from aggregator.german_dates import CANCEL_TITLE_RE, POSTPONE_TITLE_RE
 from aggregator.german_dates import DateMatch, find_dates, year_from_heading
 from aggregator.model import RawEvent
+from aggregator.urls import http_url
 
 try:  # written alongside this module; its step is skipped while it does not exist
     from aggregator.extract import jsonld as _jsonld
@@ -326,8 +326,9 @@ def page_base(soup: BeautifulSoup, url: str) -> str:
     base_tag = soup.find("base", href=True)
     if base_tag is not None:
         href = str(base_tag.get("href") or "").strip()
-        if href and urlsplit(urljoin(url or "", href)).scheme in ("http", "https"):
-            return urljoin(url or "", href)
+        resolved = http_url(url or "", href) if href else ""
+        if resolved:
+            return resolved
     return url or ""
 
 
@@ -336,10 +337,7 @@ def absolute_url(href: str, base: str) -> str:
     href = (href or "").strip()
     if not href or href.startswith("#"):
         return ""
-    url = urljoin(base, href) if base else href
-    if urlsplit(url).scheme not in ("http", "https"):
-        return ""
-    return url
+    return http_url(base, href)
 
 
 def href_of(el: Tag, base: str) -> str:
