@@ -80,7 +80,7 @@ async def crawl(kind: str, first: FetchResult, ctx: ExtractContext, fetcher: Fet
 
 async def _crawl_auto(first: FetchResult, ctx: ExtractContext, fetcher: Fetcher, *, max_pages: int,
                       max_bytes: int | None) -> Extraction:
-    candidates = await discover(first, fetcher, ctx)
+    candidates = await discover(first, fetcher, ctx, max_bytes=max_bytes)
     chosen = best(candidates)
     if chosen is None:
         tried = "; ".join(f"{c.kind} {c.url}: {c.error or 'no events'}" for c in candidates) or "nothing found"

@@ -112,14 +112,14 @@ def _add_links(soup: BeautifulSoup, add) -> None:
             add("ics", href, "link to an iCalendar file")
 
 
-async def discover(first: FetchResult, fetcher: Fetcher, ctx: ExtractContext) -> list[Candidate]:
-    """Candidates of the fetched page, each probed once, best first."""
+async def discover(first: FetchResult, fetcher: Fetcher, ctx: ExtractContext, *, max_bytes: int | None = None) -> list[Candidate]:
+    """Candidates of the fetched page, each probed once (each probe at most ``max_bytes``), best first."""
     candidates = candidates_in(first.body or b"", first.url or ctx.url, max_nodes=ctx.max_html_nodes)
     for cand in candidates[:MAX_PROBES]:
         if cand.url == (first.url or ctx.url):
             body = first.body or b""
         else:
-            probe = await fetcher.fetch(cand.url, None)
+            probe = await fetcher.fetch(cand.url, None, max_bytes=max_bytes)
             if probe.outcome != "fetched":
                 cand.error = probe.error or probe.outcome
                 continue
