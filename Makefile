@@ -24,9 +24,12 @@ test: venv
 
 # The long fuzz run: FUZZ_EXAMPLES random examples per target (the suite runs a few
 # dozen, always the same); prints how many ran. Needs ../shared/corpus for the corpus seeds.
+# A test may take an hour; one that hangs longer is ended with the stacks of every thread
+# (not interrupted: hypothesis would take that for a failure and retry the hang).
 FUZZ_EXAMPLES ?= 1000
 fuzz: venv
 	NETZWERKTIMER_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -p tests.support.fuzz -p no:cacheprovider \
+		-o timeout=3600 -o timeout_method=thread \
 		tests/test_fuzz_extractors.py tests/test_fuzz_german_dates.py $(PYTEST_ARGS)
 
 clean:

@@ -25,7 +25,13 @@ be expanded as stated; they never raise because of an event's data:
 - at most ``limit`` occurrences per series are returned (a 20 KB calendar can
   describe millions), with a warning when more were there (and ``capped``
   set). The expansion is lazy: it walks the window in chunks and stops just
-  past ``limit``, so time and memory depend on ``limit``, not on the rule.
+  past ``limit``, so time and memory depend on ``limit``, not on the rule;
+- a rule whose BY… parts match never or very rarely (``FREQ=DAILY;BYMONTH=2;
+  BYMONTHDAY=30``) would make dateutil walk day by day to the year 9999, for
+  every window asked; the expansion may make at most ``_CALLS_WITHOUT_PROGRESS``
+  Python calls without finding an occurrence (about 180 per occurrence are
+  normal), beyond that it yields the first occurrence and a warning, like a
+  rule it cannot read, and the verdict is remembered for that rule and start.
 
 All-day occurrences keep ``date`` values; for comparisons with the window a
 day is taken in ``zone`` (Europe/Berlin unless told). Cancelled overrides are
@@ -35,7 +41,9 @@ returned with their status: the caller decides what a cancellation means.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -61,6 +69,13 @@ _FEW, _MANY = 64, 1024
 _MAX_RULE_STEPS = 2_000_000
 _FREQ_SECONDS = {"SECONDLY": 1, "MINUTELY": 60, "HOURLY": 3600}
 _REF = "X-NWT-REF"  # which of our events a VEVENT of the scratch calendar is
+# Python calls an expansion may make without finding the next occurrence: a normal
+# one makes about 180 per occurrence, and walking a daily rule from 1990 to today
+# about 40,000; dateutil walking an impossible rule to the year 9999 makes millions.
+_CALLS_WITHOUT_PROGRESS = 200_000
+# (rule, start) of series found too costly, so that no later window pays again.
+_TOO_COSTLY: dict[tuple[str, str], None] = {}
+_TOO_COSTLY_KEPT = 4096
 
 
 @dataclass(frozen=True)
@@ -126,8 +141,19 @@ def occurrences(
         out = [_plain(series)] if window.overlaps(series.start, _end(series)) else []
         return Occurrences(out)
     limit = max(0, int(limit))
+    costly_key = (series.rrule or "", series.start.isoformat())
+    budget = _CallBudget(_CALLS_WITHOUT_PROGRESS)
     try:
-        found, warnings = _expand_series(series, list(overrides), window, limit, label)
+        if costly_key in _TOO_COSTLY:
+            raise _OverBudget
+        with budget.active():
+            found, warnings = _expand_series(series, list(overrides), window, limit, label, budget)
+    except _OverBudget:
+        if len(_TOO_COSTLY) >= _TOO_COSTLY_KEPT:
+            _TOO_COSTLY.pop(next(iter(_TOO_COSTLY)))
+        _TOO_COSTLY[costly_key] = None
+        found = _fallback(series, overrides, window)
+        warnings = [f"{label}: its rule {series.rrule!r} matches too rarely to be expanded at a bearable cost; kept its first occurrence only"]
     except Exception as exc:  # a bad rule must not stop the caller
         found = _fallback(series, overrides, window)
         warnings = [f"{label}: could not expand the series ({_short(exc)}); kept its first occurrence only"]
@@ -236,7 +262,7 @@ class _Window:
 
 
 def _expand_series(
-    master: Event, overrides: list[Event], window: _Window, limit: int, label: str
+    master: Event, overrides: list[Event], window: _Window, limit: int, label: str, budget: _CallBudget
 ) -> tuple[list[Occurrence], list[str]]:
     warnings: list[str] = []
     refs = [master, *overrides]
@@ -277,6 +303,7 @@ def _expand_series(
                 else:
                     rid = event.recurrence_id
                 found.append(Occurrence(occ.start, occ.end, event, rid))
+                budget.progress()
                 if len(found) > limit:
                     break
             if len(found) > limit:
@@ -287,6 +314,41 @@ def _expand_series(
         elif hits < _FEW:
             span = min(span * 2, max_span)
     return found, warnings
+
+
+class _OverBudget(BaseException):
+    """An expansion ran out of its call budget. A BaseException, so that no library's
+    ``except Exception`` on the way up can swallow it and go on walking."""
+
+
+class _CallBudget:
+    """Inside ``active()``, abort (``_OverBudget``) after ``calls`` Python function calls in
+    this thread without a ``progress()``. Counted by a trace function (which passes the
+    events on to one already set, such as a coverage tool), so the verdict is exact and
+    does not depend on the machine's speed."""
+
+    def __init__(self, calls: int) -> None:
+        self.calls = self.left = calls
+
+    def progress(self) -> None:
+        self.left = self.calls
+
+    @contextmanager
+    def active(self) -> Iterator[None]:
+        previous = sys.gettrace()
+
+        def tracer(frame, event, arg):
+            if event == "call":
+                self.left -= 1
+                if self.left < 0:
+                    raise _OverBudget  # Python unsets the tracer; the finally below restores the previous one
+            return previous(frame, event, arg) if previous is not None else None
+
+        sys.settrace(tracer)
+        try:
+            yield
+        finally:
+            sys.settrace(previous)
 
 
 def _quick_bound(master: Event, overrides: Sequence[Event], window: _Window) -> int | None:
@@ -303,11 +365,15 @@ def _quick_bound(master: Event, overrides: Sequence[Event], window: _Window) -> 
         return int(count[0]) + extra
     freq = str((rule.get("FREQ") or [""])[0]).upper()
     by = {k for k in rule if k.startswith("BY")}
+    # Only parts that neither multiply a period unknowably nor can match never (BYMONTHDAY=30
+    # with BYMONTH=2 does; that one must be expanded to be found out).
+    if by - {"BYDAY", "BYMONTH"} or any(not str(day).isalpha() for day in rule.get("BYDAY") or []):
+        return None
     multiplier = 1
-    if freq == "WEEKLY" and by <= {"BYDAY", "BYMONTH"}:
+    if freq == "WEEKLY":
         multiplier = max(len(rule.get("BYDAY") or []), 1)  # BYDAY adds days to each week
-    elif by and not (freq == "DAILY" and by <= {"BYDAY", "BYMONTH", "BYMONTHDAY"}):
-        return None  # other BY… parts may multiply each period; expand to know
+    elif by and freq != "DAILY":
+        return None
     seconds = {**_FREQ_SECONDS, "DAILY": 86400, "WEEKLY": 7 * 86400, "MONTHLY": 28 * 86400, "YEARLY": 365 * 86400}.get(freq)
     if seconds is None:
         return None

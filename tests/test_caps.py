@@ -127,6 +127,8 @@ DENSE = [
     pytest.param("RRULE:FREQ=MINUTELY;COUNT=100000000\r\n", "20250901T080000Z", "more than 500 occurrences", id="minutely-count-1e8"),
     # begun long ago: dateutil would walk a billion seconds to the window; only its first date is used
     pytest.param("RRULE:FREQ=SECONDLY\r\n", "19900101T000000Z", "too dense", id="secondly-since-1990"),
+    # never matches: dateutil would walk it day by day to the year 9999, for every window
+    pytest.param("RRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30\r\n", "20250901T080000Z", "matches too rarely", id="daily-never"),
 ]
 
 

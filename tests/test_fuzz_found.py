@@ -4,6 +4,7 @@ named after it (tests/test_fuzz_extractors.py, tests/test_fuzz_german_dates.py).
 from __future__ import annotations
 
 import json
+import sys
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -11,8 +12,9 @@ import pytest
 
 from aggregator.extract import feed, html, ics, jsonld, tribe
 from aggregator.german_dates import find_dates
-from aggregator.model import RawEvent
+from aggregator.model import Event, RawEvent
 from aggregator.normalize import NormalizeError, canonical_url, normalize
+from aggregator.recurrence import occurrences
 from tests.support.fuzz import check_extractor, context
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -125,3 +127,49 @@ def test_german_dates_a_nonsense_year_hint_counts_as_none(hint):
 def test_normalize_still_takes_a_date_in_the_last_plausible_year():
     ev = normalize(RawEvent("ok", "x", datetime(2200, 12, 31, 23)), source_id="s", network_id="n", zone=BERLIN, base_url="")
     assert ev.start - datetime(2200, 12, 31, 23, tzinfo=BERLIN) == timedelta(0)
+
+
+# --- rules that never match ---------------------------------------------------------------------------
+
+
+class CountCalls:
+    """A trace function counting Python calls (the recurrence budget passes them on to it)."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, frame, event, arg):
+        if event == "call":
+            self.calls += 1
+        return None
+
+
+@pytest.mark.parametrize("rule", ["FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30", "FREQ=HOURLY;BYMONTHDAY=31;BYMONTH=4", "FREQ=MINUTELY;BYMONTHDAY=30;BYMONTH=2"])
+def test_recurrence_a_rule_that_never_matches_is_given_up_instead_of_walked_to_the_year_9999(rule):
+    # found as a fuzz run that hung: dateutil walked each such rule day by day to 9999,
+    # millions of calls (seconds) per series and window, for every publication
+    master = Event(source_id="s", network_id="n", source_uid=f"never-{rule}", title="Nie", start=datetime(2025, 9, 1, 10, tzinfo=timezone.utc),
+                   end=None, tzid="UTC", rrule=rule)
+    counter = CountCalls()
+    sys.settrace(counter)
+    try:
+        found = occurrences(master, [], datetime(2025, 8, 25, tzinfo=timezone.utc), datetime(2026, 9, 1, tzinfo=timezone.utc))
+    finally:
+        sys.settrace(None)
+    assert counter.calls < 400_000  # the budget is 200,000 calls without an occurrence
+    assert [o.start for o in found] == [master.start] and "matches too rarely" in found.warnings[0]
+    assert sys.gettrace() is None  # the budget's tracer is gone again
+    counter = CountCalls()
+    sys.settrace(counter)
+    try:
+        again = occurrences(master, [], datetime(2026, 1, 1, tzinfo=timezone.utc), datetime(2027, 1, 1, tzinfo=timezone.utc))
+    finally:
+        sys.settrace(None)
+    assert counter.calls < 1000 and "matches too rarely" in again.warnings[0]  # the verdict is remembered
+
+
+def test_recurrence_rare_but_real_rules_are_still_expanded():
+    master = Event(source_id="s", network_id="n", source_uid="leap", title="Schalttag", start=datetime(2024, 2, 29, 10, tzinfo=timezone.utc),
+                   end=None, tzid="UTC", rrule="FREQ=DAILY;BYMONTH=2;BYMONTHDAY=29")
+    found = occurrences(master, [], datetime(2025, 1, 1, tzinfo=timezone.utc), datetime(2033, 1, 1, tzinfo=timezone.utc))
+    assert [o.start.year for o in found] == [2028, 2032] and found.warnings == []
