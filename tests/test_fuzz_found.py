@@ -173,3 +173,16 @@ def test_recurrence_rare_but_real_rules_are_still_expanded():
                    end=None, tzid="UTC", rrule="FREQ=DAILY;BYMONTH=2;BYMONTHDAY=29")
     found = occurrences(master, [], datetime(2025, 1, 1, tzinfo=timezone.utc), datetime(2033, 1, 1, tzinfo=timezone.utc))
     assert [o.start.year for o in found] == [2028, 2032] and found.warnings == []
+
+
+# --- feeds ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", [b"\x00TF-8", b"utf-8\x00", b"UTF 8"])
+def test_feed_an_xml_declaration_whose_encoding_is_no_name_is_read_as_utf8(name):
+    # feedparser's bytes.decode(name) raised "ValueError: embedded null character"
+    rss = (b'<?xml version="1.0" encoding="' + name + b'"?><rss version="2.0"><channel><title>T</title>'
+           b"<item><title>Workshop am 14.10.2025</title></item></channel></rss>")
+    result = check_extractor("found", feed.extract, rss)
+    assert [e.start for e in result.events] == [date(2025, 10, 14)]
+    assert any("no encoding name" in w for w in result.warnings)

@@ -59,6 +59,7 @@ def extract(body: bytes, ctx: ExtractContext) -> Extraction:
 def _extract(body: bytes, ctx: ExtractContext) -> Extraction:
     if not body or not body.strip():
         raise ExtractError("not an RSS/Atom feed: empty body")
+    body, bad_encoding = _readable_declaration(body)
     # A BytesIO, never the bytes themselves: feedparser would open a body that
     # happens to name a local file. No response headers either: without a
     # Content-Type feedparser trusts the XML declaration/BOM, as it should here.
@@ -76,6 +77,8 @@ def _extract(body: bytes, ctx: ExtractContext) -> Extraction:
         raise ExtractError(f"not an RSS/Atom feed: {reason}")
 
     out = Extraction()
+    if bad_encoding is not None:
+        out.warnings.append(f"feed declares the encoding {bad_encoding!r}, which is no encoding name; read as UTF-8")
     if problem:
         out.warnings.append(
             f"feed is not well-formed ({problem}); used the {len(entries)} item(s) that could be read"
@@ -114,6 +117,21 @@ def _extract(body: bytes, ctx: ExtractContext) -> Extraction:
 
 
 # --------------------------------------------------------------------------- feed-level helpers
+
+_XML_ENCODING = re.compile(rb"""\A(\xef\xbb\xbf)?(\s*<\?xml[^>]{0,200}?\bencoding\s*=\s*)(["'])([^"']{0,100})\3""")
+_ENCODING_NAME = re.compile(rb"\A[A-Za-z][A-Za-z0-9._:-]*\Z")
+
+
+def _readable_declaration(body: bytes) -> tuple[bytes, str | None]:
+    """``body`` with an XML declaration's encoding that is no encoding name at all (a NUL
+    byte in it makes feedparser's ``bytes.decode`` raise ValueError) replaced by UTF-8,
+    and that name; else ``body`` unchanged and None."""
+    m = _XML_ENCODING.match(body)
+    if m is None or _ENCODING_NAME.match(m.group(4)):
+        return body, None
+    fixed = body[: m.start(4)] + b"utf-8" + body[m.end(4) :]
+    return fixed, m.group(4).decode("latin-1")
+
 
 
 def _bozo_reason(parsed) -> str:
