@@ -40,6 +40,7 @@ returned with their status: the caller decides what a cancellation means.
 
 from __future__ import annotations
 
+import inspect
 import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -288,6 +289,7 @@ def _expand_series(
         hits = 0
         # ``query.series`` rather than ``query.between``: the library's
         # between() lists a chunk in full, this stops at the limit.
+        budget.check()
         for lib_series in query.series:
             for occ in lib_series.between(chunk_start, chunk_end):
                 component = occ.as_component(False)
@@ -321,17 +323,28 @@ class _OverBudget(BaseException):
     ``except Exception`` on the way up can swallow it and go on walking."""
 
 
+# Frames of generators and coroutines: entering one may be its finalization by the
+# garbage collector, which would only print an exception raised there and go on.
+_RESUMABLE = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
+
+
 class _CallBudget:
     """Inside ``active()``, abort (``_OverBudget``) after ``calls`` Python function calls in
     this thread without a ``progress()``. Counted by a trace function (which passes the
     events on to one already set, such as a coverage tool), so the verdict is exact and
-    does not depend on the machine's speed."""
+    does not depend on the machine's speed. The trace function raises on the next call of
+    a plain function; ``check()`` raises too, for the case that the exception was
+    swallowed on its way (Python then removes the trace function)."""
 
     def __init__(self, calls: int) -> None:
         self.calls = self.left = calls
 
     def progress(self) -> None:
         self.left = self.calls
+
+    def check(self) -> None:
+        if self.left < 0:
+            raise _OverBudget
 
     @contextmanager
     def active(self) -> Iterator[None]:
@@ -340,7 +353,7 @@ class _CallBudget:
         def tracer(frame, event, arg):
             if event == "call":
                 self.left -= 1
-                if self.left < 0:
+                if self.left < 0 and not frame.f_code.co_flags & _RESUMABLE:
                     raise _OverBudget  # Python unsets the tracer; the finally below restores the previous one
             return previous(frame, event, arg) if previous is not None else None
 

@@ -186,3 +186,38 @@ def test_feed_an_xml_declaration_whose_encoding_is_no_name_is_read_as_utf8(name)
     result = check_extractor("found", feed.extract, rss)
     assert [e.start for e in result.events] == [date(2025, 10, 14)]
     assert any("no encoding name" in w for w in result.warnings)
+
+
+def test_recurrence_the_budget_never_fires_inside_a_generator_being_finalized(monkeypatch):
+    # found as "Exception ignored in: <generator object rrulebase._iter_cached>" in a fuzz run:
+    # the budget ran out while the garbage collector closed a dateutil generator, the
+    # exception was only printed, and Python removed the budget's trace function with it
+    from aggregator.recurrence import _CallBudget, _OverBudget
+
+    ignored = []
+    monkeypatch.setattr(sys, "unraisablehook", ignored.append)
+
+    def numbers():
+        yield 1
+        yield 2
+
+    budget = _CallBudget(1_000)
+    with pytest.raises(_OverBudget), budget.active():
+        started = [numbers() for _ in range(3)]
+        for g in started:
+            next(g)
+        budget.left = 0
+        del started, g  # closing them enters their frames
+        budget.check()
+    assert ignored == [] and sys.gettrace() is None
+
+
+@pytest.mark.parametrize("ref", [b"&#1114112;", b"&#xFFFFFFFF;", b"&#xD800;", b"&#" + b"9" * 5000 + b";"])
+def test_feed_a_character_reference_that_names_no_character_is_replaced(ref):
+    # feedparser's loose parser called chr() on it: ValueError, OverflowError or UnicodeEncodeError
+    rss = (b"<rss version='2.0'><channel><title>T" + ref + b"</title><item><title>Workshop " + ref + b" am 14.10.2025</title>"
+           b"</item></channel></rss>")
+    result = check_extractor("found", feed.extract, rss)
+    assert [e.title for e in result.events] == ["Workshop \ufffd"]
+    page = b"<head>" + ref + b"<title>Document Moved</title></head><body><h1>Object Moved</h1></body>"
+    assert check_extractor("found", feed.extract, page) is None  # not a feed: an ExtractError, nothing else
