@@ -60,10 +60,14 @@ def _extract(body: bytes, ctx: ExtractContext) -> Extraction:
     if not body or not body.strip():
         raise ExtractError("not an RSS/Atom feed: empty body")
     body, bad_encoding = _readable_declaration(body)
+    body = _sane_charrefs(body)
     # A BytesIO, never the bytes themselves: feedparser would open a body that
     # happens to name a local file. No response headers either: without a
     # Content-Type feedparser trusts the XML declaration/BOM, as it should here.
-    parsed = feedparser.parse(io.BytesIO(body))
+    try:
+        parsed = feedparser.parse(io.BytesIO(body))
+    except (ValueError, OverflowError, UnicodeError) as exc:  # its loose parser on what the above cannot see (UTF-16)
+        raise ExtractError(f"not readable as an RSS/Atom feed: {type(exc).__name__}: {exc}") from exc
     version = parsed.get("version") or ""
     entries = parsed.get("entries") or []
     problem = _bozo_reason(parsed)
@@ -120,6 +124,24 @@ def _extract(body: bytes, ctx: ExtractContext) -> Extraction:
 
 _XML_ENCODING = re.compile(rb"""\A(\xef\xbb\xbf)?(\s*<\?xml[^>]{0,200}?\bencoding\s*=\s*)(["'])([^"']{0,100})\3""")
 _ENCODING_NAME = re.compile(rb"\A[A-Za-z][A-Za-z0-9._:-]*\Z")
+
+
+_CHARREF = re.compile(rb"&#([xX][0-9a-fA-F]+|[0-9]+)")
+
+
+def _sane_charrefs(body: bytes) -> bytes:
+    """``body`` with numeric character references that name no character (beyond U+10FFFF,
+    a surrogate, thousands of digits) made U+FFFD: feedparser's loose parser calls ``chr``
+    on them and fails the whole feed. (ASCII-compatible encodings; in UTF-16 they stay.)"""
+
+    def fix(m: re.Match) -> bytes:
+        ref = m.group(1)
+        if len(ref) > 12:
+            return b"&#xFFFD"
+        value = int(ref[1:], 16) if ref[:1] in b"xX" else int(ref)
+        return b"&#xFFFD" if value > 0x10FFFF or 0xD800 <= value <= 0xDFFF else m.group(0)
+
+    return _CHARREF.sub(fix, body) if b"&#" in body else body
 
 
 def _readable_declaration(body: bytes) -> tuple[bytes, str | None]:
