@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # The container installs without the test tools: `make venv VENV=/opt/venv EXTRAS=`.
 EXTRAS ?= [test]
 
-.PHONY: run test venv clean
+.PHONY: run test fuzz venv clean
 
 venv: $(VENV)/.installed
 
@@ -21,6 +21,16 @@ run: venv
 
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The long fuzz run: FUZZ_EXAMPLES random examples per target (the suite runs a few
+# dozen, always the same); prints how many ran. Needs ../shared/corpus for the corpus seeds.
+# A test may take an hour; one that hangs longer is ended with the stacks of every thread
+# (not interrupted: hypothesis would take that for a failure and retry the hang).
+FUZZ_EXAMPLES ?= 1000
+fuzz: venv
+	NETZWERKTIMER_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -p tests.support.fuzz -p no:cacheprovider \
+		-o timeout=3600 -o timeout_method=thread \
+		tests/test_fuzz_extractors.py tests/test_fuzz_german_dates.py $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

@@ -106,6 +106,12 @@ class Settings(_Strict):
     # Off by default: sources are public websites, and a URL, redirect or link that
     # leads into our own network is an attack (SSRF), not an event calendar.
     allow_private_networks: StrictBool = False
+    # Caps: what one source may cost at most (a source may lower or raise its own, see ``Source``).
+    max_pages: int = Field(default=5, ge=1, le=100)
+    max_events: int = Field(default=5000, ge=1)
+    max_html_nodes: int = Field(default=200_000, ge=1)
+    source_timeout: Duration = timedelta(minutes=5)
+    max_occurrences: int = Field(default=1000, ge=1)
 
     @field_validator("timezone")
     @classmethod
@@ -164,12 +170,17 @@ class Source(_Strict):
     refresh: Duration | None = None
     enabled: bool = True
     timezone: str | None = None
-    max_pages: int = Field(default=5, ge=1, le=100)
     # Pagination and detail pages stay on the source's host unless a host is named here.
     allow_hosts: list[Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")]] = []
     role: Literal["events", "context"] = "events"
     note: str = ""
     html: HtmlOptions | None = None
+    # Per-source caps; None means the one of [settings].
+    max_pages: int | None = Field(default=None, ge=1, le=100)
+    max_events: int | None = Field(default=None, ge=1)
+    max_bytes: int | None = Field(default=None, gt=0)
+    max_html_nodes: int | None = Field(default=None, ge=1)
+    source_timeout: Duration | None = None
 
     @model_validator(mode="after")
     def _kind_options(self) -> Source:
@@ -283,6 +294,35 @@ class Config(_Strict):
 
     def timezone_of(self, source: Source) -> ZoneInfo:
         return ZoneInfo(source.timezone or self.settings.timezone)
+
+    def limits_of(self, source: Source) -> Limits:
+        """The caps that bound one refresh of ``source``: its own where it sets them, else [settings]."""
+        s = self.settings
+
+        def own(name: str):
+            value = getattr(source, name)
+            return getattr(s, name) if value is None else value
+
+        return Limits(
+            max_pages=own("max_pages"),
+            max_events=own("max_events"),
+            max_bytes=own("max_bytes"),
+            max_html_nodes=own("max_html_nodes"),
+            source_timeout=own("source_timeout"),
+            max_occurrences=s.max_occurrences,
+        )
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The caps of one source (see ``Config.limits_of``); each one hit becomes a warning or an error of that source."""
+
+    max_pages: int  # list pages read per refresh (detail pages not counted)
+    max_events: int  # events kept per fetch: the nearest ones, see pipeline.keep_nearest
+    max_bytes: int  # decoded bytes per response
+    max_html_nodes: int  # elements of one HTML page; a page with more is refused before it is parsed
+    source_timeout: timedelta  # wall-clock time for fetching and reading the source, all its pages included
+    max_occurrences: int  # occurrences per recurring series used for deduplication and conflicts
 
 
 def load_config(path: str | Path) -> Config:

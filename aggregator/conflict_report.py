@@ -33,7 +33,7 @@ def detect(config: Config, store: Store, now: datetime, start: datetime | None =
     end = end or now + rules.horizon
     if published is None:
         published = publication(config, store, now, record=record)
-    found = find_conflicts(slots(published, start, end, zone=zone, rules=rules), rules, zone=zone)
+    found = find_conflicts(slots(published, start, end, zone=zone, rules=rules, limit=config.settings.max_occurrences), rules, zone=zone)
     if record:
         tracked = track(store, found, now, window_start=max(start, now))
     else:
@@ -83,7 +83,7 @@ def check_date(config: Config, store: Store, day: date, now: datetime, *, start:
     window_end = datetime.combine(day + timedelta(days=FREE_DAYS_SEARCHED + 1), time(0), zone)
     if published is None:
         published = publication(config, store, now, record=False)
-    every = slots(published, window_start, window_end, zone=zone, rules=rules)
+    every = slots(published, window_start, window_end, zone=zone, rules=rules, limit=config.settings.max_occurrences)
 
     def on(d: date) -> list[Slot]:
         lo, hi = datetime.combine(d, time(0), zone), datetime.combine(d + timedelta(days=1), time(0), zone)

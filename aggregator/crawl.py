@@ -7,13 +7,17 @@ Extractors never fetch; they name what to read next (``Extraction.next_pages``,
 - at most ``max_pages`` list pages (the first included), each URL once, so a
   pagination loop ends;
 - at most ``MAX_DETAILS`` detail pages;
+- every page at most ``max_bytes`` (the source's cap; the fetcher's otherwise);
 - only on the host of the source's URL (where its first page ended up after
   redirects) and the source's ``allow_hosts``: a link elsewhere, or a page
   that redirects elsewhere, is skipped with a warning (a site cannot send us
   crawling the web).
 
 A follow-up page that fails costs only itself: a warning, and the events
-already read are kept.
+already read are kept. A cap that stopped the crawl or refused a page
+(``max_pages``, ``MAX_DETAILS``, ``max_bytes``, ``max_html_nodes``) is named in
+``Extraction.caps`` rather than among the ordinary warnings, so that the
+source's status shows it first.
 """
 
 from __future__ import annotations
@@ -22,23 +26,24 @@ import asyncio
 import importlib
 from collections.abc import Iterable
 from dataclasses import replace
-from urllib.parse import urlsplit
 
 from aggregator.discover import best, discover
-from aggregator.extract import ExtractContext, ExtractError, Extraction, extract
+from aggregator.extract import ExtractContext, ExtractError, Extraction, LimitExceeded, extract
 from aggregator.fetch import Fetcher, FetchResult
+from aggregator.urls import host_of
 
 MAX_DETAILS = 200
 
 
 async def crawl(kind: str, first: FetchResult, ctx: ExtractContext, fetcher: Fetcher, *, max_pages: int,
-                allow_hosts: Iterable[str] = ()) -> Extraction:
+                allow_hosts: Iterable[str] = (), max_bytes: int | None = None) -> Extraction:
     """Extract the first page, then its further pages and detail pages on the first page's
     host or one of ``allow_hosts``. Raises ExtractError only when the first page cannot be
     read at all. Kind ``auto`` first discovers which kind and URL the page offers, then
-    crawls that."""
+    crawls that. ``max_bytes`` caps every further page (default: the fetcher's
+    ``settings.max_bytes``)."""
     if kind == "auto":
-        return await _crawl_auto(first, ctx, fetcher, max_pages=max_pages, allow_hosts=allow_hosts)
+        return await _crawl_auto(first, ctx, fetcher, max_pages=max_pages, allow_hosts=allow_hosts, max_bytes=max_bytes)
     result = extract(kind, first.body or b"", ctx)
     hosts = {_host(first.url or ctx.url), *(h.lower() for h in allow_hosts)}
     seen = {first.url, ctx.url}
@@ -53,13 +58,13 @@ async def crawl(kind: str, first: FetchResult, ctx: ExtractContext, fetcher: Fet
             result.warnings.append(f"next page on another host skipped: {url}")
             continue
         if pages >= max_pages:
-            result.warnings.append(f"stopped after {max_pages} pages (max_pages); more pages are linked, e.g. {url}")
+            result.caps.append(f"stopped after {max_pages} pages (max_pages); more pages are linked, e.g. {url}")
             break
         seen.add(url)
         pages += 1
-        page = await fetcher.fetch(url, None)
+        page = await fetcher.fetch(url, None, max_bytes=max_bytes)
         if page.outcome != "fetched":
-            result.warnings.append(f"page {url}: {page.error or page.outcome}")
+            (result.caps if page.cap else result.warnings).append(f"page {url}: {page.error or page.outcome}")
             continue
         if _host(page.url or url) not in hosts:
             result.warnings.append(f"next page {url} redirected to another host, skipped: {page.url}")
@@ -67,35 +72,37 @@ async def crawl(kind: str, first: FetchResult, ctx: ExtractContext, fetcher: Fet
         try:
             more = extract(kind, page.body or b"", replace(ctx, url=page.url or url))
         except ExtractError as exc:
-            result.warnings.append(f"page {url}: {exc}")
+            (result.caps if isinstance(exc, LimitExceeded) else result.warnings).append(f"page {url}: {exc}")
             continue
         offset = len(result.events)
         result.events.extend(more.events)
         result.warnings.extend(more.warnings)
+        result.caps.extend(more.caps)
         result.details.extend((offset + i, u) for i, u in more.details)
         queue.extend(more.next_pages)
     if result.details:
-        await _enrich(kind, result, ctx, fetcher, hosts)
+        await _enrich(kind, result, ctx, fetcher, hosts, max_bytes)
     return result
 
 
 async def _crawl_auto(first: FetchResult, ctx: ExtractContext, fetcher: Fetcher, *, max_pages: int,
-                      allow_hosts: Iterable[str]) -> Extraction:
-    candidates = await discover(first, fetcher, ctx)
+                      allow_hosts: Iterable[str], max_bytes: int | None) -> Extraction:
+    candidates = await discover(first, fetcher, ctx, max_bytes=max_bytes)
     chosen = best(candidates)
     if chosen is None:
         tried = "; ".join(f"{c.kind} {c.url}: {c.error or 'no events'}" for c in candidates) or "nothing found"
         raise ExtractError(f"auto: the page offers no calendar, feed, Tribe API or schema.org events ({tried})")
-    page = first if chosen.url == (first.url or ctx.url) else await fetcher.fetch(chosen.url, None)
+    page = first if chosen.url == (first.url or ctx.url) else await fetcher.fetch(chosen.url, None, max_bytes=max_bytes)
     if page.outcome != "fetched":
         raise ExtractError(f"auto: chose {chosen.kind} at {chosen.url}, but it could not be fetched: {page.error or page.outcome}")
     result = await crawl(chosen.kind, page, replace(ctx, url=page.url or chosen.url), fetcher, max_pages=max_pages,
-                         allow_hosts=allow_hosts)
+                         allow_hosts=allow_hosts, max_bytes=max_bytes)
     result.warnings.insert(0, f"auto: read kind {chosen.kind} from {chosen.url} ({chosen.how})")
     return result
 
 
-async def _enrich(kind: str, result: Extraction, ctx: ExtractContext, fetcher: Fetcher, hosts: set[str]) -> None:
+async def _enrich(kind: str, result: Extraction, ctx: ExtractContext, fetcher: Fetcher, hosts: set[str],
+                  max_bytes: int | None) -> None:
     module = importlib.import_module(f"aggregator.extract.{kind}")
     enrich = getattr(module, "enrich", None)
     details, result.details = result.details, []
@@ -106,16 +113,16 @@ async def _enrich(kind: str, result: Extraction, ctx: ExtractContext, fetcher: F
         if _host(url) not in hosts:
             result.warnings.append(f"detail page on another host skipped: {url}")
         elif len(wanted) >= MAX_DETAILS:
-            result.warnings.append(f"only the first {MAX_DETAILS} detail pages were read")
+            result.caps.append(f"only the first {MAX_DETAILS} detail pages were read")
             break
         else:
             wanted.append((index, url))
     urls = list(dict.fromkeys(url for _, url in wanted))
-    pages = dict(zip(urls, await asyncio.gather(*(fetcher.fetch(u, None) for u in urls))))
+    pages = dict(zip(urls, await asyncio.gather(*(fetcher.fetch(u, None, max_bytes=max_bytes) for u in urls))))
     for index, url in wanted:
         page = pages[url]
         if page.outcome != "fetched":
-            result.warnings.append(f"detail page {url}: {page.error or page.outcome}")
+            (result.caps if page.cap else result.warnings).append(f"detail page {url}: {page.error or page.outcome}")
             continue
         if _host(page.url or url) not in hosts:
             result.warnings.append(f"detail page {url} redirected to another host, skipped: {page.url}")
@@ -130,4 +137,4 @@ async def _enrich(kind: str, result: Extraction, ctx: ExtractContext, fetcher: F
 
 
 def _host(url: str) -> str:
-    return (urlsplit(url).hostname or "").lower()
+    return host_of(url)

@@ -17,12 +17,14 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, replace
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from bs4 import BeautifulSoup
 
-from aggregator.extract import ExtractContext, ExtractError, extract
+from aggregator.extract import DEFAULT_MAX_HTML_NODES, ExtractContext, ExtractError, extract
+from aggregator.extract.markup import count_elements
 from aggregator.fetch import Fetcher, FetchResult
+from aggregator.urls import http_url, join
 
 # Richest first: the Tribe API has venues, categories and status; ICS has exact
 # times and recurrence; JSON-LD is structured but often partial; feeds are
@@ -63,8 +65,9 @@ def sniff(body: bytes) -> str:
     return "html"
 
 
-def candidates_in(body: bytes, url: str) -> list[Candidate]:
-    """Every candidate the body is or links to, deduplicated, without fetching anything."""
+def candidates_in(body: bytes, url: str, *, max_nodes: int = DEFAULT_MAX_HTML_NODES) -> list[Candidate]:
+    """Every candidate the body is or links to, deduplicated, without fetching anything.
+    A page of more than ``max_nodes`` elements is not parsed for links (only its markup is sniffed)."""
     found: dict[tuple[str, str], Candidate] = {}
 
     def add(kind: str, href: str, how: str) -> None:
@@ -81,36 +84,42 @@ def candidates_in(body: bytes, url: str) -> list[Candidate]:
         if b'"events"' in body[:200_000]:
             add("tribe", url, "the URL itself answers like The Events Calendar's REST API")
     else:
-        soup = BeautifulSoup(body[:5_000_000], "html.parser")
-        for link in soup.find_all("link", href=True):
-            rel = " ".join(link.get("rel") or []).lower()
-            kind_type = (link.get("type") or "").lower()
-            if "alternate" in rel and kind_type in _ICS_TYPES:
-                add("ics", link["href"], '<link rel="alternate" type="text/calendar">')
-            elif "alternate" in rel and kind_type in _FEED_TYPES and "comments" not in link["href"].lower():
-                add("feed", link["href"], f'<link rel="alternate" type="{kind_type}">')
-            elif rel == "https://api.w.org/":
-                add("tribe", urljoin(link["href"].rstrip("/") + "/", TRIBE_ROUTE), "WordPress REST API (The Events Calendar, if installed)")
-        for a in soup.find_all("a", href=True):
-            href = a["href"].strip()
-            low = href.lower()
-            if low.startswith("webcal://"):
-                add("ics", "https://" + href[len("webcal://") :], "webcal: link")
-            elif urlsplit(low).path.endswith(".ics") or re.search(r"[?&](ical|ics)=1\b", low):
-                add("ics", href, "link to an iCalendar file")
+        # a page too big to parse is not searched for links; its markup is still sniffed below
+        if count_elements(body[:5_000_000], max_nodes) <= max_nodes:
+            _add_links(BeautifulSoup(body[:5_000_000], "html.parser"), add)
         if _EVENT_MARKUP.search(body[:5_000_000]):
             add("jsonld", url, "schema.org events in the page's markup")
     return list(found.values())
 
 
-async def discover(first: FetchResult, fetcher: Fetcher, ctx: ExtractContext) -> list[Candidate]:
-    """Candidates of the fetched page, each probed once, best first."""
-    candidates = candidates_in(first.body or b"", first.url or ctx.url)
+def _add_links(soup: BeautifulSoup, add) -> None:
+    """``add`` every calendar, feed or API the page's ``<link>`` and ``<a>`` elements point to."""
+    for link in soup.find_all("link", href=True):
+        rel = " ".join(link.get("rel") or []).lower()
+        kind_type = (link.get("type") or "").lower()
+        if "alternate" in rel and kind_type in _ICS_TYPES:
+            add("ics", link["href"], '<link rel="alternate" type="text/calendar">')
+        elif "alternate" in rel and kind_type in _FEED_TYPES and "comments" not in link["href"].lower():
+            add("feed", link["href"], f'<link rel="alternate" type="{kind_type}">')
+        elif rel == "https://api.w.org/":
+            add("tribe", join(link["href"].rstrip("/") + "/", TRIBE_ROUTE), "WordPress REST API (The Events Calendar, if installed)")
+    for a in soup.find_all("a", href=True):
+        href = a["href"].strip()
+        low = href.lower()
+        if low.startswith("webcal://"):
+            add("ics", "https://" + href[len("webcal://") :], "webcal: link")
+        elif urlsplit(low).path.endswith(".ics") or re.search(r"[?&](ical|ics)=1\b", low):
+            add("ics", href, "link to an iCalendar file")
+
+
+async def discover(first: FetchResult, fetcher: Fetcher, ctx: ExtractContext, *, max_bytes: int | None = None) -> list[Candidate]:
+    """Candidates of the fetched page, each probed once (each probe at most ``max_bytes``), best first."""
+    candidates = candidates_in(first.body or b"", first.url or ctx.url, max_nodes=ctx.max_html_nodes)
     for cand in candidates[:MAX_PROBES]:
         if cand.url == (first.url or ctx.url):
             body = first.body or b""
         else:
-            probe = await fetcher.fetch(cand.url, None)
+            probe = await fetcher.fetch(cand.url, None, max_bytes=max_bytes)
             if probe.outcome != "fetched":
                 cand.error = probe.error or probe.outcome
                 continue
@@ -153,8 +162,7 @@ def suggested_id(url: str, kind: str) -> str:
 
 
 def _absolute(href: str, base: str) -> str | None:
-    target = urljoin(base, href.strip())
-    parts = urlsplit(target)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    target = http_url(base, href)
+    if not target:
         return None
-    return urlunsplit(parts._replace(fragment=""))
+    return urlunsplit(urlsplit(target)._replace(fragment=""))

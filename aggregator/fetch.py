@@ -23,7 +23,8 @@ Politeness and bounds (all from ``Settings``):
 - ``timeout`` for connecting and for each read, and a whole-attempt deadline
   of ``ATTEMPT_DEADLINE_FACTOR * timeout`` so a trickling server cannot hold us;
 - at most ``max_bytes`` decoded bytes per response (a compression bomb is
-  caught while it inflates);
+  caught while it inflates; ``fetch(..., max_bytes=)`` sets a source's own);
+  a response over it is an error with ``cap == "max_bytes"``;
 - up to ``retries`` retries on timeouts, connection errors, 5xx and 429, with
   exponential backoff ``backoff * 2**n`` plus up to 10 % jitter; ``Retry-After``
   (seconds or HTTP-date) on 429/503 is honoured, and other requests to that
@@ -100,6 +101,7 @@ class FetchResult:
     attempts: int = 0  # HTTP requests made for this URL (robots.txt not counted)
     started_at: datetime | None = None  # aware UTC
     elapsed: float = 0.0  # seconds, retries and waits included
+    cap: str | None = None  # the setting whose cap refused the response ("max_bytes"), else None
 
     @property
     def ok(self) -> bool:
@@ -280,12 +282,14 @@ class _Retry(Exception):
 class _Fail(Exception):
     """A failure that repeating will not fix."""
 
-    def __init__(self, reason: str, status: int | None = None, url: str | None = None, received: int = 0):
+    def __init__(self, reason: str, status: int | None = None, url: str | None = None, received: int = 0,
+                 cap: str | None = None):
         super().__init__(reason)
         self.reason = reason
         self.status = status
         self.url = url
         self.received = received
+        self.cap = cap
 
 
 # --- the fetcher -----------------------------------------------------------
@@ -356,12 +360,14 @@ class Fetcher:
 
     # -- public API --
 
-    async def fetch(self, url: str, state: CacheState | None = None) -> FetchResult:
-        """GET ``url`` conditionally; never raises (except when cancelled)."""
+    async def fetch(self, url: str, state: CacheState | None = None, *, max_bytes: int | None = None) -> FetchResult:
+        """GET ``url`` conditionally; never raises (except when cancelled).
+
+        ``max_bytes`` replaces ``settings.max_bytes`` for this request (a source's own cap)."""
         started_at = datetime.now(timezone.utc)
         t0 = time.monotonic()
         try:
-            result = await self._fetch(url, state or CacheState())
+            result = await self._fetch(url, state or CacheState(), max_bytes or self.settings.max_bytes)
         except Exception as exc:  # a bug of ours must not stop a refresh run
             result = FetchResult(url=url, outcome="error", error=f"internal error: {type(exc).__name__}: {exc}")
         result.started_at = started_at
@@ -375,7 +381,7 @@ class Fetcher:
 
     # -- internals --
 
-    async def _fetch(self, url: str, state: CacheState) -> FetchResult:
+    async def _fetch(self, url: str, state: CacheState, max_bytes: int) -> FetchResult:
         try:
             parsed = httpx.URL(url)
         except Exception as exc:
@@ -406,11 +412,11 @@ class Fetcher:
         while True:
             attempts += 1
             try:
-                return await self._attempt(url, host, headers, state, attempts)
+                return await self._attempt(url, host, headers, state, attempts, max_bytes)
             except _Fail as fail:
                 reason = fail.reason if attempts == 1 else f"{fail.reason} ({attempts} attempts)"
                 return FetchResult(url=fail.url or url, outcome="error", status=fail.status, error=reason,
-                                   attempts=attempts, bytes=fail.received)
+                                   attempts=attempts, bytes=fail.received, cap=fail.cap)
             except _Retry as retry:
                 retries_done = attempts - 1
                 if retry.retry_after is not None and retry.retry_after > s.max_retry_after:
@@ -433,7 +439,7 @@ class Fetcher:
                 await asyncio.sleep(delay)
 
     async def _attempt(self, url: str, host: str, headers: dict[str, str], state: CacheState,
-                       attempt: int) -> FetchResult:
+                       attempt: int, max_bytes: int) -> FetchResult:
         s = self.settings
         client = self._open()
         async with self._slot(host):
@@ -441,7 +447,7 @@ class Fetcher:
             try:
                 async with asyncio.timeout(s.timeout * ATTEMPT_DEADLINE_FACTOR):
                     async with client.stream("GET", url, headers=headers) as resp:
-                        return await self._handle(resp, state, attempt)
+                        return await self._handle(resp, state, attempt, max_bytes)
             except TimeoutError:
                 raise _Retry(f"timed out after {_seconds(s.timeout * ATTEMPT_DEADLINE_FACTOR)} "
                              "(the whole response took too long)") from None
@@ -458,8 +464,7 @@ class Fetcher:
             except (httpx.TransportError, httpx.StreamError) as exc:
                 raise _Retry(_describe_network_error(exc, url)) from None
 
-    async def _handle(self, resp: httpx.Response, state: CacheState, attempt: int) -> FetchResult:
-        s = self.settings
+    async def _handle(self, resp: httpx.Response, state: CacheState, attempt: int, max_bytes: int) -> FetchResult:
         status = resp.status_code
         final_url = str(resp.url)
         etag = resp.headers.get("ETag")
@@ -469,7 +474,7 @@ class Fetcher:
                                etag=etag or state.etag, last_modified=last_modified or state.last_modified,
                                body_digest=state.body_digest, attempts=attempt)
         if 200 <= status < 300:
-            body = await self._read_capped(resp, s.max_bytes, final_url)
+            body = await self._read_capped(resp, max_bytes, final_url)
             digest = stable_digest(body)
             if state.body_digest is not None and digest == state.body_digest:
                 return FetchResult(url=final_url, outcome="unchanged", status=status, etag=etag,
@@ -491,11 +496,11 @@ class Fetcher:
         We decompress ourselves with a bounded output size per step, so a
         compression bomb never inflates in memory beyond the cap.
         """
-        too_big = f"response larger than {limit} bytes"
+        too_big = f"response larger than {limit} bytes (max_bytes)"
         encoding = resp.headers.get("Content-Encoding", "identity").strip().lower()
         declared = resp.headers.get("Content-Length")
         if not truncate and encoding == "identity" and declared and declared.isdigit() and int(declared) > limit:
-            raise _Fail(too_big, status=resp.status_code, url=url)
+            raise _Fail(too_big, status=resp.status_code, url=url, cap="max_bytes")
         if encoding not in ("identity", "gzip", "x-gzip", "deflate"):
             raise _Fail(f"unsupported Content-Encoding {encoding!r}", status=resp.status_code, url=url)
         decoder = _BoundedDecoder(encoding)
@@ -509,7 +514,7 @@ class Fetcher:
                         if truncate:
                             chunks.append(chunk[: len(chunk) - (received - limit)])
                             return b"".join(chunks)
-                        raise _Fail(too_big, status=resp.status_code, url=url, received=received)
+                        raise _Fail(too_big, status=resp.status_code, url=url, received=received, cap="max_bytes")
                     chunks.append(chunk)
         except zlib.error as exc:
             raise _Fail(f"could not decode the {encoding} response body: {exc}", status=resp.status_code,

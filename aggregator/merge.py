@@ -37,9 +37,15 @@ from aggregator.store.repo import Member, PublishedState
 from exporters.ics import public_uid
 
 
-# Occurrences of one series looked at for deduplication (a daily series over a
-# two-year horizon has ~730).
-OCCURRENCE_LIMIT = 1000
+# Series are expanded from a week back (a series' occurrence of last week may
+# still match a listing) to the horizon; at most [settings] max_occurrences each.
+LOOKBACK = timedelta(days=7)
+
+
+def series_window(config: Config, now: datetime) -> tuple[datetime, datetime]:
+    """The window in which series are expanded for deduplication (the pipeline warns about
+    series that have more than ``max_occurrences`` in it)."""
+    return now - LOOKBACK, now + config.settings.horizon
 
 
 def publication(config: Config, store: Store, now: datetime, *, record: bool = True) -> list[StoredEvent]:
@@ -108,8 +114,9 @@ def _clusters(live: list[Member], members: list[Member], config: Config, now: da
     if series:
         keys = {(live[i].event.source_id, live[i].event.source_uid): i for i in series}
         overrides = [m.event for m in members if m.gone_at is None and m.event.recurrence_id and (m.event.source_id, m.event.source_uid) in keys]
-        window_start = now - timedelta(days=7)
-        found = expand([live[i].event for i in series] + overrides, window_start, now + config.settings.horizon, limit=OCCURRENCE_LIMIT, zone=ZoneInfo(config.settings.timezone))
+        window_start, window_end = series_window(config, now)
+        found = expand([live[i].event for i in series] + overrides, window_start, window_end,
+                       limit=config.settings.max_occurrences, zone=ZoneInfo(config.settings.timezone))
         for occ in found:
             master = keys.get((occ.event.source_id, occ.event.source_uid))
             if master is None or occ.event.status == "cancelled":

@@ -3,8 +3,9 @@
 ``normalize(raw, ...)`` promises an ``Event`` whose start is a ``date`` (all
 day) or an aware datetime in an IANA zone or UTC, whose end is of the same
 kind and not before the start, whose text holds no markup, and whose URL is
-an absolute http(s) URL or empty. It raises ``NormalizeError`` for an event
-that cannot be made valid.
+an absolute http(s) URL or empty. It raises ``NormalizeError`` (and nothing
+else) for an event that cannot be made valid, among them events dated outside
+the years ``MIN_YEAR`` to ``MAX_YEAR``.
 """
 
 from __future__ import annotations
@@ -13,14 +14,19 @@ import html
 import re
 import unicodedata
 from datetime import date, datetime, timedelta, timezone
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 from bs4 import BeautifulSoup
 
+from aggregator.extract.markup import strip_if_huge
 from aggregator.model import STATUSES, Event, RawEvent, When
+from aggregator.urls import join
 
 UNTITLED = "(ohne Titel)"
+# Dates outside these years are typos or hostile; near the edges of what Python
+# represents (years 1 and 9999) a zone conversion or one more day overflows.
+MIN_YEAR, MAX_YEAR = 1900, 2200
 MAX_TITLE = 300
 MAX_TEXT = 10_000
 
@@ -38,6 +44,9 @@ class NormalizeError(ValueError):
 
 def normalize(raw: RawEvent, *, source_id: str, network_id: str, zone: ZoneInfo, base_url: str) -> Event:
     """Make one raw event publishable; see the module docstring for what is promised."""
+    for value in (raw.start, raw.end, raw.recurrence_id):
+        if value is not None and not MIN_YEAR <= value.year <= MAX_YEAR:
+            raise NormalizeError(f"event {raw.source_uid!r}: date {value.isoformat()} lies outside the years {MIN_YEAR}–{MAX_YEAR}")
     start = _aware(raw.start, zone)
     if start is None:
         raise NormalizeError(f"event {raw.source_uid!r} has no start")
@@ -60,8 +69,8 @@ def normalize(raw: RawEvent, *, source_id: str, network_id: str, zone: ZoneInfo,
         status=status,
         categories=tuple(dict.fromkeys(c for c in (clean_text(c, single_line=True) for c in raw.categories) if c)),
         rrule=raw.rrule or None,
-        rdates=tuple(_like(d, start, zone, tzid) for d in raw.rdates),
-        exdates=tuple(_like(d, start, zone, tzid) for d in raw.exdates),
+        rdates=tuple(_like(d, start, zone, tzid) for d in raw.rdates if MIN_YEAR <= d.year <= MAX_YEAR),
+        exdates=tuple(_like(d, start, zone, tzid) for d in raw.exdates if MIN_YEAR <= d.year <= MAX_YEAR),
     )
 
 
@@ -70,7 +79,9 @@ def clean_text(value: str | None, *, single_line: bool = False) -> str:
     if not value:
         return ""
     text = str(value)
-    if _LOOKS_LIKE_HTML.search(text):
+    if _LOOKS_LIKE_HTML.search(text) and (stripped := strip_if_huge(text)) is not None:
+        text = stripped  # too many tags for a tree: cut them out instead (memory)
+    elif _LOOKS_LIKE_HTML.search(text):
         soup = BeautifulSoup(text, "html.parser")
         for tag in soup(["script", "style"]):
             tag.decompose()
@@ -92,7 +103,9 @@ def canonical_url(url: str | None, base_url: str = "") -> str:
     if not url:
         return ""
     url = url.strip()
-    absolute = urljoin(base_url, url) if base_url else url
+    absolute = join(base_url, url)
+    if not absolute:
+        return ""
     parts = urlsplit(absolute)
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not parts.hostname:

@@ -3,6 +3,19 @@
 Each stage only sees its input and output. A source that fails at any stage
 is recorded with its reason and never stops the others; its stored events
 stay as they were.
+
+Every source is bounded by its caps (``Config.limits_of``); a cap that is hit
+is a warning of the source, listed before its other warnings, or, for
+``source_timeout`` and a first page over ``max_bytes`` / ``max_html_nodes``,
+its error:
+
+- ``source_timeout``: fetching and reading the source (all its pages, detail
+  pages and, for ``auto``, the probes) must end within it; else the source
+  failed this run and its last good events stay (nothing half-read is stored);
+- ``max_events``: at most that many events are kept per fetch (``keep_nearest``);
+- ``max_occurrences``: a series with more occurrences between a week ago and the
+  horizon is named (deduplication and conflicts use its first ones);
+- ``max_pages``, ``max_bytes``, ``max_html_nodes``: see ``aggregator.crawl``.
 """
 
 from __future__ import annotations
@@ -15,13 +28,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-from aggregator.config import Config, Deployment, Source
+from aggregator.config import Config, Deployment, Limits, Source
 from aggregator.crawl import crawl
 from aggregator.extract import ExtractContext, ExtractError, Extraction
 from aggregator.fetch import CacheState, Fetcher, FetchResult
 from aggregator.model import Event
 from aggregator.normalize import NormalizeError, normalize
-from aggregator.merge import publication
+from aggregator.merge import publication, series_window
+from aggregator.recurrence import over_limit
 from aggregator.store import SourceState, Store, SyncResult
 from aggregator.store.repo import FetchRecord
 from exporters.files import write_atomic
@@ -169,26 +183,55 @@ class _Gathered:
 
 
 async def _gather(config: Config, sources: list[Source], items, now: datetime) -> dict[str, _Gathered]:
-    """Fetch every source concurrently, then crawl the new bodies (further pages, detail pages)."""
+    """Fetch every source concurrently and crawl the new bodies (further pages, detail pages),
+    each source within its ``source_timeout``."""
     by_id = {s.id: s for s in sources}
     async with Fetcher(config.settings) as fetcher:
-        results = await fetcher.fetch_many(items)
 
-        async def one(source_id: str, result: FetchResult) -> tuple[str, _Gathered]:
-            gathered = _Gathered(result)
-            crawl_started = time.perf_counter()
-            if result.outcome == "fetched":
-                source = by_id[source_id]
-                ctx = ExtractContext(url=result.url or source.url, timezone=config.timezone_of(source), now=now, options=source.options())
-                try:
-                    gathered.extraction = await crawl(source.kind, result, ctx, fetcher, max_pages=source.max_pages,
-                                                      allow_hosts=source.allow_hosts)
-                except ExtractError as exc:
-                    gathered.error = str(exc)
-            gathered.duration_s = round(result.elapsed + time.perf_counter() - crawl_started, 3)
+        async def one(source_id: str, url: str, state: CacheState | None) -> tuple[str, _Gathered]:
+            source = by_id[source_id]
+            limits = config.limits_of(source)
+            started = datetime.now(timezone.utc)
+            clock_started = time.perf_counter()
+            gathered = _Gathered(FetchResult(url=url, outcome="error", started_at=started))
+            try:
+                async with asyncio.timeout(limits.source_timeout.total_seconds()):
+                    await _fetch_and_crawl(config, source, limits, url, state, now, fetcher, gathered)
+            except TimeoutError:
+                reason = (f"took longer than source_timeout ({_duration(limits.source_timeout)}) to fetch and read; "
+                          "nothing of this run is stored, the last good events stay")
+                if gathered.fetch.outcome == "fetched":  # read in time, but its pages were not
+                    gathered.extraction, gathered.error = None, reason
+                else:
+                    elapsed = (datetime.now(timezone.utc) - started).total_seconds()
+                    gathered.fetch = FetchResult(url=url, outcome="error", error=reason, started_at=started, elapsed=elapsed)
+            gathered.duration_s = round(time.perf_counter() - clock_started, 3)
             return source_id, gathered
 
-        return dict(await asyncio.gather(*(one(k, r) for k, r in results.items())))
+        return dict(await asyncio.gather(*(one(k, url, state) for k, url, state in items)))
+
+
+async def _fetch_and_crawl(config: Config, source: Source, limits: Limits, url: str, state: CacheState | None,
+                           now: datetime, fetcher: Fetcher, gathered: _Gathered) -> None:
+    """Fill ``gathered`` step by step, so that a deadline cutting it short leaves what was done."""
+    gathered.fetch = result = await fetcher.fetch(url, state, max_bytes=limits.max_bytes)
+    if result.outcome != "fetched":
+        return
+    ctx = ExtractContext(url=result.url or source.url, timezone=config.timezone_of(source), now=now,
+                         options=source.options(), max_html_nodes=limits.max_html_nodes)
+    try:
+        gathered.extraction = await crawl(source.kind, result, ctx, fetcher, max_pages=limits.max_pages,
+                                          allow_hosts=source.allow_hosts, max_bytes=limits.max_bytes)
+    except ExtractError as exc:
+        gathered.error = str(exc)
+
+
+def _duration(value) -> str:
+    seconds = int(value.total_seconds())
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def _process(config: Config, store: Store, source: Source, gathered: _Gathered, now: datetime, state: SourceState | None) -> SourceReport:
@@ -215,10 +258,10 @@ def _process(config: Config, store: Store, source: Source, gathered: _Gathered, 
         return SourceReport(source.id, "error", result.status, error=gathered.error)
 
     extraction = gathered.extraction
-    warnings = list(extraction.warnings)
-    events = _normalize_all(extraction.events, source, config, now, warnings)
+    warnings, caps = list(extraction.warnings), list(extraction.caps)
+    events = _bounded(_normalize_all(extraction.events, source, config, now, warnings), config, source, now, caps, warnings)
     record.events_found = len(events)
-    record.warnings = _cap(warnings)
+    record.warnings = _cap(caps + warnings)
     if not (state and state.accept_next):
         reason = suspicious_drop(source.id, store.upcoming_count(source.id, now), _upcoming(events, now), config.settings.suspicious_drop)
         if reason:
@@ -283,8 +326,9 @@ def preview(config: Config, source: Source, *, now: datetime | None = None) -> P
     gathered = asyncio.run(_gather(config, [source], [(source.id, source.url, None)], now))[source.id]
     out = Preview(gathered.fetch, error=gathered.fetch.error or gathered.error)
     if gathered.extraction is not None:
-        out.warnings = list(gathered.extraction.warnings)
-        out.events = _normalize_all(gathered.extraction.events, source, config, now, out.warnings)
+        warnings, caps = list(gathered.extraction.warnings), list(gathered.extraction.caps)
+        out.events = _bounded(_normalize_all(gathered.extraction.events, source, config, now, warnings), config, source, now, caps, warnings)
+        out.warnings = caps + warnings
     return out
 
 
@@ -318,6 +362,79 @@ def _normalize_all(raws, source: Source, config: Config, now: datetime, warnings
     if beyond:
         warnings.append(f"{beyond} event(s) start beyond the horizon of {config.settings.horizon.days} days and were skipped")
     return events
+
+
+def _bounded(events: list[Event], config: Config, source: Source, now: datetime, caps: list[str], warnings: list[str]) -> list[Event]:
+    """``events`` within the source's ``max_events``, and every series checked against ``max_occurrences``;
+    a cap that is hit is added to ``caps`` (other expansion problems to ``warnings``)."""
+    limits = config.limits_of(source)
+    kept = keep_nearest(events, limits.max_events, now)
+    if len(kept) < len(events):
+        caps.append(f"{len(events)} events, more than max_events ({limits.max_events}); kept the {len(kept)} nearest "
+                    "(upcoming by start, then the most recent past ones)")
+    caps.extend(_dense_series(kept, config, limits, now, warnings))
+    return kept
+
+
+def keep_nearest(events: list[Event], limit: int, now: datetime) -> list[Event]:
+    """At most ``limit`` of ``events``: those not yet over (series count as not over) by start,
+    then past ones from the most recent back. A series is kept whole with its RECURRENCE-ID
+    overrides (an override alone could not cancel or move its date), or not at all. The
+    order of ``events`` is kept."""
+    if len(events) <= limit:
+        return events
+    series = {ev.source_uid for ev in events if not ev.recurrence_id and (ev.rrule or ev.rdates)}
+    units: dict[int, list[Event]] = {}  # id of the event that leads → it and what goes with it
+    lead_of_series: dict[str, Event] = {}
+    for ev in events:
+        if not ev.recurrence_id and ev.source_uid in series:
+            lead_of_series.setdefault(ev.source_uid, ev)
+    for ev in events:
+        lead = lead_of_series.get(ev.source_uid) if ev.recurrence_id else None
+        units.setdefault(id(lead or ev), []).append(ev)
+    leads = {id(ev): ev for ev in events if id(ev) in units}
+
+    def key(ev: Event) -> tuple:
+        start = _instant(ev.start)
+        if ev.rrule or ev.rdates or _instant(ev.end or ev.start) >= now:
+            return (0, start.timestamp(), ev.source_uid)
+        return (1, -start.timestamp(), ev.source_uid)
+
+    keep_ids: set[int] = set()
+    for lead in sorted(leads.values(), key=key):
+        unit = units[id(lead)]
+        if len(keep_ids) + len(unit) <= limit:
+            keep_ids.update(id(ev) for ev in unit)
+    return [ev for ev in events if id(ev) in keep_ids]
+
+
+def _instant(value) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    return datetime.combine(value, datetime.min.time(), timezone.utc)
+
+
+def _dense_series(events: list[Event], config: Config, limits: Limits, now: datetime, warnings: list[str]) -> list[str]:
+    """A cap warning for each series with more than ``max_occurrences`` occurrences in the window
+    that deduplication expands (other expansion problems go to ``warnings``)."""
+    start, end = series_window(config, now)
+    zone = ZoneInfo(config.settings.timezone)  # as deduplication expands them
+    overrides: dict[str, list[Event]] = {}
+    for ev in events:
+        if ev.recurrence_id:
+            overrides.setdefault(ev.source_uid, []).append(ev)
+    caps = []
+    for ev in events:
+        if ev.recurrence_id or not (ev.rrule or ev.rdates):
+            continue
+        found = over_limit(ev, overrides.get(ev.source_uid, []), start, end, limit=limits.max_occurrences, zone=zone)
+        if found.capped:
+            caps.append(f"series {ev.title[:80]!r} ({ev.rrule}) has more than {limits.max_occurrences} occurrences "
+                        f"between a week ago and the horizon; deduplication and conflicts use the first "
+                        f"{limits.max_occurrences} (max_occurrences)")
+        else:
+            warnings.extend(found.warnings)
+    return caps
 
 
 def _starts_after(ev: Event, limit: datetime) -> bool:

@@ -10,6 +10,9 @@ and EXDATE values, RECURRENCE-ID overrides as events of their own, see
   overlaps the half-open window ``[start, end)``.
 - ``expand(events, start, end)``: the same for a mixed list of events,
   grouped into series by (source_id, source_uid).
+- ``over_limit(series, overrides, start, end, limit=)``: whether expanding
+  the series in the window would be cut at ``limit`` (or fail), cheaply: a
+  simple rule is judged by arithmetic, without expanding it.
 
 Expansion is done by ``recurring-ical-events`` on a small calendar built
 from the events, so EXDATE, RDATE (also PERIOD), RECURRENCE-ID, time zones
@@ -20,7 +23,15 @@ be expanded as stated; they never raise because of an event's data:
 - a rule the library cannot read yields the master's first occurrence
   (and the overrides) and a warning;
 - at most ``limit`` occurrences per series are returned (a 20 KB calendar can
-  describe millions), with a warning when more were there.
+  describe millions), with a warning when more were there (and ``capped``
+  set). The expansion is lazy: it walks the window in chunks and stops just
+  past ``limit``, so time and memory depend on ``limit``, not on the rule;
+- a rule whose BY… parts match never or very rarely (``FREQ=DAILY;BYMONTH=2;
+  BYMONTHDAY=30``) would make dateutil walk day by day to the year 9999, for
+  every window asked; the expansion may make at most ``_CALLS_WITHOUT_PROGRESS``
+  Python calls without finding an occurrence (about 180 per occurrence are
+  normal), beyond that it yields the first occurrence and a warning, like a
+  rule it cannot read, and the verdict is remembered for that rule and start.
 
 All-day occurrences keep ``date`` values; for comparisons with the window a
 day is taken in ``zone`` (Europe/Berlin unless told). Cancelled overrides are
@@ -29,8 +40,11 @@ returned with their status: the caller decides what a cancellation means.
 
 from __future__ import annotations
 
+import inspect
 import re
-from collections.abc import Iterable, Sequence
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -43,7 +57,7 @@ from aggregator.model import Event, When
 
 UTC = timezone.utc
 DEFAULT_ZONE = ZoneInfo("Europe/Berlin")
-DEFAULT_LIMIT = 10_000
+DEFAULT_LIMIT = 1000  # the default of [settings] max_occurrences
 
 # The window is walked in chunks so that a dense rule stops near ``limit``
 # instead of being expanded in full first; a chunk grows while it finds few
@@ -56,6 +70,13 @@ _FEW, _MANY = 64, 1024
 _MAX_RULE_STEPS = 2_000_000
 _FREQ_SECONDS = {"SECONDLY": 1, "MINUTELY": 60, "HOURLY": 3600}
 _REF = "X-NWT-REF"  # which of our events a VEVENT of the scratch calendar is
+# Python calls an expansion may make without finding the next occurrence: a normal
+# one makes about 180 per occurrence, and walking a daily rule from 1990 to today
+# about 40,000; dateutil walking an impossible rule to the year 9999 makes millions.
+_CALLS_WITHOUT_PROGRESS = 200_000
+# (rule, start) of series found too costly, so that no later window pays again.
+_TOO_COSTLY: dict[tuple[str, str], None] = {}
+_TOO_COSTLY_KEPT = 4096
 
 
 @dataclass(frozen=True)
@@ -86,9 +107,10 @@ class Occurrence:
 class Occurrences(list):
     """A ``list[Occurrence]`` with the warnings of its expansion."""
 
-    def __init__(self, items: Iterable[Occurrence] = (), warnings: Iterable[str] = ()) -> None:
+    def __init__(self, items: Iterable[Occurrence] = (), warnings: Iterable[str] = (), capped: bool = False) -> None:
         super().__init__(items)
         self.warnings: list[str] = list(warnings)
+        self.capped = capped  # some series had more than ``limit`` occurrences in the window
 
     @property
     def occurrences(self) -> list[Occurrence]:
@@ -120,16 +142,53 @@ def occurrences(
         out = [_plain(series)] if window.overlaps(series.start, _end(series)) else []
         return Occurrences(out)
     limit = max(0, int(limit))
+    costly_key = (series.rrule or "", series.start.isoformat())
+    budget = _CallBudget(_CALLS_WITHOUT_PROGRESS)
     try:
-        found, warnings = _expand_series(series, list(overrides), window, limit, label)
+        if costly_key in _TOO_COSTLY:
+            raise _OverBudget
+        with budget.active():
+            found, warnings = _expand_series(series, list(overrides), window, limit, label, budget)
+    except _OverBudget:
+        if len(_TOO_COSTLY) >= _TOO_COSTLY_KEPT:
+            _TOO_COSTLY.pop(next(iter(_TOO_COSTLY)))
+        _TOO_COSTLY[costly_key] = None
+        found = _fallback(series, overrides, window)
+        warnings = [f"{label}: its rule {series.rrule!r} matches too rarely to be expanded at a bearable cost; kept its first occurrence only"]
     except Exception as exc:  # a bad rule must not stop the caller
         found = _fallback(series, overrides, window)
         warnings = [f"{label}: could not expand the series ({_short(exc)}); kept its first occurrence only"]
     found.sort(key=window.sort_key)
-    if len(found) > limit:
+    capped = len(found) > limit
+    if capped:
         found = found[:limit]
         warnings.append(f"{label}: more than {limit} occurrences in the window; kept the first {limit}")
-    return Occurrences(found, warnings)
+    return Occurrences(found, warnings, capped)
+
+
+def over_limit(
+    series: Event,
+    overrides: Sequence[Event],
+    start: datetime,
+    end: datetime,
+    *,
+    limit: int = DEFAULT_LIMIT,
+    zone: ZoneInfo = DEFAULT_ZONE,
+) -> Occurrences:
+    """What ``occurrences`` would say about this series: an empty ``Occurrences`` when it
+    surely has at most ``limit`` occurrences in ``[start, end)``, else the expansion itself
+    (bounded by ``limit``) with its warnings and ``capped``.
+
+    Meant for checking every series of a source at each fetch: a series whose
+    rule is simple (COUNT, or no BY… part that multiplies) is judged by
+    arithmetic, so only the dense or intricate ones are expanded."""
+    window = _Window(start, end, zone)
+    if window.empty or not (series.rrule or series.rdates):
+        return Occurrences()
+    bound = _quick_bound(series, overrides, window)
+    if bound is not None and bound <= limit:
+        return Occurrences()
+    return occurrences(series, overrides, start, end, limit=limit, zone=zone)
 
 
 def expand(
@@ -165,6 +224,7 @@ def expand(
             result = occurrences(master, overrides if i == 0 else (), start, end, limit=limit, zone=zone)
             out.extend(result)
             out.warnings.extend(result.warnings)
+            out.capped = out.capped or result.capped
     out.sort(key=lambda o: (*window.sort_key(o), o.event.source_id, o.event.source_uid, o.recurrence_id))
     return out
 
@@ -203,7 +263,7 @@ class _Window:
 
 
 def _expand_series(
-    master: Event, overrides: list[Event], window: _Window, limit: int, label: str
+    master: Event, overrides: list[Event], window: _Window, limit: int, label: str, budget: _CallBudget
 ) -> tuple[list[Occurrence], list[str]]:
     warnings: list[str] = []
     refs = [master, *overrides]
@@ -229,6 +289,7 @@ def _expand_series(
         hits = 0
         # ``query.series`` rather than ``query.between``: the library's
         # between() lists a chunk in full, this stops at the limit.
+        budget.check()
         for lib_series in query.series:
             for occ in lib_series.between(chunk_start, chunk_end):
                 component = occ.as_component(False)
@@ -244,6 +305,7 @@ def _expand_series(
                 else:
                     rid = event.recurrence_id
                 found.append(Occurrence(occ.start, occ.end, event, rid))
+                budget.progress()
                 if len(found) > limit:
                     break
             if len(found) > limit:
@@ -254,6 +316,84 @@ def _expand_series(
         elif hits < _FEW:
             span = min(span * 2, max_span)
     return found, warnings
+
+
+class _OverBudget(BaseException):
+    """An expansion ran out of its call budget. A BaseException, so that no library's
+    ``except Exception`` on the way up can swallow it and go on walking."""
+
+
+# Frames of generators and coroutines: entering one may be its finalization by the
+# garbage collector, which would only print an exception raised there and go on.
+_RESUMABLE = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
+
+
+class _CallBudget:
+    """Inside ``active()``, abort (``_OverBudget``) after ``calls`` Python function calls in
+    this thread without a ``progress()``. Counted by a trace function (which passes the
+    events on to one already set, such as a coverage tool), so the verdict is exact and
+    does not depend on the machine's speed. The trace function raises on the next call of
+    a plain function; ``check()`` raises too, for the case that the exception was
+    swallowed on its way (Python then removes the trace function)."""
+
+    def __init__(self, calls: int) -> None:
+        self.calls = self.left = calls
+
+    def progress(self) -> None:
+        self.left = self.calls
+
+    def check(self) -> None:
+        if self.left < 0:
+            raise _OverBudget
+
+    @contextmanager
+    def active(self) -> Iterator[None]:
+        previous = sys.gettrace()
+
+        def tracer(frame, event, arg):
+            if event == "call":
+                self.left -= 1
+                if self.left < 0 and not frame.f_code.co_flags & _RESUMABLE:
+                    raise _OverBudget  # Python unsets the tracer; the finally below restores the previous one
+            return previous(frame, event, arg) if previous is not None else None
+
+        sys.settrace(tracer)
+        try:
+            yield
+        finally:
+            sys.settrace(previous)
+
+
+def _quick_bound(master: Event, overrides: Sequence[Event], window: _Window) -> int | None:
+    """An upper bound of the series' occurrences in the window when arithmetic gives one, else None."""
+    extra = 1 + len(master.rdates) + len(overrides)
+    if not master.rrule:
+        return extra
+    try:
+        rule = _rule(master)
+    except Exception:
+        return None  # occurrences() will say what is wrong with it
+    count = rule.get("COUNT")
+    if count:
+        return int(count[0]) + extra
+    freq = str((rule.get("FREQ") or [""])[0]).upper()
+    by = {k for k in rule if k.startswith("BY")}
+    # Only parts that neither multiply a period unknowably nor can match never (BYMONTHDAY=30
+    # with BYMONTH=2 does; that one must be expanded to be found out).
+    if by - {"BYDAY", "BYMONTH"} or any(not str(day).isalpha() for day in rule.get("BYDAY") or []):
+        return None
+    multiplier = 1
+    if freq == "WEEKLY":
+        multiplier = max(len(rule.get("BYDAY") or []), 1)  # BYDAY adds days to each week
+    elif by and freq != "DAILY":
+        return None
+    seconds = {**_FREQ_SECONDS, "DAILY": 86400, "WEEKLY": 7 * 86400, "MONTHLY": 28 * 86400, "YEARLY": 365 * 86400}.get(freq)
+    if seconds is None:
+        return None
+    interval = max(int((rule.get("INTERVAL") or [1])[0] or 1), 1)
+    first = max(window.start, window.instant(master.start))
+    periods = max((window.end - first).total_seconds(), 0) / (seconds * interval)
+    return (int(periods) + 2) * multiplier + extra
 
 
 def _first_chunk_start(master: Event, overrides: list[Event], window: _Window) -> datetime:
@@ -414,4 +554,4 @@ def _short(exc: BaseException, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-__all__ = ["DEFAULT_LIMIT", "Occurrence", "Occurrences", "expand", "occurrences"]
+__all__ = ["DEFAULT_LIMIT", "Occurrence", "Occurrences", "expand", "occurrences", "over_limit"]

@@ -191,9 +191,10 @@ def page_routes(config: Config, store: Store, published_view: PublishedView, clo
     def collected(now: datetime, start: datetime, end: datetime, network: str | None, cat: dict) -> list[tuple[Slot, list[str]]]:
         """The slots in [start, end) (of ``network``), each with its conflict marks."""
         published = published_view.items(now)
-        every = slots(published, start, end, zone=zone, rules=wide)
+        limit = config.settings.max_occurrences
+        every = slots(published, start, end, zone=zone, rules=wide, limit=limit)
         marks: dict[tuple[str, str], list[str]] = {}
-        for c in find_conflicts(slots(published, start, end, zone=zone, rules=rules), rules, zone=zone):
+        for c in find_conflicts(slots(published, start, end, zone=zone, rules=rules, limit=limit), rules, zone=zone):
             word = cat["conflict_with"] if c.kind == "overlap" else cat["same_day_with"]
             for me, other in ((c.a, c.b), (c.b, c.a)):
                 nets = ", ".join(label(n) for n in other.networks)

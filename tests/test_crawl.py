@@ -90,7 +90,7 @@ def test_max_pages_bounds_the_crawl_with_a_warning(site, sites_server):
         site(f"p{i}", events=[f"e{i}"], next=[f"p{i + 1}"])
     result = run(sites_server, max_pages=2)
     assert [e.title for e in result.events] == ["e1", "e2"]
-    assert any("stopped after 2 pages" in w for w in result.warnings)
+    assert any("stopped after 2 pages (max_pages)" in w for w in result.caps)
 
 
 def test_next_page_on_another_host_is_skipped(site, sites_server):

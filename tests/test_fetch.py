@@ -253,7 +253,7 @@ def test_response_over_the_size_cap_is_refused(sites_server, opts):
     result = fetch(sites_server.url(CAL), max_bytes=100_000)
 
     assert result.outcome == "error"
-    assert result.error == "response larger than 100000 bytes"
+    assert result.error == "response larger than 100000 bytes (max_bytes)" and result.cap == "max_bytes"
     assert result.body is None
     assert result.attempts == 1  # not retried
     assert result.bytes < 5_000_000

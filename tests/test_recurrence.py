@@ -27,7 +27,7 @@ from aggregator.extract import ExtractContext, ExtractError
 from aggregator.extract.ics import extract
 from aggregator.model import Event, StoredEvent
 from aggregator.normalize import NormalizeError, normalize
-from aggregator.recurrence import Occurrence, expand, occurrences
+from aggregator.recurrence import DEFAULT_LIMIT, Occurrence, expand, occurrences, over_limit
 from exporters.ics import render_calendar
 from tests.support.shared import CORPUS, ICS_CHECK, corpus_files, ics_check, require
 
@@ -186,7 +186,33 @@ def test_limit_caps_the_count_with_a_warning():
 def test_the_default_limit_stops_a_dense_rule_quickly():
     master = event(datetime(2025, 1, 1, tzinfo=UTC), None, rrule="FREQ=MINUTELY")
     result = occurrences(master, [], datetime(2025, 1, 1, tzinfo=UTC), datetime(2035, 1, 1, tzinfo=UTC))
-    assert len(result) == 10_000 and result.warnings
+    assert len(result) == DEFAULT_LIMIT and result.warnings and result.capped
+
+
+@pytest.mark.parametrize(
+    "rule",
+    ["FREQ=DAILY", "FREQ=WEEKLY;BYDAY=MO,WE,FR", "FREQ=DAILY;BYDAY=MO,TU,WE,TH,FR", "FREQ=MINUTELY;COUNT=900", "FREQ=MONTHLY;BYDAY=1MO"],
+)
+def test_over_limit_passes_ordinary_series_without_a_warning(rule):
+    master = event(berlin(2025, 1, 6, 18), berlin(2025, 1, 6, 19), rrule=rule)
+    found = over_limit(master, [], berlin(2025, 1, 1), berlin(2026, 1, 1), limit=1000)
+    assert not found.capped and found.warnings == []
+
+
+@pytest.mark.parametrize("rule", ["FREQ=DAILY", "FREQ=WEEKLY;BYDAY=MO,WE,FR", "FREQ=MINUTELY;COUNT=900"])
+def test_over_limit_judges_simple_rules_by_arithmetic_without_expanding(rule, monkeypatch):
+    import aggregator.recurrence as recurrence
+
+    monkeypatch.setattr(recurrence, "occurrences", lambda *a, **k: pytest.fail("expanded"))
+    master = event(berlin(2025, 1, 6, 18), None, rrule=rule)
+    assert not over_limit(master, [], berlin(2025, 1, 1), berlin(2026, 1, 1), limit=1000).capped
+
+
+@pytest.mark.parametrize("rule", ["FREQ=HOURLY", "FREQ=DAILY;BYHOUR=8,9,10,11", "FREQ=SECONDLY", "FREQ=MINUTELY;COUNT=100000000"])
+def test_over_limit_names_dense_series(rule):
+    master = event(berlin(2025, 1, 6, 18), None, rrule=rule)
+    found = over_limit(master, [], berlin(2025, 1, 1), berlin(2026, 1, 1), limit=1000)
+    assert found.capped and "more than 1000" in found.warnings[0]
 
 
 def test_a_rule_too_dense_to_walk_to_the_window_is_not_expanded_with_a_warning():

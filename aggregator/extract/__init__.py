@@ -15,6 +15,11 @@ by the source's ``max_pages`` and to the source's host:
   body is given to the module's optional
   ``enrich(event: RawEvent, body: bytes, ctx: ExtractContext) -> tuple[RawEvent, list[str]]``
   which returns the event with missing fields filled in, and warnings.
+
+Extractors are bounded: a page with more than ``ctx.max_html_nodes`` elements
+is refused with ``LimitExceeded`` (an ``ExtractError``) before a tree is built
+(``aggregator/extract/markup.py``); caps that cut an extraction short are named
+in ``Extraction.caps``.
 """
 
 from __future__ import annotations
@@ -34,6 +39,15 @@ class ExtractError(Exception):
     """The body is not readable as this kind of source; the message says why."""
 
 
+class LimitExceeded(ExtractError):
+    """The body is over one of the source's caps (e.g. ``max_html_nodes``); the message names the cap."""
+
+
+# Elements one HTML page may have ([settings] max_html_nodes). Real event pages
+# have a few thousand; a tree of this many already takes some hundred MB.
+DEFAULT_MAX_HTML_NODES = 200_000
+
+
 @dataclass(frozen=True)
 class ExtractContext:
     """What an extractor may know besides the body."""
@@ -42,6 +56,7 @@ class ExtractContext:
     timezone: ZoneInfo  # the source's zone: floating times and German dates are in it
     now: datetime  # aware reference time (frozen in tests), e.g. to infer missing years
     options: Mapping[str, Any] = field(default_factory=dict)  # the source's [sources.<kind>] table
+    max_html_nodes: int = DEFAULT_MAX_HTML_NODES  # a page with more elements is refused (LimitExceeded)
 
 
 @dataclass
@@ -50,6 +65,7 @@ class Extraction:
     warnings: list[str] = field(default_factory=list)
     next_pages: list[str] = field(default_factory=list)  # absolute URLs of further list pages
     details: list[tuple[int, str]] = field(default_factory=list)  # (event index, absolute detail URL)
+    caps: list[str] = field(default_factory=list)  # caps that cut this extraction short: shown before the warnings
 
 
 def guarded(what: str) -> Callable[[Callable], Callable]:

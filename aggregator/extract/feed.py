@@ -25,13 +25,14 @@ import re
 import warnings as _warnings
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
-from urllib.parse import urljoin
 
 import feedparser
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
 from dateutil.parser import isoparse
 
 from aggregator.extract import ExtractContext, ExtractError, Extraction, guarded
+from aggregator.extract.markup import strip_if_huge
+from aggregator.urls import join
 from aggregator.german_dates import CANCEL_TITLE_RE, POSTPONE_TITLE_RE, DateMatch, find_dates
 from aggregator.model import RawEvent
 
@@ -58,13 +59,18 @@ def extract(body: bytes, ctx: ExtractContext) -> Extraction:
 def _extract(body: bytes, ctx: ExtractContext) -> Extraction:
     if not body or not body.strip():
         raise ExtractError("not an RSS/Atom feed: empty body")
+    body, bad_encoding = _readable_declaration(body)
+    body = _sane_charrefs(body)
     # A BytesIO, never the bytes themselves: feedparser would open a body that
     # happens to name a local file. No response headers either: without a
     # Content-Type feedparser trusts the XML declaration/BOM, as it should here.
     # Hostile XML stays inert (tests/test_hostile_input.py): feedparser drops the
     # DTD, keeping only entities whose value is plain text (so no billion laughs),
     # and parses with external entities off (so no XXE, no DTD fetched).
-    parsed = feedparser.parse(io.BytesIO(body))
+    try:
+        parsed = feedparser.parse(io.BytesIO(body))
+    except (ValueError, OverflowError, UnicodeError) as exc:  # its loose parser on what the above cannot see (UTF-16)
+        raise ExtractError(f"not readable as an RSS/Atom feed: {type(exc).__name__}: {exc}") from exc
     version = parsed.get("version") or ""
     entries = parsed.get("entries") or []
     problem = _bozo_reason(parsed)
@@ -78,6 +84,8 @@ def _extract(body: bytes, ctx: ExtractContext) -> Extraction:
         raise ExtractError(f"not an RSS/Atom feed: {reason}")
 
     out = Extraction()
+    if bad_encoding is not None:
+        out.warnings.append(f"feed declares the encoding {bad_encoding!r}, which is no encoding name; read as UTF-8")
     if problem:
         out.warnings.append(
             f"feed is not well-formed ({problem}); used the {len(entries)} item(s) that could be read"
@@ -116,6 +124,39 @@ def _extract(body: bytes, ctx: ExtractContext) -> Extraction:
 
 
 # --------------------------------------------------------------------------- feed-level helpers
+
+_XML_ENCODING = re.compile(rb"""\A(\xef\xbb\xbf)?(\s*<\?xml[^>]{0,200}?\bencoding\s*=\s*)(["'])([^"']{0,100})\3""")
+_ENCODING_NAME = re.compile(rb"\A[A-Za-z][A-Za-z0-9._:-]*\Z")
+
+
+_CHARREF = re.compile(rb"&#([xX][0-9a-fA-F]+|[0-9]+)")
+
+
+def _sane_charrefs(body: bytes) -> bytes:
+    """``body`` with numeric character references that name no character (beyond U+10FFFF,
+    a surrogate, thousands of digits) made U+FFFD: feedparser's loose parser calls ``chr``
+    on them and fails the whole feed. (ASCII-compatible encodings; in UTF-16 they stay.)"""
+
+    def fix(m: re.Match) -> bytes:
+        ref = m.group(1)
+        if len(ref) > 12:
+            return b"&#xFFFD"
+        value = int(ref[1:], 16) if ref[:1] in b"xX" else int(ref)
+        return b"&#xFFFD" if value > 0x10FFFF or 0xD800 <= value <= 0xDFFF else m.group(0)
+
+    return _CHARREF.sub(fix, body) if b"&#" in body else body
+
+
+def _readable_declaration(body: bytes) -> tuple[bytes, str | None]:
+    """``body`` with an XML declaration's encoding that is no encoding name at all (a NUL
+    byte in it makes feedparser's ``bytes.decode`` raise ValueError) replaced by UTF-8,
+    and that name; else ``body`` unchanged and None."""
+    m = _XML_ENCODING.match(body)
+    if m is None or _ENCODING_NAME.match(m.group(4)):
+        return body, None
+    fixed = body[: m.start(4)] + b"utf-8" + body[m.end(4) :]
+    return fixed, m.group(4).decode("latin-1")
+
 
 
 def _bozo_reason(parsed) -> str:
@@ -210,7 +251,7 @@ def _entry_event(entry, ctx: ExtractContext, prefixes: dict[str, list[str]]) -> 
 
     link = _text(entry.get("link")).strip()
     if link and ctx.url:
-        link = urljoin(ctx.url, link)
+        link = join(ctx.url, link)
     uid = _text(entry.get("id")).strip() or link
     if not uid:
         uid = "sha256:" + hashlib.sha256(title.encode("utf-8", "replace")).hexdigest()[:32]
@@ -298,6 +339,9 @@ def html_to_text(html: str) -> str:
     """Visible text of an HTML fragment, one line per block element, table cells split by " | "."""
     if "<" not in html and "&" not in html:
         return html
+    stripped = strip_if_huge(html)  # a fragment of too many tags is not worth a tree (memory)
+    if stripped is not None:
+        return " ".join(stripped.split())
     with _warnings.catch_warnings():
         _warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
         soup = BeautifulSoup(html, "html.parser")

@@ -41,17 +41,18 @@ import re
 import warnings as _warnings
 from dataclasses import replace
 from datetime import date, datetime, timedelta
-from urllib.parse import urljoin, urlsplit
 
 import soupsieve
 from bs4 import BeautifulSoup, Comment, MarkupResemblesLocatorWarning, NavigableString, Tag
 from bs4.element import CData, Declaration, Doctype, ProcessingInstruction
 from dateutil.parser import isoparse
 
-from aggregator.extract import ExtractContext, ExtractError, Extraction, guarded
+from aggregator.extract import DEFAULT_MAX_HTML_NODES, ExtractContext, ExtractError, Extraction, guarded
+from aggregator.extract.markup import refuse_huge_html
 from aggregator.german_dates import CANCEL_TITLE_RE, POSTPONE_TITLE_RE
 from aggregator.german_dates import DateMatch, find_dates, year_from_heading
 from aggregator.model import RawEvent
+from aggregator.urls import http_url
 
 try:  # written alongside this module; its step is skipped while it does not exist
     from aggregator.extract import jsonld as _jsonld
@@ -157,7 +158,7 @@ def _extract(body: bytes, ctx: ExtractContext) -> Extraction:
     for key in ("item", "title", "date"):
         if key not in selectors:
             raise ExtractError(f"html: [sources.html] needs {key!r} (or parser = \"<module>\")")
-    soup = parse_html(body)
+    soup = parse_html(body, max_nodes=ctx.max_html_nodes)
     base = page_base(soup, ctx.url)
     out = Extraction()
 
@@ -292,8 +293,9 @@ def next_page_urls(soup: BeautifulSoup, selector: soupsieve.SoupSieve, base: str
 # --------------------------------------------------------------------------- helpers (also for sites/ modules)
 
 
-def parse_html(body: bytes) -> BeautifulSoup:
-    """Parse an HTML page (encoding from BOM/meta, else guessed); ExtractError when it is not HTML."""
+def parse_html(body: bytes, *, max_nodes: int = DEFAULT_MAX_HTML_NODES) -> BeautifulSoup:
+    """Parse an HTML page (encoding from BOM/meta, else guessed); ExtractError when it is not HTML,
+    ``LimitExceeded`` (before any tree is built) when it has more than ``max_nodes`` elements."""
     if not body or not body.strip():
         raise ExtractError("not an HTML page: empty body")
     head = body[:4096]
@@ -310,6 +312,7 @@ def parse_html(body: bytes) -> BeautifulSoup:
         raise ExtractError("not an HTML page: an RSS/Atom feed (use kind \"feed\")")
     if not re.search(rb"<(?:[a-zA-Z][a-zA-Z0-9]*[\s/>]|!doctype)", body[:65536], re.I):
         raise ExtractError("not an HTML page: no markup found")
+    refuse_huge_html(body, max_nodes)
     with _warnings.catch_warnings():
         _warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
         soup = BeautifulSoup(body, "html.parser")
@@ -323,8 +326,9 @@ def page_base(soup: BeautifulSoup, url: str) -> str:
     base_tag = soup.find("base", href=True)
     if base_tag is not None:
         href = str(base_tag.get("href") or "").strip()
-        if href and urlsplit(urljoin(url or "", href)).scheme in ("http", "https"):
-            return urljoin(url or "", href)
+        resolved = http_url(url or "", href) if href else ""
+        if resolved:
+            return resolved
     return url or ""
 
 
@@ -333,10 +337,7 @@ def absolute_url(href: str, base: str) -> str:
     href = (href or "").strip()
     if not href or href.startswith("#"):
         return ""
-    url = urljoin(base, href) if base else href
-    if urlsplit(url).scheme not in ("http", "https"):
-        return ""
-    return url
+    return http_url(base, href)
 
 
 def href_of(el: Tag, base: str) -> str:
@@ -621,7 +622,7 @@ def enrich_from_page(event: RawEvent, body: bytes, ctx: ExtractContext) -> tuple
             notes.extend(more)
         except Exception as exc:  # the jsonld step is a bonus; the text step still runs
             notes.append(f"detail page of {_label(event.title)}: structured data unreadable ({type(exc).__name__}); used the text")
-    soup = parse_html(body)
+    soup = parse_html(body, max_nodes=ctx.max_html_nodes)
     text = main_text(soup)
 
     changes: dict = {}

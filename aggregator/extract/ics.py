@@ -476,7 +476,10 @@ class _Extractor:
                     ignored[name] = ignored.get(name, 0) + count
             for vevent in cal.walk("VEVENT"):
                 n_vevents += 1
-                self._read_event(vevent, zones, n_vevents)
+                try:
+                    self._read_event(vevent, zones, n_vevents)
+                except OverflowError:  # e.g. DTSTART 9999-12-31 plus its DURATION
+                    self.warns.add(f"skipped event #{n_vevents}: a date or duration beyond the calendar's range")
         for name, count in ignored.items():
             self.warns.add(f"ignored {count} {name} component{'s' if count != 1 else ''}")
         if not n_vevents:

@@ -43,9 +43,10 @@ import warnings as _warnings
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from difflib import SequenceMatcher
-from urllib.parse import urljoin
 
 from aggregator.extract import ExtractContext, ExtractError, Extraction, guarded
+from aggregator.extract.markup import refuse_huge_html
+from aggregator.urls import join
 from aggregator.model import RawEvent
 
 # At most this many events per page; the rest is dropped with a warning.
@@ -167,6 +168,7 @@ def _extract(body: bytes, ctx: ExtractContext) -> Extraction:
     else:
         if b"\x00" in body[:8192] or not _MARKUP_RE.search(body[:65536] if len(body) > 65536 else body):
             raise ExtractError(f"not an HTML/XML page: {_describe(body)}")
+        refuse_huge_html(body, ctx.max_html_nodes)
         tree = _parse_tree(text)
         page.base = _base_url(tree, ctx.url or "")
         _read_jsonld(tree, page)
@@ -218,7 +220,7 @@ def _base_url(tree, url: str) -> str:
     for el in tree.iter("base"):
         href = (el.get("href") or "").strip()
         if href:
-            return urljoin(url, href) if url else href
+            return join(url, href) or url
         break
     return url
 
@@ -1053,10 +1055,7 @@ def _absolute(url: str, base: str) -> str:
     url = url.strip()
     if not base:
         return url
-    try:
-        return urljoin(base, url)
-    except ValueError:
-        return url
+    return join(base, url)
 
 
 def _short(text: str, n: int) -> str:

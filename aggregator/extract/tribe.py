@@ -46,9 +46,9 @@ import json
 import re
 import zoneinfo
 from datetime import date, datetime, timedelta, timezone, tzinfo
-from urllib.parse import urljoin, urlsplit
 
 from aggregator.extract import ExtractContext, ExtractError, Extraction, guarded
+from aggregator.urls import http_url, join
 from aggregator.german_dates import CANCEL_TITLE_RE, POSTPONE_TITLE_RE
 from aggregator.model import RawEvent
 
@@ -119,8 +119,8 @@ def _extract(body: bytes, ctx: ExtractContext) -> Extraction:
 
     nxt = data.get("next_rest_url")
     if isinstance(nxt, str) and nxt.strip():
-        url = urljoin(ctx.url, nxt.strip()) if ctx.url else nxt.strip()
-        if urlsplit(url).scheme not in ("http", "https"):
+        url = http_url(ctx.url, nxt.strip())
+        if not url:
             out.warnings.append(f"next_rest_url {nxt!r} is not an http(s) URL; not followed")
         elif url != ctx.url:
             out.next_pages.append(url)
@@ -182,7 +182,7 @@ def _event(item, ctx: ExtractContext, warnings: list[str]) -> RawEvent | None:
 
     url = item.get("url") if isinstance(item.get("url"), str) else ""
     if url and ctx.url:
-        url = urljoin(ctx.url, url.strip())
+        url = join(ctx.url, url.strip())
 
     description = item.get("description") if isinstance(item.get("description"), str) else ""
     if not description.strip():

@@ -19,6 +19,9 @@ WINDOW = 200
 LINK_REACH = 400
 # A relative day ("morgen") counts only with a time right after it ("morgen ab 9 Uhr").
 RELATIVE_TIME_REACH = 3
+# Years a date may have, and a reference or year hint must have to be used: beyond
+# them a date is a misread number, and near year 1 or 9999 one more day overflows.
+MIN_YEAR, MAX_YEAR = 1000, 9000
 
 _START_WORD_RE = re.compile(
     r"(?i)\b(?:startet|starten|startete|starteten|gestartet|beginnt|beginnen|begann|begannen|begonnen|"
@@ -38,12 +41,18 @@ def find_dates(text: str, *, reference: date | None = None, year_hint: int | Non
     ``year_hint`` (a year from the section heading the text sits under, see
     ``year_from_heading``) is the year of year-less dates and wins over the
     reference; a year heading line inside ``text`` wins over both for the
-    dates below it. Dates that stay without a year are dropped.
+    dates below it. Dates that stay without a year are dropped, and so are dates
+    outside the years ``MIN_YEAR``–``MAX_YEAR`` (a reference or hint outside them
+    counts as none). Never raises.
     """
     if not text:
         return []
     if isinstance(reference, datetime):
         reference = reference.date()
+    if reference is not None and not MIN_YEAR <= reference.year <= MAX_YEAR:
+        reference = None  # nonsense (a feed item "published" in year 1): as if there were none
+    if year_hint is not None and not MIN_YEAR <= year_hint <= MAX_YEAR:
+        year_hint = None
     cands = find_candidates(text)
     headings = heading_years(text)
     out: list[DateMatch] = []
@@ -89,6 +98,8 @@ def _link_split_range(text: str, a: Candidate, b: Candidate) -> Candidate | None
 
 
 def _safe_date(y: int, m: int, d: int) -> date | None:
+    if not MIN_YEAR <= y <= MAX_YEAR:
+        return None
     try:
         return date(y, m, d)
     except ValueError:

@@ -107,7 +107,7 @@ def _lines(root: Tag, base: str) -> list[_Line]:
 
 
 def extract(body: bytes, ctx: ExtractContext) -> Extraction:
-    soup = parse_html(body)
+    soup = parse_html(body, max_nodes=ctx.max_html_nodes)
     root = soup.select_one(CONTENT) or soup.body or soup
     base = page_base(soup, ctx.url)
     reference = ctx.now.astimezone(ctx.timezone).date()
