@@ -33,7 +33,9 @@ What it does like a real site:
 ``server.max_concurrent`` is the most requests it was answering at once.
 
 ``server.misbehave(path, mode, *, times=None, **opts)`` — ``times`` limits the
-misbehaviour to the first N requests of that path; modes and their options:
+misbehaviour to the first N requests of that path; a path with a query
+(``/events/?page=2``, as the client sends it) misbehaves only for that query
+and wins over the bare path; modes and their options:
 
 - ``"slow"``: ``seconds`` (default 2) sleep, then answer normally;
 - ``"status"``: ``code`` (500), optional ``body`` bytes and ``headers`` dict;
@@ -72,6 +74,8 @@ Connection refused cannot be chosen per path: ``server.refused_url(path)`` is
 connection to it is refused (for as long as the server runs).
 
 ``server.behave(path)`` ends the misbehaviour of one path (``None``: of all).
+``server.touch(path)`` appends one more newline to what the path serves (new
+ETag and digest, same meaning), so the next conditional request reads it in full.
 """
 
 from __future__ import annotations
@@ -229,7 +233,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _dispatch(self, owner: SitesServer, path: str, query: str, head: bool) -> None:
-        bad = owner._take_misbehaviour(path)
+        bad = owner._take_misbehaviour(path, query)
         mode, opts = (bad.mode, bad.opts) if bad else (None, {})
 
         if mode == "slow":
@@ -278,7 +282,7 @@ class _Handler(BaseHTTPRequestHandler):
             if file is None:
                 self._send(404, b"not found\n", {"Content-Type": "text/plain"}, head)
                 return
-            body = owner._body_of(file)
+            body = owner._body_of(file, path)
             mtime = file.stat().st_mtime
 
         headers = {"Content-Type": content_type_for(file.name if file is not None else path, body)}
@@ -320,7 +324,7 @@ class _Handler(BaseHTTPRequestHandler):
         if file is None:
             self._send(404, b"not found\n", {"Content-Type": "text/plain"}, head)
             return True
-        body = owner._body_of(file)
+        body = owner._body_of(file, path)
         ctype = content_type_for(file.name, body)
         if mode == "empty":
             self._send(200, b"", {"Content-Type": ctype}, head)
@@ -426,6 +430,7 @@ class SitesServer:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._misbehaviours: dict[str, _Misbehaviour] = {}
+        self._touched: dict[str, int] = {}
         self._httpd = _Server(("127.0.0.1", 0), _Handler)
         self._httpd.owner = self
         self.port = self._httpd.server_address[1]
@@ -471,6 +476,13 @@ class SitesServer:
         with self._lock:
             self._misbehaviours[_key(path)] = _Misbehaviour(mode, opts, times)
 
+    def touch(self, path: str) -> None:
+        """Change what ``path`` serves without changing what it means: one more newline at
+        the end (new ETag and digest), so the next conditional request reads it in full."""
+        with self._lock:
+            key = _key(path)
+            self._touched[key] = self._touched.get(key, 0) + 1
+
     def behave(self, path: str | None = None) -> None:
         with self._lock:
             if path is None:
@@ -500,9 +512,10 @@ class SitesServer:
         with self._lock:
             self._in_flight -= 1
 
-    def _take_misbehaviour(self, path: str) -> _Misbehaviour | None:
+    def _take_misbehaviour(self, path: str, query: str = "") -> _Misbehaviour | None:
         with self._lock:
-            bad = self._misbehaviours.get(path)
+            bad = self._misbehaviours.get(f"{path}?{query}") if query else None
+            bad = bad or self._misbehaviours.get(path)
             if bad is None:
                 return None
             if bad.times is not None and bad.count >= bad.times:
@@ -510,9 +523,11 @@ class SitesServer:
             bad.count += 1
             return bad
 
-    def _body_of(self, file: Path) -> bytes:
-        """The file's bytes as served: ``{{BASE_URL}}`` replaced."""
-        return file.read_bytes().replace(BASE_URL_PLACEHOLDER, self.base_url.encode("ascii"))
+    def _body_of(self, file: Path, path: str) -> bytes:
+        """The file's bytes as served: ``{{BASE_URL}}`` replaced, and the newlines of ``touch``."""
+        body = file.read_bytes().replace(BASE_URL_PLACEHOLDER, self.base_url.encode("ascii"))
+        with self._lock:
+            return body + b"\n" * self._touched.get(path, 0)
 
     def _resolve(self, path: str, query: str) -> Path | None:
         root = self.root.resolve()
@@ -533,7 +548,10 @@ class SitesServer:
 
 
 def _key(path: str) -> str:
-    return "/" + unquote(urlsplit(path).path).lstrip("/")
+    """The path a misbehaviour is for; with a query (``/events/?page=2``) only that query's requests."""
+    split = urlsplit(path)
+    key = "/" + unquote(split.path).lstrip("/")
+    return f"{key}?{split.query}" if split.query else key
 
 
 @pytest.fixture
