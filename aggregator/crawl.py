@@ -7,11 +7,14 @@ Extractors never fetch; they name what to read next (``Extraction.next_pages``,
 - at most ``max_pages`` list pages (the first included), each URL once, so a
   pagination loop ends;
 - at most ``MAX_DETAILS`` detail pages;
-- only on the host of the source's URL: a link elsewhere is skipped with a
-  warning (a site cannot send us crawling the web).
+- only on the host of the source's URL (the configured one, or the one it
+  redirected to): a link elsewhere is skipped with a warning (a site cannot
+  send us crawling the web).
 
-A follow-up page that fails costs only itself: a warning, and the events
-already read are kept.
+A list page that fails (it cannot be fetched or read, or it is cut off) makes
+the extraction ``incomplete``: its events would be missing, and the pipeline
+must not take them for vanished. A detail page that fails costs only its
+details: a warning, and the event is kept as the list shows it.
 """
 
 from __future__ import annotations
@@ -28,14 +31,17 @@ from aggregator.fetch import Fetcher, FetchResult
 MAX_DETAILS = 200
 
 
-async def crawl(kind: str, first: FetchResult, ctx: ExtractContext, fetcher: Fetcher, *, max_pages: int) -> Extraction:
+async def crawl(kind: str, first: FetchResult, ctx: ExtractContext, fetcher: Fetcher, *, max_pages: int,
+                home: str | None = None) -> Extraction:
     """Extract the first page, then its further pages and detail pages. Raises ExtractError
     only when the first page cannot be read at all. Kind ``auto`` first discovers which
-    kind and URL the page offers, then crawls that."""
+    kind and URL the page offers, then crawls that. ``home``: the source's configured URL;
+    pages on its host count as the source's own, also when the first page was redirected
+    to another host (a site that moved still links to its old address)."""
     if kind == "auto":
-        return await _crawl_auto(first, ctx, fetcher, max_pages=max_pages)
+        return await _crawl_auto(first, ctx, fetcher, max_pages=max_pages, home=home)
     result = extract(kind, first.body or b"", ctx)
-    host = _host(first.url or ctx.url)
+    hosts = {_host(first.url or ctx.url)} | ({_host(home)} if home else set())
     seen = {first.url, ctx.url}
     queue = list(result.next_pages)
     result.next_pages = []
@@ -44,7 +50,7 @@ async def crawl(kind: str, first: FetchResult, ctx: ExtractContext, fetcher: Fet
         url = queue.pop(0)
         if url in seen:
             continue  # a pagination loop or a link back to an earlier page
-        if _host(url) != host:
+        if _host(url) not in hosts:
             result.warnings.append(f"next page on another host skipped: {url}")
             continue
         if pages >= max_pages:
@@ -55,23 +61,28 @@ async def crawl(kind: str, first: FetchResult, ctx: ExtractContext, fetcher: Fet
         page = await fetcher.fetch(url, None)
         if page.outcome != "fetched":
             result.warnings.append(f"page {url}: {page.error or page.outcome}")
+            result.incomplete = result.incomplete or f"page {url} could not be read: {page.error or page.outcome}"
             continue
         try:
             more = extract(kind, page.body or b"", replace(ctx, url=page.url or url))
         except ExtractError as exc:
             result.warnings.append(f"page {url}: {exc}")
+            result.incomplete = result.incomplete or f"page {url} could not be read: {exc}"
             continue
+        if more.incomplete:
+            result.incomplete = result.incomplete or f"page {url}: {more.incomplete}"
         offset = len(result.events)
         result.events.extend(more.events)
         result.warnings.extend(more.warnings)
         result.details.extend((offset + i, u) for i, u in more.details)
         queue.extend(more.next_pages)
     if result.details:
-        await _enrich(kind, result, ctx, fetcher, host)
+        await _enrich(kind, result, ctx, fetcher, hosts)
     return result
 
 
-async def _crawl_auto(first: FetchResult, ctx: ExtractContext, fetcher: Fetcher, *, max_pages: int) -> Extraction:
+async def _crawl_auto(first: FetchResult, ctx: ExtractContext, fetcher: Fetcher, *, max_pages: int,
+                      home: str | None) -> Extraction:
     candidates = await discover(first, fetcher, ctx)
     chosen = best(candidates)
     if chosen is None:
@@ -80,12 +91,12 @@ async def _crawl_auto(first: FetchResult, ctx: ExtractContext, fetcher: Fetcher,
     page = first if chosen.url == (first.url or ctx.url) else await fetcher.fetch(chosen.url, None)
     if page.outcome != "fetched":
         raise ExtractError(f"auto: chose {chosen.kind} at {chosen.url}, but it could not be fetched: {page.error or page.outcome}")
-    result = await crawl(chosen.kind, page, replace(ctx, url=page.url or chosen.url), fetcher, max_pages=max_pages)
+    result = await crawl(chosen.kind, page, replace(ctx, url=page.url or chosen.url), fetcher, max_pages=max_pages, home=home)
     result.warnings.insert(0, f"auto: read kind {chosen.kind} from {chosen.url} ({chosen.how})")
     return result
 
 
-async def _enrich(kind: str, result: Extraction, ctx: ExtractContext, fetcher: Fetcher, host: str) -> None:
+async def _enrich(kind: str, result: Extraction, ctx: ExtractContext, fetcher: Fetcher, hosts: set[str]) -> None:
     module = importlib.import_module(f"aggregator.extract.{kind}")
     enrich = getattr(module, "enrich", None)
     details, result.details = result.details, []
@@ -93,7 +104,7 @@ async def _enrich(kind: str, result: Extraction, ctx: ExtractContext, fetcher: F
         return
     wanted: list[tuple[int, str]] = []
     for index, url in details:
-        if _host(url) != host:
+        if _host(url) not in hosts:
             result.warnings.append(f"detail page on another host skipped: {url}")
         elif len(wanted) >= MAX_DETAILS:
             result.warnings.append(f"only the first {MAX_DETAILS} detail pages were read")

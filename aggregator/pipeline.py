@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -117,9 +118,10 @@ async def _gather(config: Config, sources: list[Source], items, now: datetime) -
             gathered = _Gathered(result)
             if result.outcome == "fetched":
                 source = by_id[source_id]
-                ctx = ExtractContext(url=result.url or source.url, timezone=config.timezone_of(source), now=now, options=source.options())
+                base = reading_base(result.url or source.url, source.url)
+                ctx = ExtractContext(url=base, timezone=config.timezone_of(source), now=now, options=source.options())
                 try:
-                    gathered.extraction = await crawl(source.kind, result, ctx, fetcher, max_pages=source.max_pages)
+                    gathered.extraction = await crawl(source.kind, result, ctx, fetcher, max_pages=source.max_pages, home=source.url)
                 except ExtractError as exc:
                     gathered.error = str(exc)
             return source_id, gathered
@@ -151,6 +153,13 @@ def _process(config: Config, store: Store, source: Source, gathered: _Gathered, 
         return SourceReport(source.id, "error", result.status, error=gathered.error)
 
     extraction = gathered.extraction
+    if extraction.incomplete:
+        # A partial read would mark the events it lacks as gone: store none of it, keep the
+        # cache state, so the next run reads the source afresh.
+        reason = f"{extraction.incomplete}; nothing of it was stored, the last good events stay published"
+        record.outcome, record.error, record.warnings = "error", reason, _cap(list(extraction.warnings))
+        store.record_fetch(source.id, record)
+        return SourceReport(source.id, "error", result.status, error=reason, warnings=record.warnings)
     warnings = list(extraction.warnings)
     events = _normalize_all(extraction.events, source, config, now, warnings)
     record.events_found = len(events)
@@ -163,6 +172,30 @@ def _process(config: Config, store: Store, source: Source, gathered: _Gathered, 
             return SourceReport(source.id, "suspicious", result.status, len(events), reason, record.warnings)
     sync = store.record_fetch(source.id, record, sync=(events, now))
     return SourceReport(source.id, "fetched", result.status, len(events), None, record.warnings, sync)
+
+
+def reading_base(final_url: str, source_url: str) -> str:
+    """The address a fetched page is read at: where it answered from, on the configured origin.
+
+    Kinds without UIDs of their own identify an event by its link (resolved against
+    the page's address) or by a hash that includes the address. When a site answers
+    from another origin than configured (a redirect to another host or scheme, for
+    good or only now and then), every such identity would change and the events would
+    count as vanished and new. Read on the configured origin, they keep their identity
+    and their links; the links still work as long as the site redirects its old address.
+    """
+    old, new = _origin(final_url), _origin(source_url)
+    if not old or not new or old == new:
+        return final_url
+    return new + final_url[len(old):]
+
+
+def _origin(url: str) -> str:
+    """``scheme://host[:port]`` in lower case, or "" for what is not an absolute http(s) URL."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return ""
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def suspicious_drop(source_id: str, before: int, now_count: int, drop: float) -> str | None:
@@ -210,6 +243,8 @@ def preview(config: Config, source: Source, *, now: datetime | None = None) -> P
     out = Preview(gathered.fetch, error=gathered.fetch.error or gathered.error)
     if gathered.extraction is not None:
         out.warnings = list(gathered.extraction.warnings)
+        if gathered.extraction.incomplete:
+            out.warnings.insert(0, f"incomplete, a refresh would store none of it: {gathered.extraction.incomplete}")
         out.events = _normalize_all(gathered.extraction.events, source, config, now, out.warnings)
     return out
 

@@ -15,6 +15,10 @@ by the source's ``max_pages`` and to the source's host:
   body is given to the module's optional
   ``enrich(event: RawEvent, body: bytes, ctx: ExtractContext) -> tuple[RawEvent, list[str]]``
   which returns the event with missing fields filled in, and warnings.
+
+An Extraction marked ``incomplete`` (a body cut off in transfer, a list page
+that could not be read) is only part of the source: the pipeline stores none
+of it, so the events it lacks are not taken for vanished.
 """
 
 from __future__ import annotations
@@ -50,6 +54,9 @@ class Extraction:
     warnings: list[str] = field(default_factory=list)
     next_pages: list[str] = field(default_factory=list)  # absolute URLs of further list pages
     details: list[tuple[int, str]] = field(default_factory=list)  # (event index, absolute detail URL)
+    # Why what was read is only part of the source (a body cut off in transfer, a list
+    # page that could not be read), or None. Its events are shown, never stored.
+    incomplete: str | None = None
 
 
 def guarded(what: str) -> Callable[[Callable], Callable]:
@@ -74,6 +81,12 @@ def guarded(what: str) -> Callable[[Callable], Callable]:
 
 
 def extract(kind: str, body: bytes, ctx: ExtractContext) -> Extraction:
-    """Run the extractor for ``kind``; only ExtractError escapes."""
+    """Run the extractor for ``kind``; only ExtractError escapes. A body that looks cut
+    off (``completeness.cut_off``) gives an Extraction marked ``incomplete``."""
+    from aggregator.extract.completeness import cut_off
+
     module = importlib.import_module(f"aggregator.extract.{kind}")
-    return guarded(kind)(module.extract)(body, ctx)
+    result = guarded(kind)(module.extract)(body, ctx)
+    if result.incomplete is None:
+        result.incomplete = cut_off(kind, body)
+    return result

@@ -49,6 +49,7 @@ from bs4.element import CData, Declaration, Doctype, ProcessingInstruction
 from dateutil.parser import isoparse
 
 from aggregator.extract import ExtractContext, ExtractError, Extraction, guarded
+from aggregator.extract.charset import decode_markup
 from aggregator.german_dates import CANCEL_TITLE_RE, POSTPONE_TITLE_RE
 from aggregator.german_dates import DateMatch, find_dates, year_from_heading
 from aggregator.model import RawEvent
@@ -293,7 +294,7 @@ def next_page_urls(soup: BeautifulSoup, selector: soupsieve.SoupSieve, base: str
 
 
 def parse_html(body: bytes) -> BeautifulSoup:
-    """Parse an HTML page (encoding from BOM/meta, else guessed); ExtractError when it is not HTML."""
+    """Parse an HTML page (text from ``charset.decode_markup``); ExtractError when it is not HTML."""
     if not body or not body.strip():
         raise ExtractError("not an HTML page: empty body")
     head = body[:4096]
@@ -312,7 +313,7 @@ def parse_html(body: bytes) -> BeautifulSoup:
         raise ExtractError("not an HTML page: no markup found")
     with _warnings.catch_warnings():
         _warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
-        soup = BeautifulSoup(body, "html.parser")
+        soup = BeautifulSoup(decode_markup(body), "html.parser")
     if soup.find(True) is None:
         raise ExtractError("not an HTML page: no elements")
     return soup
