@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # The container installs without the test tools: `make venv VENV=/opt/venv EXTRAS=`.
 EXTRAS ?= [test]
 
-.PHONY: run test venv clean
+.PHONY: run test venv clean chaos
 
 venv: $(VENV)/.installed
 
@@ -21,6 +21,14 @@ run: venv
 
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The long seeded fault-injection run (tests/support/chaos.py); its figures go to $(CHAOS_REPORT).
+# `make chaos ROUNDS=500 SEED=7`, on PostgreSQL: `make chaos CHAOS_ARGS=--postgres`.
+ROUNDS ?= 200
+SEED ?= 1
+CHAOS_REPORT ?= chaos-report.json
+chaos: venv
+	$(BIN)/python -m tests.support.chaos --rounds $(ROUNDS) --seed $(SEED) --json $(CHAOS_REPORT) $(CHAOS_ARGS)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

@@ -473,6 +473,8 @@ class SitesServer:
             raise ValueError("replace needs body=<bytes>")
         if mode == "redirect" and "to" not in opts:
             raise ValueError("redirect needs to=<path or URL>")
+        if mode == "bomb":
+            fault_bodies.gzip_bomb(int(opts.get("size", 50_000_000)))  # compressed now, not while a client waits
         with self._lock:
             self._misbehaviours[_key(path)] = _Misbehaviour(mode, opts, times)
 
