@@ -433,6 +433,8 @@ def _digest(args, config: Config, deployment: Deployment) -> int:
         if out.error:
             line += f": {out.error}"
             failed = True
+        if out.note:
+            line += f" [{out.note}]"
         print(line)
         if args.dry_run and out.text:
             print(out.text)

@@ -41,6 +41,7 @@ class DigestOutcome:
     where: str = ""
     error: str = ""
     text: str = field(default="", repr=False)
+    note: str = ""  # what a person should know about the send (aggregator.mail.SendResult.note)
 
 
 def recipients(config: Config) -> dict[str, tuple[str, ...]]:
@@ -81,7 +82,7 @@ def run_digest(config: Config, store: Store, deployment: Deployment, night: date
         message = build_message(rendered.subject, rendered.text, rendered.html, sender=config.digest.sender or (smtp.sender if smtp else "netzwerktimer@localhost"),
                                 recipients=[recipient], night=night, message_id_domain="netzwerktimer")
         sent = send_once(store, night, recipient, message, smtp, Path(outbox), now, force=force)
-        results.append(DigestOutcome(recipient, sent.status, rendered.subject, sent.where or "", sent.error or ""))
+        results.append(DigestOutcome(recipient, sent.status, rendered.subject, sent.where or "", sent.error or "", note=sent.note or ""))
     return results
 
 

@@ -210,8 +210,8 @@ class RefreshScheduler:
                 self._retry_digest(now)
                 return None
             for o in outcomes:
-                log.info("digest %s to %s: %s%s%s", night, o.recipient, o.status,
-                         f" → {o.where}" if o.where else "", f" ({o.error})" if o.error else "")
+                log.log(logging.WARNING if o.note else logging.INFO, "digest %s to %s: %s%s%s%s", night, o.recipient, o.status,
+                        f" → {o.where}" if o.where else "", f" ({o.error})" if o.error else "", f" [{o.note}]" if o.note else "")
             if any(o.status in ("failed", "in_progress") for o in outcomes):
                 self._retry_digest(now)
             else:
