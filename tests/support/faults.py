@@ -15,7 +15,8 @@ from tests.support.fixture_sources import FixtureSource
 
 # What a source yielding no events (or far fewer) is told; it is held as suspicious.
 HELD = ("no upcoming events", "upcoming events where it had")
-NOT_READABLE = ("not an iCalendar file", "not an RSS/Atom feed", "not JSON", "not a Tribe", "offers no calendar")
+NOT_READABLE = ("not an iCalendar file", "not an RSS/Atom feed", "not an HTML page", "not an HTML/XML page", "not JSON",
+                "not a The Events Calendar", "offers no calendar")
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ FAULTS: tuple[Fault, ...] = (
     Fault("wrong_charset", "charset", {"encoding": "cp1252"}, utf8_only=True),
     Fault("utf8_bom", "charset", {"encoding": "utf-8", "bom": True}, utf8_only=True),
     Fault("empty_200", "empty", words=("empty",) + NOT_READABLE + HELD),
-    Fault("redesign_no_events", "redesign", words=HELD),
+    Fault("redesign_no_events", "redesign", words=HELD + ("offers no calendar",)),  # kind auto finds nothing to read
     Fault("next_page_500", "status", {"code": 500}, words=("Internal Server Error",), target="next_page"),
     Fault("detail_page_500", "status", {"code": 500}, target="detail"),
 )
