@@ -368,7 +368,8 @@ def in_outbox(message: EmailMessage, outbox: Path) -> Path | None:
     except OSError:
         return None
     parsed = email.message_from_bytes(head.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n", policy=email.policy.default)
-    return path if parsed.get("Message-ID") == message.get("Message-ID") else None
+    # The header may be folded onto its own line; the parser keeps the fold's blank.
+    return path if str(parsed.get("Message-ID", "")).strip() == str(message.get("Message-ID", "")).strip() else None
 
 
 def _outbox_name(message: EmailMessage) -> str:

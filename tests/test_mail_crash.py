@@ -67,13 +67,20 @@ def test_a_run_killed_while_handing_over_by_smtp_is_resent_and_flagged(store, sm
     assert store.digest_sends(NIGHT)[0].possible_duplicate
 
 
-def test_a_digest_in_the_outbox_when_its_run_died_is_not_written_again(store, tmp_path, dead_owner):
+def _message(domain: str):
+    return mail.build_message("Digest", "text", "<p>html</p>", sender="netzwerktimer@localhost", recipients=[ANNA], night=NIGHT,
+                              message_id_domain=domain, when=NOW)
+
+
+# "netzwerktimer" is the domain the digest job uses: its Message-ID header is folded onto a line of its own.
+@pytest.mark.parametrize("domain", ["netzwerktimer", "netzwerktimer.example"])
+def test_a_digest_in_the_outbox_when_its_run_died_is_not_written_again(store, tmp_path, dead_owner, domain):
     outbox = mail.outbox_dir(tmp_path / "data")
     store.claim_digest_send(NIGHT, ANNA, NOW, owner=dead_owner)
     store.mark_digest_delivering(NIGHT, ANNA, NOW)
-    path = mail.deliver(digest(), None, outbox)  # it got this far, then it was killed
+    path = mail.deliver(_message(domain), None, outbox)  # it got this far, then it was killed
     before = os.stat(path)
-    result = send_once(store, NIGHT, ANNA, digest(), None, outbox, NOW + timedelta(minutes=1))
+    result = send_once(store, NIGHT, ANNA, _message(domain), None, outbox, NOW + timedelta(minutes=1))
     assert result.status == "sent" and result.where == path and "not written again" in result.note
     after = os.stat(path)
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
