@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # The container installs without the test tools: `make venv VENV=/opt/venv EXTRAS=`.
 EXTRAS ?= [test]
 
-.PHONY: run test venv clean chaos
+.PHONY: run test venv clean chaos crash
 
 venv: $(VENV)/.installed
 
@@ -32,3 +32,10 @@ chaos: venv
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
+
+# SIGKILL at random points of refresh, export and digest (tests/support/crash.py); figures to $(CRASH_REPORT).
+# `make crash KILLS=300 SEED=7`, on PostgreSQL: `make crash CRASH_ARGS=--postgres`.
+KILLS ?= 100
+CRASH_REPORT ?= crash-report.json
+crash: venv
+	$(BIN)/python -m tests.support.crash --kills $(KILLS) --seed $(SEED) --json $(CRASH_REPORT) $(CRASH_ARGS)

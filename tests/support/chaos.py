@@ -27,7 +27,6 @@ sources change their bytes but not their meaning (so they are read in full), the
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import random
 import sys
@@ -47,6 +46,7 @@ from aggregator.web import create_app
 from tests.support import chaos_checks as checks
 from tests.support.calendar_state import entries
 from tests.support.chaos_checks import Expect
+from tests.support.db import temporary_database
 from tests.support.faults import FAULTS, HELD, Fault
 from tests.support.fixture_sources import SOURCES, FixtureSource, write_config
 from tests.support.shared import ICS_CHECK, ics_check
@@ -264,25 +264,6 @@ def run(rounds: int, seed: int, workdir: Path | None = None, *, database_url: st
     return report
 
 
-@contextlib.contextmanager
-def _database(url: str | None, postgres: bool):
-    """``url``, or with ``postgres`` a new schema of the test PostgreSQL, dropped afterwards."""
-    if not postgres:
-        yield url
-        return
-    from sqlalchemy import text
-
-    from tests.support.db import _pg_schema_url
-
-    admin, schema, pg_url = _pg_schema_url()
-    try:
-        yield pg_url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m tests.support.chaos", description=__doc__.split("\n\n")[0])
     p.add_argument("--rounds", type=int, default=200)
@@ -295,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--postgres", action="store_true", help="on a new schema of the test PostgreSQL (tests/support/db.py)")
     p.add_argument("--json", type=Path, help="write the report here as JSON")
     args = p.parse_args(argv)
-    with _database(args.database_url, args.postgres) as url:
+    with temporary_database(args.database_url, args.postgres) as url:
         report = run(args.rounds, args.seed, database_url=url, max_faults=args.max_faults,
                      ics_check_every=args.ics_check_every, cli_every=args.cli_every, max_growth_mb=args.max_growth_mb)
     print(report.summary())
