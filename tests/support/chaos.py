@@ -14,7 +14,8 @@ sources change their bytes but not their meaning (so they are read in full), the
   accepts it (every ``ics_check_every`` rounds, and always after the last);
 - every event published before the chaos is still published, and not as cancelled
   (the events of healthy sources, and the last good ones of faulty sources), and
-  nothing else is;
+  nothing else is; and no source has lost a stored upcoming event (which another
+  source listing the same event could hide in the calendar);
 - ``/status`` and ``netzwerktimer sources list`` (the real command, every ``cli_every``
   rounds and after the last) show each harmful fault as an error or a suspicious
   source with a reason in a person's words, and every other source as healthy;
@@ -142,6 +143,22 @@ class ChaosRun:
         self.published = entries((self.deployment.public_dir / "calendar.ics").read_bytes())
         self.report.events_published = len(self.published)
         self.quiet = {s.id for s in SOURCES if self.store.upcoming_count(s.id, T0) == 0}
+        self.upcoming = self._stored_upcoming()
+
+    def _stored_upcoming(self) -> set[tuple[str, str, str]]:
+        """(source, source UID, recurrence id) of every stored current event that ends a month
+        or more after T0, i.e. stays upcoming through the run. One that a fault gets marked gone
+        would be published as cancelled, unless another source lists it too (elmug-auto reads
+        what elmug-tribe reads): so they are checked one by one, not only in the calendar."""
+        limit = T0 + timedelta(days=30)
+        out = set()
+        for stored in self.store.published_events():
+            ev = stored.event
+            last = ev.end or ev.start
+            instant = last if isinstance(last, datetime) else datetime.combine(last, datetime.min.time(), timezone.utc)
+            if ev.rrule or ev.rdates or instant >= limit:
+                out.add((ev.source_id, ev.source_uid, ev.recurrence_id))
+        return out
 
     def round(self, n: int, last: bool) -> None:
         self.server.behave()
@@ -210,6 +227,11 @@ class ChaosRun:
             if key not in self.lost_keys:
                 self.lost_keys.add(key)
                 self._problem(n, f"event {key} {how}; faults this round: {_names(faulty)}")
+        current = {(s.event.source_id, s.event.source_uid, s.event.recurrence_id) for s in self.store.published_events()}
+        for key in sorted(self.upcoming - current):
+            if key not in self.lost_keys:
+                self.lost_keys.add(key)
+                self._problem(n, f"stored upcoming event {key} marked gone; faults this round: {_names(faulty)}")
         self.report.events_lost = len(self.lost_keys)
         if ICS_CHECK.exists() and (last or n % self.ics_check_every == 0):
             (verdict,) = ics_check(self.deployment.public_dir / "calendar.ics")
