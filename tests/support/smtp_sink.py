@@ -44,7 +44,7 @@ class _Controller(Controller):
 
 
 class SmtpSink:
-    """``start()``, ``env`` (the NETZWERKTIMER_SMTP_* variables for it), ``copies()``, ``stop()``."""
+    """``start()``, ``env`` (the SMTP variables of the README that point at it), ``copies()``, ``stop()``."""
 
     def __init__(self, rcpt_delay: tuple[float, float] = (0.0, 0.0)):
         self.handler = _Handler(rcpt_delay)
