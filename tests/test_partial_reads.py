@@ -119,6 +119,8 @@ def test_a_page_declared_utf8_but_written_in_windows_1252_keeps_its_umlauts(depl
     [
         ("ics", b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:1\r\nEND:VEVENT\r\n", "without END:VCALENDAR"),
         ("ics", b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n\r\n", None),
+        ("ics", b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n<br />\n<b>Warning</b>: Undefined index in x.php\n", None),
+        ("ics", b"BEGIN:VCALENDAR\nEND:VCALENDAR\nBEGIN:VCALENDAR\nBEGIN:VEVENT\n", "without END:VCALENDAR"),
         ("ics", b"BEGIN:VEVENT\r\nUID:1\r\nEND:VEVENT\r\n", None),  # a bare fragment: the extractor's business
         ("feed", b'<?xml version="1.0"?><rss version="2.0"><channel><item><title>A</title></item>', "without </rss>"),
         ("feed", b"<feed xmlns='http://www.w3.org/2005/Atom'><entry/></feed>\n", None),

@@ -18,8 +18,8 @@ import re
 
 TAIL = 65536  # end tags are looked for this far from the end (trailing scripts, comments)
 
-_BEGIN_VCALENDAR = re.compile(rb"^\s*BEGIN\s*:\s*VCALENDAR\s*$", re.I | re.M)
-_END_VCALENDAR = re.compile(rb"END\s*:\s*VCALENDAR\s*\Z", re.I)
+_BEGIN_VCALENDAR = re.compile(rb"^[ \t]*BEGIN[ \t]*:[ \t]*VCALENDAR[ \t]*\r?$", re.I | re.M)
+_END_VCALENDAR = re.compile(rb"^[ \t]*END[ \t]*:[ \t]*VCALENDAR[ \t]*\r?$", re.I | re.M)
 _FEED_ROOT = re.compile(rb"<((?:[\w.-]+:)?(?:rss|feed|RDF))[\s>]", re.I)
 _HTML_OPEN = re.compile(rb"<html[\s>]", re.I)
 _HTML_CLOSE = re.compile(rb"</html\s*>", re.I)
@@ -39,9 +39,11 @@ def cut_off(kind: str, body: bytes) -> str | None:
 
 
 def _ics(body: bytes) -> str | None:
-    if not _BEGIN_VCALENDAR.search(body):
+    """The last calendar must be closed; what follows its END:VCALENDAR (a PHP warning) does not matter."""
+    begins = [m.start() for m in _BEGIN_VCALENDAR.finditer(body)]
+    if not begins:  # a bare VEVENT fragment: the extractor's business
         return None
-    if _END_VCALENDAR.search(body[-TAIL:].rstrip(b"\r\n\t \x1a")):
+    if _END_VCALENDAR.search(body, begins[-1]):
         return None
     return "the calendar ends without END:VCALENDAR (cut off in transfer?)"
 
