@@ -30,6 +30,8 @@ class Fault:
     kinds: frozenset[str] | None = None  # only for sources of these kinds (None: any)
     target: str = "main"  # the page it hits: "main" (the source's URL), "next_page" or "detail"
     utf8_only: bool = False  # only for sources whose files are UTF-8
+    # kinds that may read through it: kind auto only looks for the calendar on its page
+    harmless_for: frozenset[str] = frozenset()
 
     @property
     def harmless(self) -> bool:
@@ -72,7 +74,8 @@ FAULTS: tuple[Fault, ...] = (
     Fault("redirect_other_host", "other_host"),
     Fault("html_error_page", "error_page", words=NOT_READABLE + HELD),
     Fault("truncated_declared", "truncate", {"fraction": 0.5}, words=("without a complete response",)),
-    Fault("truncated_undeclared", "truncate", {"fraction": 0.5, "declared": False}, words=("cut off",) + NOT_READABLE + HELD),
+    Fault("truncated_undeclared", "truncate", {"fraction": 0.5, "declared": False}, words=("cut off",) + NOT_READABLE + HELD,
+          harmless_for=frozenset({"auto"})),  # the calendar's link is in the page's head
     Fault("garbage", "garbage", {"size": 4096}, words=NOT_READABLE + HELD),
     Fault("compression_bomb", "bomb", {"size": 50_000_000}, words=("larger than",)),
     Fault("over_size_cap", "huge", {"size": 3_000_000}, words=("larger than",)),
