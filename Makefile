@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # The container installs without the test tools: `make venv VENV=/opt/venv EXTRAS=`.
 EXTRAS ?= [test]
 
-.PHONY: run test fuzz venv clean
+.PHONY: run test fuzz venv clean chaos crash
 
 venv: $(VENV)/.installed
 
@@ -32,5 +32,20 @@ fuzz: venv
 		-o timeout=3600 -o timeout_method=thread \
 		tests/test_fuzz_extractors.py tests/test_fuzz_german_dates.py $(PYTEST_ARGS)
 
+# The long seeded fault-injection run (tests/support/chaos.py); its figures go to $(CHAOS_REPORT).
+# `make chaos ROUNDS=500 SEED=7`, on PostgreSQL: `make chaos CHAOS_ARGS=--postgres`.
+ROUNDS ?= 200
+SEED ?= 1
+CHAOS_REPORT ?= chaos-report.json
+chaos: venv
+	$(BIN)/python -m tests.support.chaos --rounds $(ROUNDS) --seed $(SEED) --json $(CHAOS_REPORT) $(CHAOS_ARGS)
+
 clean:
 	rm -rf $(VENV) data .pytest_cache
+
+# SIGKILL at random points of refresh, export and digest (tests/support/crash.py); figures to $(CRASH_REPORT).
+# `make crash KILLS=300 SEED=7`, on PostgreSQL: `make crash CRASH_ARGS=--postgres`.
+KILLS ?= 100
+CRASH_REPORT ?= crash-report.json
+crash: venv
+	$(BIN)/python -m tests.support.crash --kills $(KILLS) --seed $(SEED) --json $(CRASH_REPORT) $(CRASH_ARGS)

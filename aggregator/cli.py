@@ -204,10 +204,10 @@ def _sources_list(args, config: Config, deployment: Deployment) -> int:
     for row in table:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
     for r in rows:
+        if r["outcome"] == "error":  # the current failure, also of a source still held as suspicious
+            print(f"  ! {r['id']}: {r['error']}")
         if r["suspicious"]:
             print(f"  ? {r['id']}: suspicious, {r['suspicious']}")
-        elif r["error"]:
-            print(f"  ! {r['id']}: {r['error']}")
         if r["warnings"]:
             print(f"  ~ {r['id']}: {len(r['warnings'])} warnings, first: {r['warnings'][0]}")
     return 0
@@ -448,6 +448,8 @@ def _digest(args, config: Config, deployment: Deployment) -> int:
         if out.error:
             line += f": {out.error}"
             failed = True
+        if out.note:
+            line += f" [{out.note}]"
         print(line)
         if args.dry_run and out.text:
             print(out.text)

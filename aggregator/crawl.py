@@ -8,16 +8,18 @@ Extractors never fetch; they name what to read next (``Extraction.next_pages``,
   pagination loop ends;
 - at most ``MAX_DETAILS`` detail pages;
 - every page at most ``max_bytes`` (the source's cap; the fetcher's otherwise);
-- only on the host of the source's URL (where its first page ended up after
-  redirects) and the source's ``allow_hosts``: a link elsewhere, or a page
-  that redirects elsewhere, is skipped with a warning (a site cannot send us
-  crawling the web).
+- only on the host of the source's URL (the configured one, or the one its
+  first page redirected to) and the source's ``allow_hosts``: a link
+  elsewhere, or a page that redirects elsewhere, is skipped with a warning (a
+  site cannot send us crawling the web).
 
-A follow-up page that fails costs only itself: a warning, and the events
-already read are kept. A cap that stopped the crawl or refused a page
-(``max_pages``, ``MAX_DETAILS``, ``max_bytes``, ``max_html_nodes``) is named in
-``Extraction.caps`` rather than among the ordinary warnings, so that the
-source's status shows it first.
+A list page that fails (it cannot be fetched or read, or it is cut off) makes
+the extraction ``incomplete``: its events would be missing, and the pipeline
+must not take them for vanished. A detail page that fails costs only its
+details: a warning, and the event is kept as the list shows it. A cap that
+stopped the crawl or refused a page (``max_pages``, ``MAX_DETAILS``,
+``max_bytes``, ``max_html_nodes``) is named in ``Extraction.caps`` rather than
+among the ordinary warnings, so that the source's status shows it first.
 """
 
 from __future__ import annotations
@@ -36,16 +38,18 @@ MAX_DETAILS = 200
 
 
 async def crawl(kind: str, first: FetchResult, ctx: ExtractContext, fetcher: Fetcher, *, max_pages: int,
-                allow_hosts: Iterable[str] = (), max_bytes: int | None = None) -> Extraction:
-    """Extract the first page, then its further pages and detail pages on the first page's
+                allow_hosts: Iterable[str] = (), max_bytes: int | None = None, home: str | None = None) -> Extraction:
+    """Extract the first page, then its further pages and detail pages on the source's own
     host or one of ``allow_hosts``. Raises ExtractError only when the first page cannot be
     read at all. Kind ``auto`` first discovers which kind and URL the page offers, then
     crawls that. ``max_bytes`` caps every further page (default: the fetcher's
-    ``settings.max_bytes``)."""
+    ``settings.max_bytes``). ``home``: the source's configured URL; pages on its host count
+    as the source's own, also when the first page was redirected to another host (a site
+    that moved still links to its old address)."""
     if kind == "auto":
-        return await _crawl_auto(first, ctx, fetcher, max_pages=max_pages, allow_hosts=allow_hosts, max_bytes=max_bytes)
+        return await _crawl_auto(first, ctx, fetcher, max_pages=max_pages, allow_hosts=allow_hosts, max_bytes=max_bytes, home=home)
     result = extract(kind, first.body or b"", ctx)
-    hosts = {_host(first.url or ctx.url), *(h.lower() for h in allow_hosts)}
+    hosts = {_host(first.url or ctx.url), *(h.lower() for h in allow_hosts)} | ({_host(home)} if home else set())
     seen = {first.url, ctx.url}
     queue = list(result.next_pages)
     result.next_pages = []
@@ -65,6 +69,7 @@ async def crawl(kind: str, first: FetchResult, ctx: ExtractContext, fetcher: Fet
         page = await fetcher.fetch(url, None, max_bytes=max_bytes)
         if page.outcome != "fetched":
             (result.caps if page.cap else result.warnings).append(f"page {url}: {page.error or page.outcome}")
+            result.incomplete = result.incomplete or f"page {url} could not be read: {page.error or page.outcome}"
             continue
         if _host(page.url or url) not in hosts:
             result.warnings.append(f"next page {url} redirected to another host, skipped: {page.url}")
@@ -73,7 +78,10 @@ async def crawl(kind: str, first: FetchResult, ctx: ExtractContext, fetcher: Fet
             more = extract(kind, page.body or b"", replace(ctx, url=page.url or url))
         except ExtractError as exc:
             (result.caps if isinstance(exc, LimitExceeded) else result.warnings).append(f"page {url}: {exc}")
+            result.incomplete = result.incomplete or f"page {url} could not be read: {exc}"
             continue
+        if more.incomplete:
+            result.incomplete = result.incomplete or f"page {url}: {more.incomplete}"
         offset = len(result.events)
         result.events.extend(more.events)
         result.warnings.extend(more.warnings)
@@ -86,7 +94,7 @@ async def crawl(kind: str, first: FetchResult, ctx: ExtractContext, fetcher: Fet
 
 
 async def _crawl_auto(first: FetchResult, ctx: ExtractContext, fetcher: Fetcher, *, max_pages: int,
-                      allow_hosts: Iterable[str], max_bytes: int | None) -> Extraction:
+                      allow_hosts: Iterable[str], max_bytes: int | None, home: str | None) -> Extraction:
     candidates = await discover(first, fetcher, ctx, max_bytes=max_bytes)
     chosen = best(candidates)
     if chosen is None:
@@ -96,7 +104,7 @@ async def _crawl_auto(first: FetchResult, ctx: ExtractContext, fetcher: Fetcher,
     if page.outcome != "fetched":
         raise ExtractError(f"auto: chose {chosen.kind} at {chosen.url}, but it could not be fetched: {page.error or page.outcome}")
     result = await crawl(chosen.kind, page, replace(ctx, url=page.url or chosen.url), fetcher, max_pages=max_pages,
-                         allow_hosts=allow_hosts, max_bytes=max_bytes)
+                         allow_hosts=allow_hosts, max_bytes=max_bytes, home=home)
     result.warnings.insert(0, f"auto: read kind {chosen.kind} from {chosen.url} ({chosen.how})")
     return result
 

@@ -48,6 +48,7 @@ class DigestOutcome:
     where: str = ""
     error: str = ""
     text: str = field(default="", repr=False)
+    note: str = ""  # what a person should know about the send (aggregator.mail.SendResult.note)
 
 
 def recipients(config: Config) -> dict[str, tuple[str, ...]]:
@@ -95,7 +96,8 @@ def run_digest(config: Config, store: Store, deployment: Deployment, night: date
         message = build_message(rendered.subject, rendered.text, rendered.html, sender=config.digest.sender or (smtp.sender if smtp else "netzwerktimer@localhost"),
                                 recipients=[recipient], night=night, message_id_domain="netzwerktimer")
         sent = send_once(store, night, recipient, message, smtp, Path(outbox), now, force=force)
-        results.append(_logged(DigestOutcome(recipient, sent.status, rendered.subject, sent.where or "", sent.error or ""), night, started))
+        results.append(_logged(DigestOutcome(recipient, sent.status, rendered.subject, sent.where or "", sent.error or "",
+                                             note=sent.note or ""), night, started))
     return results
 
 
@@ -107,8 +109,11 @@ def _logged(o: DigestOutcome, night: date, started: float) -> DigestOutcome:
         fields["where"] = o.where
     if o.error:
         fields["error"] = o.error
-    log.log(logging.WARNING if o.status == "failed" else logging.INFO, "digest %s to %s: %s%s%s", night, o.recipient, o.status,
-            f" → {o.where}" if o.where else "", f" ({o.error})" if o.error else "", extra=fields)
+    if o.note:
+        fields["note"] = o.note  # e.g. a possible duplicate after a crash in the SMTP hand-over
+    log.log(logging.WARNING if o.status == "failed" or o.note else logging.INFO, "digest %s to %s: %s%s%s%s", night, o.recipient,
+            o.status, f" → {o.where}" if o.where else "", f" ({o.error})" if o.error else "", f" [{o.note}]" if o.note else "",
+            extra=fields)
     return o
 
 

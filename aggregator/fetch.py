@@ -203,12 +203,30 @@ def _redirected(refused: AddressRefused, url: str) -> bool:
     return refused.host.lower().strip("[]") != asked.strip("[]")
 
 
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    """Whether ``kind`` is ``exc`` or in its chain of causes and contexts."""
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, kind):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
+
+
 def _describe_network_error(exc: httpx.HTTPError, url: str) -> str:
-    host = httpx.URL(url).host or url
+    parsed = httpx.URL(url)
+    host = parsed.host or url
     if isinstance(exc, httpx.ConnectError):
         if _is_dns_failure(exc):
             return f"DNS lookup failed for {host}"
+        if _caused_by(exc, ConnectionRefusedError):
+            where = f"{host}:{parsed.port}" if parsed.port else host
+            return f"could not connect: connection refused by {where} (no server answers there)"
         return f"could not connect: {str(exc) or type(exc).__name__}"
+    if _caused_by(exc, ConnectionResetError):
+        return "the server reset the connection before the response was complete"
     if isinstance(exc, httpx.RemoteProtocolError):
         text = str(exc)
         if "without sending" in text or "disconnected" in text.lower():

@@ -8,8 +8,9 @@ Exactly once per night and recipient: ``send_once`` claims a row in the
 ``digest_sends`` table (unique on night + recipient) before it delivers and
 marks it sent afterwards, so a second run the same night, a restart or a
 second replica sends nothing again, and a failed send stays unsent and is
-retried by the next run. What happens when the process dies between handing
-the message over and marking it sent is described in ``send_once``.
+retried by the next run. A run that dies at any point is taken over by the
+next (``aggregator.claims``); what can and cannot be known when it died while
+handing the message over is described in ``send_once``.
 
 The SMTP password never appears in a log line, a repr or an error message.
 """
@@ -27,7 +28,7 @@ import smtplib
 import socket
 import ssl
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from email.message import EmailMessage
@@ -229,17 +230,22 @@ def build_message(
 # --- delivery ------------------------------------------------------------
 
 
-def deliver(message: EmailMessage, smtp: SmtpSettings | None, outbox: Path) -> str:
+def deliver(message: EmailMessage, smtp: SmtpSettings | None, outbox: Path, on_accepted: Callable[[str], None] | None = None) -> str:
     """Hand the message to the SMTP server, or without settings write it to ``outbox``.
 
     Returns ``"smtp host:port"`` or the path of the ``.eml`` file. Raises DeliveryError
     with the reason (never the password). Once the server has accepted the message,
-    a failure while saying goodbye does not count.
+    a failure while saying goodbye does not count. ``on_accepted(where)`` is called the
+    moment the message is accepted (the server's answer to DATA, the file's rename),
+    before saying goodbye, so that recording it leaves the shortest window for a crash.
     """
     if smtp is None:
-        return str(_write_outbox(message, Path(outbox)))
+        where = str(_write_outbox(message, Path(outbox)))
+        if on_accepted is not None:
+            on_accepted(where)
+        return where
     try:
-        _send_smtp(message, smtp)
+        _send_smtp(message, smtp, on_accepted)
     except DeliveryError as exc:
         reason = _redact(str(exc), smtp)
         log.warning("delivery of %s failed: %s", message.get("Message-ID", "?"), reason)
@@ -249,7 +255,7 @@ def deliver(message: EmailMessage, smtp: SmtpSettings | None, outbox: Path) -> s
     return where
 
 
-def _send_smtp(message: EmailMessage, smtp: SmtpSettings) -> None:
+def _send_smtp(message: EmailMessage, smtp: SmtpSettings, on_accepted: Callable[[str], None] | None = None) -> None:
     where = smtp.where
     context = ssl.create_default_context(cafile=str(smtp.ca_file) if smtp.ca_file else None)
     try:
@@ -290,6 +296,8 @@ def _send_smtp(message: EmailMessage, smtp: SmtpSettings) -> None:
             # The others have it; one digest per recipient makes this rare. It counts as
             # failed so the refused ones are retried (the others then get it again).
             raise DeliveryError(f"{where} refused some recipients: {_refusals(refused)}")
+        if on_accepted is not None:
+            on_accepted(f"smtp {where}")
     except DeliveryError:
         raise
     except (OSError, smtplib.SMTPException) as exc:
@@ -331,7 +339,7 @@ def _login(conn: smtplib.SMTP, user: str, password: str) -> None:
 
 def _write_outbox(message: EmailMessage, outbox: Path) -> Path:
     """Write the message atomically (temporary file, then os.replace) as ``<night>-<recipient>.eml``."""
-    name = f"{_night_of(message)}-{_safe(message.get('To', 'unknown'))}.eml"
+    name = _outbox_name(message)
     try:
         outbox.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=outbox)
@@ -349,6 +357,23 @@ def _write_outbox(message: EmailMessage, outbox: Path) -> Path:
         raise DeliveryError(f"cannot write to the outbox {str(outbox)!r}: {_describe(exc)}") from None
     log.info("wrote %s to the outbox: %s", message.get("Message-ID", "?"), target)
     return target
+
+
+def in_outbox(message: EmailMessage, outbox: Path) -> Path | None:
+    """The outbox file that already holds this very message (same file name and Message-ID), or None."""
+    path = Path(outbox) / _outbox_name(message)
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(65536)
+    except OSError:
+        return None
+    parsed = email.message_from_bytes(head.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\n", policy=email.policy.default)
+    # The header may be folded onto its own line; the parser keeps the fold's blank.
+    return path if str(parsed.get("Message-ID", "")).strip() == str(message.get("Message-ID", "")).strip() else None
+
+
+def _outbox_name(message: EmailMessage) -> str:
+    return f"{_night_of(message)}-{_safe(message.get('To', 'unknown'))}.eml"
 
 
 def _night_of(message: EmailMessage) -> str:
@@ -405,11 +430,17 @@ def _redact(text: str, smtp: SmtpSettings) -> str:
 @dataclass(frozen=True)
 class SendResult:
     """What ``send_once`` did: ``sent`` now, ``already_sent`` before (nothing done),
-    ``in_progress`` (another run holds a fresh claim; nothing done) or ``failed`` (see error)."""
+    ``in_progress`` (another live run holds the claim; nothing done) or ``failed`` (see error).
+    ``note`` says what a person should know about a send (e.g. a possible duplicate)."""
 
     status: Literal["sent", "already_sent", "in_progress", "failed"]
     where: str | None = None
     error: str | None = None
+    note: str | None = None
+
+
+POSSIBLE_DUPLICATE = ("sent again after the run that was handing it to the SMTP server died: "
+                      "the recipient may have two copies, with the same Message-ID")
 
 
 def send_once(
@@ -417,40 +448,56 @@ def send_once(
 ) -> SendResult:
     """Deliver one night's digest to one recipient unless that has been done already.
 
-    1. Claim the (night, recipient) row: inserted as pending, or a failed one taken
-       over. The unique constraint decides between concurrent runs and replicas; a
-       row already sent, or pending under a fresh claim by another run, is left
-       alone and nothing is sent.
-    2. Deliver. On DeliveryError the row is marked failed (attempts + 1, the reason
-       kept) and stays unsent, so the next run retries it.
-    3. Mark the row sent, with the Message-ID and where it went.
+    1. Claim the (night, recipient) row (``Store.claim_digest_send``): inserted as pending,
+       or a failed one taken over, or the claim of a run that died (at once when that run
+       was on this host, ``aggregator.claims``; else once the claim is 15 minutes old). The
+       unique constraint decides between concurrent runs and replicas; a row already sent,
+       or the claim of a live run, is left alone and nothing is sent.
+    2. Mark it delivering, then deliver. The moment the server (or the outbox) has accepted
+       the message, mark it sent, before saying goodbye to the server. On DeliveryError the
+       row is marked failed (attempts + 1, the reason kept) and the next run retries it.
 
-    A crash between 2 and 3 (the server accepted the message, the process died
-    before it was marked) leaves the row pending. Once that claim is stale
-    (``Store.claim_digest``'s ``stale_after_seconds``, 15 minutes) the next run sends
-    again: delivery is at-least-once on a crash, exactly once otherwise. We do not
-    ask the server whether it already has the message (SMTP cannot tell); the
-    resent copy carries the same Message-ID, so mail systems that deduplicate by
-    Message-ID show it once, and a reader can recognise it as the same digest. In
-    outbox mode the file name is fixed per night and recipient, so a resend only
-    replaces the same file.
+    A crash at any point loses nothing: the next run sends what is not marked sent. Only a
+    crash in the window between the server accepting the message and the row being marked
+    (one round trip and one commit) can send a second copy, and only by SMTP: when the dead
+    run's row says delivering, the outbox is looked at (the file with this Message-ID means
+    it arrived: it is marked sent, not written again); SMTP cannot be asked, so the digest is
+    sent again with the same Message-ID (mail systems that deduplicate by Message-ID show it
+    once), the row is flagged ``possible_duplicate`` and the result carries a ``note``.
 
     ``force`` sends again even when the row is already sent (an operator's
-    ``digest --force``); a fresh claim by another run is still respected.
+    ``digest --force``); the claim of a live run is still respected.
     """
+    from aggregator.claims import owner_is_gone, run_owner
+
     wanted = _check_address(recipient, "recipient").lower()
     to = {a.lower() for _, a in email.utils.getaddresses([message.get("To", "")])}
     if wanted not in to:
         raise ValueError(f"the message is not addressed to {recipient!r}")
-    if not store.claim_digest(night, recipient, now, force=force):
+    claim = store.claim_digest_send(night, recipient, now, force=force, owner=run_owner(), owner_is_gone=owner_is_gone)
+    if claim is None:
         previous = next((r for r in store.digest_sends(night) if r.recipient == recipient), None)
         if previous is not None and previous.status == "sent":
             return SendResult("already_sent", where=previous.delivered_to)
         return SendResult("in_progress")
+    message_id = message.get("Message-ID")
+    note = None
+    if claim.taken_from == "delivering":
+        if smtp is None and (found := in_outbox(message, outbox)) is not None:
+            store.mark_digest_sent(night, recipient, message_id, str(found), now)
+            log.info("%s for %s was in the outbox already when its run died; not written again", message_id, recipient)
+            return SendResult("sent", where=str(found), note="written to the outbox before its run died; not written again")
+        if smtp is not None:
+            note = POSSIBLE_DUPLICATE
+            log.warning("%s for %s: %s", message_id, recipient, note)
+    store.mark_digest_delivering(night, recipient, now)
+
+    def accepted(where: str) -> None:
+        store.mark_digest_sent(night, recipient, message_id, where, now, possible_duplicate=note is not None)
+
     try:
-        where = deliver(message, smtp, outbox)
+        where = deliver(message, smtp, outbox, on_accepted=accepted)
     except DeliveryError as exc:
         store.mark_digest_failed(night, recipient, str(exc), now)
         return SendResult("failed", error=str(exc))
-    store.mark_digest_sent(night, recipient, message.get("Message-ID"), where, now)
-    return SendResult("sent", where=where)
+    return SendResult("sent", where=where, note=note)

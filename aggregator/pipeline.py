@@ -25,6 +25,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -217,11 +218,12 @@ async def _fetch_and_crawl(config: Config, source: Source, limits: Limits, url: 
     gathered.fetch = result = await fetcher.fetch(url, state, max_bytes=limits.max_bytes)
     if result.outcome != "fetched":
         return
-    ctx = ExtractContext(url=result.url or source.url, timezone=config.timezone_of(source), now=now,
+    base = reading_base(result.url or source.url, source.url)
+    ctx = ExtractContext(url=base, timezone=config.timezone_of(source), now=now,
                          options=source.options(), max_html_nodes=limits.max_html_nodes)
     try:
         gathered.extraction = await crawl(source.kind, result, ctx, fetcher, max_pages=limits.max_pages,
-                                          allow_hosts=source.allow_hosts, max_bytes=limits.max_bytes)
+                                          allow_hosts=source.allow_hosts, max_bytes=limits.max_bytes, home=source.url)
     except ExtractError as exc:
         gathered.error = str(exc)
 
@@ -258,6 +260,13 @@ def _process(config: Config, store: Store, source: Source, gathered: _Gathered, 
         return SourceReport(source.id, "error", result.status, error=gathered.error)
 
     extraction = gathered.extraction
+    if extraction.incomplete:
+        # A partial read would mark the events it lacks as gone: store none of it, keep the
+        # cache state, so the next run reads the source afresh.
+        reason = f"{extraction.incomplete}; nothing of it was stored, the last good events stay published"
+        record.outcome, record.error, record.warnings = "error", reason, _cap(list(extraction.warnings))
+        store.record_fetch(source.id, record)
+        return SourceReport(source.id, "error", result.status, error=reason, warnings=record.warnings)
     warnings, caps = list(extraction.warnings), list(extraction.caps)
     events = _bounded(_normalize_all(extraction.events, source, config, now, warnings), config, source, now, caps, warnings)
     record.events_found = len(events)
@@ -280,6 +289,30 @@ def accept(config: Config, store: Store, deployment: Deployment, source: Source,
         return None
     store.accept_next(source.id)
     return refresh(config, store, deployment, [source], stop=stop)
+
+
+def reading_base(final_url: str, source_url: str) -> str:
+    """The address a fetched page is read at: where it answered from, on the configured origin.
+
+    Kinds without UIDs of their own identify an event by its link (resolved against
+    the page's address) or by a hash that includes the address. When a site answers
+    from another origin than configured (a redirect to another host or scheme, for
+    good or only now and then), every such identity would change and the events would
+    count as vanished and new. Read on the configured origin, they keep their identity
+    and their links; the links still work as long as the site redirects its old address.
+    """
+    old, new = _origin(final_url), _origin(source_url)
+    if not old or not new or old == new:
+        return final_url
+    return new + final_url[len(old):]
+
+
+def _origin(url: str) -> str:
+    """``scheme://host[:port]`` in lower case, or "" for what is not an absolute http(s) URL."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return ""
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def suspicious_drop(source_id: str, before: int, now_count: int, drop: float) -> str | None:
@@ -327,6 +360,8 @@ def preview(config: Config, source: Source, *, now: datetime | None = None) -> P
     out = Preview(gathered.fetch, error=gathered.fetch.error or gathered.error)
     if gathered.extraction is not None:
         warnings, caps = list(gathered.extraction.warnings), list(gathered.extraction.caps)
+        if gathered.extraction.incomplete:
+            warnings.insert(0, f"incomplete, a refresh would store none of it: {gathered.extraction.incomplete}")
         out.events = _bounded(_normalize_all(gathered.extraction.events, source, config, now, warnings), config, source, now, caps, warnings)
         out.warnings = caps + warnings
     return out

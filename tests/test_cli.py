@@ -180,3 +180,17 @@ def test_a_suspicious_source_is_flagged_in_sources_list_and_accept_lets_it_throu
     theen = next(r for r in rows if r["id"] == "theen-termine")
     assert theen["suspicious"] is None and theen["events"] == 0
     assert cli(tmp_path, "--config", config, "sources", "accept", "theen-termine").stdout.strip() == "theen-termine is not held as suspicious; nothing to accept"
+
+
+def test_sources_list_shows_the_current_error_of_a_source_still_held_as_suspicious(tmp_path, sites_server):
+    # Found by the chaos run: a held source that then failed showed only the old suspicion.
+    config = str(write_config(tmp_path, sites_server))
+    assert cli(tmp_path, "--config", config, "refresh").returncode == 0
+    ics = (ROOT / "tests/fixtures/sites/theen/termine.ics").read_bytes()
+    sites_server.misbehave("/theen/termine.ics", "replace", body=ics[: ics.index(b"BEGIN:VEVENT")] + b"END:VCALENDAR\r\n")
+    assert cli(tmp_path, "--config", config, "refresh", "theen-termine").stdout.startswith("theen-termine: suspicious")
+    sites_server.misbehave("/theen/termine.ics", "status", code=404)
+    assert cli(tmp_path, "--config", config, "refresh", "theen-termine").returncode == 1
+    listing = cli(tmp_path, "--config", config, "sources", "list").stdout
+    assert "  ! theen-termine: HTTP 404 Not Found" in listing
+    assert "  ? theen-termine: suspicious, yielded no upcoming events" in listing

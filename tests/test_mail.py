@@ -415,31 +415,35 @@ def test_a_wrong_password_is_retried_once_it_is_fixed(store, smtp_server, server
         assert secret not in caplog.text
 
 
-def test_a_crash_between_delivery_and_marking_resends_with_the_same_message_id(store, smtp_server, tmp_path, monkeypatch):
-    """At-least-once on a crash: the row stays pending, a fresh claim is respected,
-    a stale one is taken over and the digest goes out again with the same Message-ID."""
+def test_a_crash_between_acceptance_and_marking_resends_with_the_same_message_id_and_says_so(store, smtp_server, tmp_path, monkeypatch):
+    """At-least-once in the one window left: the server accepted the message, the process died
+    before the row was marked sent. The claim of a live run is respected; a stale one (or one of a
+    dead run, tests/test_mail_crash.py) is taken over, the digest goes out again with the same
+    Message-ID, and the row and the result say that the recipient may have two copies."""
     controller, server = smtp_server()
     smtp = settings(controller.port)
-    real = mail.deliver
+    real = store.mark_digest_sent
 
-    def deliver_then_crash(*args, **kwargs):
-        real(*args, **kwargs)
+    def die(*args, **kwargs):
         raise KeyboardInterrupt("the process dies before it marks the row")
 
-    monkeypatch.setattr(mail, "deliver", deliver_then_crash)
+    monkeypatch.setattr(store, "mark_digest_sent", die)
     with pytest.raises(KeyboardInterrupt):
         send_once(store, NIGHT, ANNA, digest(), smtp, tmp_path, NOW)
-    monkeypatch.setattr(mail, "deliver", real)
+    monkeypatch.setattr(store, "mark_digest_sent", real)
     assert len(server.messages) == 1
     [row] = store.digest_sends(NIGHT)
-    assert row.status == "pending" and row.sent_at is None
-    # another run a few minutes later: the claim may still be someone's send in progress
+    assert row.status == "delivering" and row.sent_at is None
+    # another run a few minutes later: this process (the claimer) still lives, so it may still be sending
     assert send_once(store, NIGHT, ANNA, digest(), smtp, tmp_path, NOW + timedelta(minutes=5)).status == "in_progress"
     assert len(server.messages) == 1
     # once the claim is stale, the next run sends again: a second copy, the same Message-ID
-    assert send_once(store, NIGHT, ANNA, digest(), smtp, tmp_path, NOW + timedelta(minutes=20)).status == "sent"
+    result = send_once(store, NIGHT, ANNA, digest(), smtp, tmp_path, NOW + timedelta(minutes=20))
+    assert result.status == "sent" and result.note == mail.POSSIBLE_DUPLICATE
     assert len(server.messages) == 2
     assert server.messages[0]["message"]["Message-ID"] == server.messages[1]["message"]["Message-ID"]
+    [row] = store.digest_sends(NIGHT)
+    assert row.status == "sent" and row.possible_duplicate
     assert send_once(store, NIGHT, ANNA, digest(), smtp, tmp_path, NOW + timedelta(hours=1)).status == "already_sent"
     assert len(server.messages) == 2
 

@@ -20,6 +20,10 @@ Extractors are bounded: a page with more than ``ctx.max_html_nodes`` elements
 is refused with ``LimitExceeded`` (an ``ExtractError``) before a tree is built
 (``aggregator/extract/markup.py``); caps that cut an extraction short are named
 in ``Extraction.caps``.
+
+An Extraction marked ``incomplete`` (a body cut off in transfer, a list page
+that could not be read) is only part of the source: the pipeline stores none
+of it, so the events it lacks are not taken for vanished.
 """
 
 from __future__ import annotations
@@ -66,6 +70,9 @@ class Extraction:
     next_pages: list[str] = field(default_factory=list)  # absolute URLs of further list pages
     details: list[tuple[int, str]] = field(default_factory=list)  # (event index, absolute detail URL)
     caps: list[str] = field(default_factory=list)  # caps that cut this extraction short: shown before the warnings
+    # Why what was read is only part of the source (a body cut off in transfer, a list
+    # page that could not be read), or None. Its events are shown, never stored.
+    incomplete: str | None = None
 
 
 def guarded(what: str) -> Callable[[Callable], Callable]:
@@ -90,6 +97,12 @@ def guarded(what: str) -> Callable[[Callable], Callable]:
 
 
 def extract(kind: str, body: bytes, ctx: ExtractContext) -> Extraction:
-    """Run the extractor for ``kind``; only ExtractError escapes."""
+    """Run the extractor for ``kind``; only ExtractError escapes. A body that looks cut
+    off (``completeness.cut_off``) gives an Extraction marked ``incomplete``."""
+    from aggregator.extract.completeness import cut_off
+
     module = importlib.import_module(f"aggregator.extract.{kind}")
-    return guarded(kind)(module.extract)(body, ctx)
+    result = guarded(kind)(module.extract)(body, ctx)
+    if result.incomplete is None:
+        result.incomplete = cut_off(kind, body)
+    return result

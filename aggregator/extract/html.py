@@ -48,6 +48,7 @@ from bs4.element import CData, Declaration, Doctype, ProcessingInstruction
 from dateutil.parser import isoparse
 
 from aggregator.extract import DEFAULT_MAX_HTML_NODES, ExtractContext, ExtractError, Extraction, guarded
+from aggregator.extract.charset import decode_markup
 from aggregator.extract.markup import refuse_huge_html
 from aggregator.german_dates import CANCEL_TITLE_RE, POSTPONE_TITLE_RE
 from aggregator.german_dates import DateMatch, find_dates, year_from_heading
@@ -294,7 +295,7 @@ def next_page_urls(soup: BeautifulSoup, selector: soupsieve.SoupSieve, base: str
 
 
 def parse_html(body: bytes, *, max_nodes: int = DEFAULT_MAX_HTML_NODES) -> BeautifulSoup:
-    """Parse an HTML page (encoding from BOM/meta, else guessed); ExtractError when it is not HTML,
+    """Parse an HTML page (text from ``charset.decode_markup``); ExtractError when it is not HTML,
     ``LimitExceeded`` (before any tree is built) when it has more than ``max_nodes`` elements."""
     if not body or not body.strip():
         raise ExtractError("not an HTML page: empty body")
@@ -315,7 +316,7 @@ def parse_html(body: bytes, *, max_nodes: int = DEFAULT_MAX_HTML_NODES) -> Beaut
     refuse_huge_html(body, max_nodes)
     with _warnings.catch_warnings():
         _warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
-        soup = BeautifulSoup(body, "html.parser")
+        soup = BeautifulSoup(decode_markup(body), "html.parser")
     if soup.find(True) is None:
         raise ExtractError("not an HTML page: no elements")
     return soup

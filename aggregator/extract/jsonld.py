@@ -178,15 +178,9 @@ def _extract(body: bytes, ctx: ExtractContext) -> Extraction:
 
 
 def _decode(body: bytes) -> str:
-    from bs4 import UnicodeDammit
+    from aggregator.extract.charset import decode_markup
 
-    with _warnings.catch_warnings():
-        _warnings.simplefilter("ignore")
-        dammit = UnicodeDammit(body, is_html=True)
-    text = dammit.unicode_markup
-    if text is None:
-        text = body.decode("utf-8", "replace")
-    return text
+    return decode_markup(body)
 
 
 def _describe(body: bytes) -> str:

@@ -363,48 +363,80 @@ class Store:
     # this section self-contained.
 
     def claim_digest(self, night: date, recipient: str, now: datetime, *, force: bool = False, stale_after_seconds: float = 900.0) -> bool:
-        """Claim the right to send ``night``'s digest to ``recipient``; True if this caller may send.
+        """``claim_digest_send`` as a yes/no: True if this caller may send."""
+        return self.claim_digest_send(night, recipient, now, force=force, stale_after_seconds=stale_after_seconds) is not None
 
-        A new row is inserted as pending; a failed row, or a pending one whose claim is
-        older than ``stale_after_seconds`` (default 15 minutes: its sender died), is taken over.
-        A sent row (unless ``force``) or a fresh pending claim of another run gives False.
+    def claim_digest_send(self, night: date, recipient: str, now: datetime, *, force: bool = False, stale_after_seconds: float = 900.0,
+                          owner: str | None = None, owner_is_gone=None) -> DigestClaim | None:
+        """Claim the right to send ``night``'s digest to ``recipient``; None if this caller may not.
+
+        A new row is inserted as pending (``taken_from`` None). A failed row is taken over;
+        so is a pending or delivering one whose claim is older than ``stale_after_seconds``
+        (default 15 minutes: its sender died or hangs) or whose claimer ``owner_is_gone(claimed_by)``
+        says is dead (then at once). A sent row (unless ``force``) or a live claim of another
+        run gives None. ``taken_from`` tells what the row was: "delivering" means the dead run
+        may have handed the message over already.
         Safe with concurrent callers: the unique constraint lets one insert win, and the
-        takeover is one conditional UPDATE whose row count says who got it.
+        takeover is one UPDATE conditional on the row as read, whose row count says who got it.
         """
         from datetime import timedelta
 
-        from sqlalchemy import insert, or_, update
+        from sqlalchemy import insert, update
         from sqlalchemy.exc import IntegrityError
 
         from aggregator.store.tables import DigestSendRow as D
 
-        stale = now - timedelta(seconds=stale_after_seconds)
         try:
             with self._session.begin() as s:
-                s.execute(insert(D).values(night=night, recipient=recipient, status="pending", attempts=0, updated_at=now))
-            return True
+                s.execute(insert(D).values(night=night, recipient=recipient, status="pending", attempts=0, updated_at=now, claimed_by=owner))
+            return DigestClaim(None)
         except IntegrityError:
             pass  # the row exists: take it over if it may be taken
-        takeable = [D.status == "failed", (D.status == "pending") & (D.updated_at < stale)]
-        if force:
-            takeable.append(D.status == "sent")
+        with self._session() as s:
+            row = s.scalar(select(D).where(D.night == night, D.recipient == recipient))
+        if row is None:
+            return None
+        open_claim = row.status in ("pending", "delivering")
+        stale = row.updated_at < now - timedelta(seconds=stale_after_seconds)
+        gone = open_claim and owner_is_gone is not None and owner_is_gone(row.claimed_by)
+        if not (row.status == "failed" or (open_claim and (stale or gone)) or (force and row.status == "sent")):
+            return None
+        same = D.claimed_by.is_(None) if row.claimed_by is None else D.claimed_by == row.claimed_by
         with self._session.begin() as s:
             result = s.execute(
                 update(D)
-                .where(D.night == night, D.recipient == recipient, or_(*takeable))
-                .values(status="pending", updated_at=now)
+                .where(D.id == row.id, D.status == row.status, D.updated_at == row.updated_at, same)
+                .values(status="pending", updated_at=now, claimed_by=owner)
                 .execution_options(synchronize_session=False)
             )
-            return result.rowcount == 1
+            return DigestClaim(row.status) if result.rowcount == 1 else None
 
-    def mark_digest_sent(self, night: date, recipient: str, message_id: str | None, delivered_to: str, now: datetime) -> None:
-        """Record that the digest was handed over (to the SMTP server or the outbox)."""
+    def mark_digest_delivering(self, night: date, recipient: str, now: datetime) -> None:
+        """Record, before handing the message over, that it is being handed over: a run that
+        dies from here on may or may not have delivered it (``claim_digest_send``'s ``taken_from``)."""
         from sqlalchemy import update
 
         from aggregator.store.tables import DigestSendRow as D
 
         with self._session.begin() as s:
-            values = dict(status="sent", message_id=message_id, delivered_to=delivered_to, last_error=None, updated_at=now, sent_at=now)
+            s.execute(
+                update(D)
+                .where(D.night == night, D.recipient == recipient, D.status == "pending")
+                .values(status="delivering", updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+
+    def mark_digest_sent(self, night: date, recipient: str, message_id: str | None, delivered_to: str, now: datetime, *,
+                         possible_duplicate: bool = False) -> None:
+        """Record that the digest was handed over (to the SMTP server or the outbox); ``possible_duplicate``:
+        it was sent again after a run died while handing it over, so the recipient may have two copies."""
+        from sqlalchemy import update
+
+        from aggregator.store.tables import DigestSendRow as D
+
+        with self._session.begin() as s:
+            values = dict(status="sent", message_id=message_id, delivered_to=delivered_to, last_error=None, updated_at=now, sent_at=now,
+                          possible_duplicate=possible_duplicate)
             result = s.execute(
                 update(D)
                 .where(D.night == night, D.recipient == recipient)
@@ -477,6 +509,13 @@ class Member:
     first_seen: datetime
     last_modified: datetime
     gone_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DigestClaim:
+    """A claim on one digest send; ``taken_from``: the status of the row it took over (None: a new row)."""
+
+    taken_from: str | None
 
 
 @dataclass

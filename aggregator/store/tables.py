@@ -157,7 +157,11 @@ class DigestSendRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     night = mapped_column(Date, index=True)
     recipient: Mapped[str] = mapped_column(String(320))
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | failed
+    # pending (claimed) | delivering (being handed over: after a crash it may or may not have arrived) | sent | failed
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    claimed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)  # aggregator.claims.run_owner() of the claim
+    # sent again after a run died while handing it over by SMTP: the recipient may have two copies
+    possible_duplicate: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     message_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     delivered_to: Mapped[str | None] = mapped_column(Text, nullable=True)  # "smtp host:port" or the outbox file

@@ -7,6 +7,7 @@ server skips the PostgreSQL variant with the reason; with CI=true it fails.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 
@@ -56,3 +57,18 @@ def store(database_url):
     s.migrate()
     yield s
     s.close()
+
+
+@contextlib.contextmanager
+def temporary_database(url: str | None, postgres: bool):
+    """``url``, or with ``postgres`` a new schema of the test PostgreSQL, dropped afterwards."""
+    if not postgres:
+        yield url
+        return
+    admin, schema, pg_url = _pg_schema_url()
+    try:
+        yield pg_url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

@@ -33,7 +33,9 @@ What it does like a real site:
 ``server.max_concurrent`` is the most requests it was answering at once.
 
 ``server.misbehave(path, mode, *, times=None, **opts)`` — ``times`` limits the
-misbehaviour to the first N requests of that path; modes and their options:
+misbehaviour to the first N requests of that path; a path with a query
+(``/events/?page=2``, as the client sends it) misbehaves only for that query
+and wins over the bare path; modes and their options:
 
 - ``"slow"``: ``seconds`` (default 2) sleep, then answer normally;
 - ``"status"``: ``code`` (500), optional ``body`` bytes and ``headers`` dict;
@@ -47,15 +49,41 @@ misbehaviour to the first N requests of that path; modes and their options:
 - ``"flaky"``: ``fails`` (1) times 500 (or ``code``), then normal;
 - ``"no_etag"``: serve without ETag / Last-Modified and ignore conditional headers;
 - ``"replace"``: ``body`` bytes served instead of the file (with their own ETag);
-- ``"redirect"``: ``to`` (a path or URL), ``code`` (302).
+- ``"redirect"``: ``to`` (a path or URL), ``code`` (302);
+- ``"redirect_loop"``: redirect to the same URL, for ever;
+- ``"other_host"``: redirect to the same path on another host name of this
+  server (``host``, default ``localhost``), which serves it normally;
+- ``"reset"``: abort the connection (TCP RST) right after reading the request;
+- ``"stall"``: send the headers (full Content-Length) and the first ``after``
+  bytes of the file (default: half), then wait ``seconds`` (default 60, ended
+  by ``stop()``) and close: a timeout in the middle of the body;
+- ``"truncate"``: send only ``fraction`` (0.5) of the file and close; with
+  ``declared=True`` (default) the Content-Length of the whole file is sent, so
+  the client can tell, with ``declared=False`` none (the body ends at close);
+- ``"error_page"``: a German maintenance page as text/html with ``code`` (200);
+- ``"empty"``: 200 with an empty body and the file's content type;
+- ``"charset"``: the file re-encoded to ``encoding`` (``cp1252``), with a BOM
+  when ``bom`` (and with ``encoding="utf-8", bom=True`` just a BOM), while the
+  Content-Type (and the file's own declaration) still say UTF-8;
+- ``"redesign"``: 200 with a valid document of the file's kind that lists no
+  events (``fault_bodies.redesigned``);
+- ``"bomb"``: gzip of ``size`` (50_000_000) zero bytes, ~1/1000 of it on the wire.
+
+Connection refused cannot be chosen per path: ``server.refused_url(path)`` is
+``path`` on a port of 127.0.0.1 that is bound but never listens, so every
+connection to it is refused (for as long as the server runs).
 
 ``server.behave(path)`` ends the misbehaviour of one path (``None``: of all).
+``server.touch(path)`` appends one more newline to what the path serves (new
+ETag and digest, same meaning), so the next conditional request reads it in full.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import socket
+import struct
 import threading
 import time
 import zlib
@@ -67,6 +95,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
+
+from tests.support import fault_bodies
 
 SITES = Path(__file__).resolve().parents[1] / "fixtures" / "sites"
 # Replaced in served files by the server's base URL (see the module docstring).
@@ -85,7 +115,9 @@ CONTENT_TYPES = {
     ".txt": "text/plain; charset=utf-8",
 }
 
-MODES = ("slow", "status", "429", "garbage", "drop", "huge", "flaky", "no_etag", "replace", "redirect")
+MODES = ("slow", "status", "429", "garbage", "drop", "huge", "flaky", "no_etag", "replace", "redirect",
+         "redirect_loop", "other_host", "reset", "stall", "truncate", "error_page", "empty", "charset",
+         "redesign", "bomb")
 # The options each mode reads; any other option is a typo in a test and refused.
 MODE_OPTIONS = {
     "slow": {"seconds"},
@@ -98,6 +130,16 @@ MODE_OPTIONS = {
     "no_etag": set(),
     "replace": {"body"},
     "redirect": {"to", "code"},
+    "redirect_loop": set(),
+    "other_host": {"host"},
+    "reset": set(),
+    "stall": {"after", "seconds"},
+    "truncate": {"fraction", "declared"},
+    "error_page": {"code"},
+    "empty": set(),
+    "charset": {"encoding", "bom"},
+    "redesign": set(),
+    "bomb": {"size"},
 }
 
 
@@ -191,7 +233,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _dispatch(self, owner: SitesServer, path: str, query: str, head: bool) -> None:
-        bad = owner._take_misbehaviour(path)
+        bad = owner._take_misbehaviour(path, query)
         mode, opts = (bad.mode, bad.opts) if bad else (None, {})
 
         if mode == "slow":
@@ -226,6 +268,10 @@ class _Handler(BaseHTTPRequestHandler):
         elif mode == "huge":
             self._send_huge(path, opts, head)
             return
+        elif mode in BROKEN_MODES:
+            if self._send_broken(owner, mode, opts, path, query, head):
+                return
+            mode = None  # other_host on its target host: serve normally
 
         file = None
         if mode == "replace":
@@ -236,7 +282,7 @@ class _Handler(BaseHTTPRequestHandler):
             if file is None:
                 self._send(404, b"not found\n", {"Content-Type": "text/plain"}, head)
                 return
-            body = file.read_bytes().replace(BASE_URL_PLACEHOLDER, owner.base_url.encode("ascii"))
+            body = owner._body_of(file, path)
             mtime = file.stat().st_mtime
 
         headers = {"Content-Type": content_type_for(file.name if file is not None else path, body)}
@@ -249,6 +295,68 @@ class _Handler(BaseHTTPRequestHandler):
                            content_length=False)
                 return
         self._send(200, body, headers, head)
+
+    def _send_broken(self, owner: SitesServer, mode: str, opts: dict, path: str, query: str, head: bool) -> bool:
+        """Answer as the fault ``mode`` says; False when the request should be served normally."""
+        if mode == "reset":
+            self._entry.status = None
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()  # with linger 0: RST, not FIN
+            self.close_connection = True
+            return True
+        if mode == "redirect_loop":
+            self._send(302, b"", {"Location": owner.url(self.path)}, head)
+            return True
+        if mode == "other_host":
+            host = opts.get("host", "localhost")
+            if (self.headers.get("Host") or "").split(":")[0].lower() == host.lower():
+                return False
+            self._send(301, b"", {"Location": f"http://{host}:{owner.port}{self.path}"}, head)
+            return True
+        if mode == "error_page":
+            self._send(int(opts.get("code", 200)), fault_bodies.ERROR_PAGE, {"Content-Type": "text/html; charset=utf-8"}, head)
+            return True
+        if mode == "bomb":
+            body = fault_bodies.gzip_bomb(int(opts.get("size", 50_000_000)))
+            self._send(200, body, {"Content-Type": content_type_for(path), "Content-Encoding": "gzip"}, head)
+            return True
+        file = owner._resolve(path, query)
+        if file is None:
+            self._send(404, b"not found\n", {"Content-Type": "text/plain"}, head)
+            return True
+        body = owner._body_of(file, path)
+        ctype = content_type_for(file.name, body)
+        if mode == "empty":
+            self._send(200, b"", {"Content-Type": ctype}, head)
+        elif mode == "redesign":
+            self._send(200, fault_bodies.redesigned(ctype), {"Content-Type": ctype}, head)
+        elif mode == "charset":
+            recoded = fault_bodies.recoded(body, opts.get("encoding", "cp1252"), bool(opts.get("bom")))
+            self._send(200, recoded, {"Content-Type": ctype, "ETag": etag_for(recoded)}, head)
+        elif mode == "stall":
+            after = int(opts.get("after", len(body) // 2))
+            self._send_part(200, body, after, {"Content-Type": ctype}, declared=True, head=head)
+            if not head:
+                owner._stop.wait(float(opts.get("seconds", 60.0)))
+        elif mode == "truncate":
+            part = int(len(body) * float(opts.get("fraction", 0.5)))
+            self._send_part(200, body, part, {"Content-Type": ctype}, declared=bool(opts.get("declared", True)), head=head)
+        return True
+
+    def _send_part(self, status: int, body: bytes, upto: int, headers: dict[str, str], *, declared: bool, head: bool) -> None:
+        """Headers (Content-Length of the whole body when ``declared``), then only ``body[:upto]``."""
+        self._entry.status = status
+        self.send_response(status)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        if declared:
+            self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if not head:
+            self.wfile.write(body[:upto])
+            self.wfile.flush()
+        self.close_connection = True
 
     def _send_huge(self, path: str, opts: dict, head: bool) -> None:
         size = int(opts.get("size", 1_000_000))
@@ -285,6 +393,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
 
 
+# Modes answered by _Handler._send_broken.
+BROKEN_MODES = frozenset({"redirect_loop", "other_host", "reset", "stall", "truncate", "error_page", "empty",
+                          "charset", "redesign", "bomb"})
+
+
 def _not_modified(headers, etag: str, mtime: float) -> bool:
     inm = headers.get("If-None-Match")
     if inm is not None:  # If-None-Match wins over If-Modified-Since (RFC 9110 13.1.3)
@@ -317,12 +430,16 @@ class SitesServer:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._misbehaviours: dict[str, _Misbehaviour] = {}
+        self._touched: dict[str, int] = {}
         self._httpd = _Server(("127.0.0.1", 0), _Handler)
         self._httpd.owner = self
         self.port = self._httpd.server_address[1]
         self.base_url = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="sites-server", daemon=True)
+        # Bound but never listening: connections to it are refused (see refused_url).
+        self._refusing = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._refusing.bind(("127.0.0.1", 0))
 
     def start(self) -> SitesServer:
         self._thread.start()
@@ -333,11 +450,16 @@ class SitesServer:
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)
+        self._refusing.close()
 
     # -- for tests --
 
     def url(self, path: str) -> str:
         return self.base_url + "/" + path.lstrip("/")
+
+    def refused_url(self, path: str) -> str:
+        """``path`` on a port of 127.0.0.1 where every connection is refused."""
+        return f"http://127.0.0.1:{self._refusing.getsockname()[1]}/" + path.lstrip("/")
 
     def misbehave(self, path: str, mode: str, *, times: int | None = None, **opts) -> None:
         if mode not in MODES:
@@ -351,8 +473,17 @@ class SitesServer:
             raise ValueError("replace needs body=<bytes>")
         if mode == "redirect" and "to" not in opts:
             raise ValueError("redirect needs to=<path or URL>")
+        if mode == "bomb":
+            fault_bodies.gzip_bomb(int(opts.get("size", 50_000_000)))  # compressed now, not while a client waits
         with self._lock:
             self._misbehaviours[_key(path)] = _Misbehaviour(mode, opts, times)
+
+    def touch(self, path: str) -> None:
+        """Change what ``path`` serves without changing what it means: one more newline at
+        the end (new ETag and digest), so the next conditional request reads it in full."""
+        with self._lock:
+            key = _key(path)
+            self._touched[key] = self._touched.get(key, 0) + 1
 
     def behave(self, path: str | None = None) -> None:
         with self._lock:
@@ -383,15 +514,22 @@ class SitesServer:
         with self._lock:
             self._in_flight -= 1
 
-    def _take_misbehaviour(self, path: str) -> _Misbehaviour | None:
+    def _take_misbehaviour(self, path: str, query: str = "") -> _Misbehaviour | None:
         with self._lock:
-            bad = self._misbehaviours.get(path)
+            bad = self._misbehaviours.get(f"{path}?{query}") if query else None
+            bad = bad or self._misbehaviours.get(path)
             if bad is None:
                 return None
             if bad.times is not None and bad.count >= bad.times:
                 return None
             bad.count += 1
             return bad
+
+    def _body_of(self, file: Path, path: str) -> bytes:
+        """The file's bytes as served: ``{{BASE_URL}}`` replaced, and the newlines of ``touch``."""
+        body = file.read_bytes().replace(BASE_URL_PLACEHOLDER, self.base_url.encode("ascii"))
+        with self._lock:
+            return body + b"\n" * self._touched.get(path, 0)
 
     def _resolve(self, path: str, query: str) -> Path | None:
         root = self.root.resolve()
@@ -412,7 +550,10 @@ class SitesServer:
 
 
 def _key(path: str) -> str:
-    return "/" + unquote(urlsplit(path).path).lstrip("/")
+    """The path a misbehaviour is for; with a query (``/events/?page=2``) only that query's requests."""
+    split = urlsplit(path)
+    key = "/" + unquote(split.path).lstrip("/")
+    return f"{key}?{split.query}" if split.query else key
 
 
 @pytest.fixture
