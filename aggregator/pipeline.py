@@ -264,7 +264,7 @@ def _process(config: Config, store: Store, source: Source, gathered: _Gathered, 
         # A partial read would mark the events it lacks as gone: store none of it, keep the
         # cache state, so the next run reads the source afresh.
         reason = f"{extraction.incomplete}; nothing of it was stored, the last good events stay published"
-        record.outcome, record.error, record.warnings = "error", reason, _cap(list(extraction.warnings))
+        record.outcome, record.error, record.warnings = "error", reason, _cap(list(extraction.caps) + list(extraction.warnings))
         store.record_fetch(source.id, record)
         return SourceReport(source.id, "error", result.status, error=reason, warnings=record.warnings)
     warnings, caps = list(extraction.warnings), list(extraction.caps)

@@ -225,14 +225,20 @@ def test_a_first_page_over_max_html_nodes_is_refused_before_parsing(site):
     assert "more than max_html_nodes (1000)" in site.status()["list"]["error"]
 
 
-def test_a_later_page_over_max_html_nodes_is_skipped_with_a_warning(site):
+def test_a_later_list_page_over_max_html_nodes_fails_the_run_and_keeps_the_last_good_events(site):
+    # A list read only in part would make the events of the missing page look vanished.
     site.file("p1.html", page(1))
-    site.file("p2.html", page(2, filler=5000, last=True))
+    site.file("p2.html", page(2, last=True))
     site.configure([dict(id="list", network="a", kind="html", url=site.server.url("/p1.html"), max_html_nodes=1000, html=LIST)])
+    assert site.refresh().sources[0].events == 4
+    site.file("p1.html", page(1, filler=10))  # changed, so the crawl reads on
+    site.file("p2.html", page(2, filler=5000, last=True))
     report = site.refresh()
-    assert report.sources[0].events == 2
-    warning = first_warning(site, "list")
-    assert warning.startswith(f"page {site.server.url('/p2.html')}: page has ") and "max_html_nodes (1000)" in warning
+    (source,) = report.sources
+    assert source.outcome == "error" and source.error.startswith(f"page {site.server.url('/p2.html')} could not be read: page has ")
+    assert "max_html_nodes (1000)" in source.error and "the last good events stay published" in source.error
+    row = site.status()["list"]
+    assert row["outcome"] == "error" and "max_html_nodes (1000)" in row["error"] and row["events"] == 4
 
 
 def test_a_million_tags_cost_no_tree(site):
