@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # The container installs without the test tools: `make venv VENV=/opt/venv EXTRAS=`.
 EXTRAS ?= [test]
 
-.PHONY: run test venv clean
+.PHONY: run test venv clean bench bench-profile bench-venv
 
 venv: $(VENV)/.installed
 
@@ -22,5 +22,25 @@ run: venv
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The benchmark (BENCHMARKS.md, issue 8): worlds in bench/work, results in bench/results.
+# `make bench SCENARIOS=thuringia`; scenarios: tiny thuringia country-50k country-200k country (= both sizes).
+SCENARIOS ?= thuringia country
+BENCH_ARGS ?=
+PROFILE_SCENARIO ?= country-50k
+PROFILE_STAGE ?= auto
+
+bench-venv: $(VENV)/.bench-installed
+
+$(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml
+	$(BIN)/pip install --quiet -e '.[bench]'
+	touch $@
+
+bench: bench-venv
+	$(BIN)/python bench/run.py --scenarios $(SCENARIOS) $(BENCH_ARGS)
+
+# The run of PROFILE_SCENARIO with one more run of its slowest stage (or PROFILE_STAGE) under cProfile.
+bench-profile: bench-venv
+	$(BIN)/python bench/run.py --scenarios $(PROFILE_SCENARIO) --profile $(PROFILE_STAGE) --json bench/results/profile-run.json $(BENCH_ARGS)
+
 clean:
-	rm -rf $(VENV) data .pytest_cache
+	rm -rf $(VENV) data .pytest_cache bench/work
