@@ -27,7 +27,7 @@ test: venv
 SCENARIOS ?= thuringia country
 BENCH_ARGS ?=
 PROFILE_SCENARIO ?= country-50k
-PROFILE_STAGE ?= auto
+PROFILE_STAGE ?= cold
 
 bench-venv: $(VENV)/.bench-installed
 
@@ -38,9 +38,11 @@ $(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml
 bench: bench-venv
 	$(BIN)/python bench/run.py --scenarios $(SCENARIOS) $(BENCH_ARGS)
 
-# The run of PROFILE_SCENARIO with one more run of its slowest stage (or PROFILE_STAGE) under cProfile.
+# PROFILE_STAGE (cold: the slowest stage of the recorded runs) of PROFILE_SCENARIO once more under cProfile,
+# after the cold refresh it starts from: bench/results/profile-<scenario>-<stage>.txt.
 bench-profile: bench-venv
-	$(BIN)/python bench/run.py --scenarios $(PROFILE_SCENARIO) --profile $(PROFILE_STAGE) --json bench/results/profile-run.json $(BENCH_ARGS)
+	$(BIN)/python bench/run.py --scenarios $(PROFILE_SCENARIO) --stages cold $(PROFILE_STAGE) --profile $(PROFILE_STAGE) \
+		--json bench/results/profile-run.json $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache bench/work

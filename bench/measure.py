@@ -144,8 +144,38 @@ def setup_refresh(world: Path, args):
 
         details["published"] = len(publication(config, store, NOW, record=False))
         store.close()
+        details["dedupe_quality"] = dedupe_quality(Path(deployment.database_url.removeprefix("sqlite:///")))
 
     return op, details, after
+
+
+def dedupe_quality(db: Path) -> dict:
+    """How the stored clusters (``events.merged_uid``, as the last publish recorded them) compare with the
+    world's truth: clusters that join listings of different events (wrong merges) and events whose
+    listings ended up in several clusters (missed duplicates)."""
+    import sqlite3
+    from collections import defaultdict
+
+    from bench.synth import event_id
+
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        rows = con.execute("SELECT source_uid, url, merged_uid FROM events WHERE gone_at IS NULL AND recurrence_id = ''").fetchall()
+    finally:
+        con.close()
+    ids_of: dict[str, set] = defaultdict(set)
+    clusters_of: dict[int, set] = defaultdict(set)
+    unknown = 0
+    for uid, url, merged in rows:
+        eid = event_id(uid, url or "")
+        if eid is None:
+            unknown += 1
+            continue
+        ids_of[merged].add(eid)
+        clusters_of[eid].add(merged)
+    return {"listings": len(rows), "clusters": len(ids_of), "events": len(clusters_of), "unmapped": unknown,
+            "wrong_merges": sum(len(ids) - 1 for ids in ids_of.values() if len(ids) > 1),
+            "missed_duplicates": sum(len(c) - 1 for c in clusters_of.values() if len(c) > 1)}
 
 
 def setup_export(world: Path, args):

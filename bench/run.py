@@ -21,9 +21,9 @@ process (``bench/server.py``) and runs each measurement in a fresh process
 ====================  ========================================================================
 
 Results: a table on stdout and ``bench/results/latest.json`` (``--json``), with the
-bars of issue 8 marked PASS/FAIL: ratios on wall time (CPU ratio alongside), the
-growth exponent from ``country-50k`` to ``country-200k`` on CPU time, peak memory
-at 200k events. ``--profile auto|STAGE`` ends each scenario with one more run of
+bars of issue 8 marked PASS/FAIL on CPU time (the wall-time verdict alongside: on a
+shared machine the wall clock measures the neighbours too): the ratios, the growth
+exponent from ``country-50k`` to ``country-200k``, peak memory at 200k events. ``--profile auto|STAGE`` ends each scenario with one more run of
 that stage (``auto``: the slowest of cold, changed_1pct, export, dedupe, conflicts)
 under cProfile, written to ``bench/results/profile-<scenario>-<stage>.txt``.
 
@@ -246,6 +246,9 @@ def _notes(stage: str, r: dict) -> str:
     if "outcomes" in d:
         outcomes = ", ".join(f"{k} {v}" for k, v in sorted(d["outcomes"].items()))
         extra = f"; published {d['published']}" if "published" in d else ""
+        q = d.get("dedupe_quality")
+        if q and (q["wrong_merges"] or q["missed_duplicates"]):
+            extra += f" ({q['wrong_merges']} wrong merges, {q['missed_duplicates']} missed duplicates)"
         errors = f"; errors: {d['errors'][0]}" if d.get("errors") else ""
         return f"{outcomes}{extra}{errors}"
     if stage == "floor":
@@ -264,30 +267,41 @@ def _notes(stage: str, r: dict) -> str:
 
 
 def _checks(sc: dict) -> dict:
-    """Correctness of what was measured (not speed): the work the bench asked for was done."""
+    """Correctness of what was measured (not speed): did the product do the work the bench asked for?
+    ``{label: {"ok": bool, "detail": str}}``; only for the stages that ran."""
     st = sc["stages"]
-    checks = {}
+    checks: dict[str, dict] = {}
 
-    def outcomes(stage: str) -> dict:
-        return st.get(stage, {}).get("details", {}).get("outcomes", {})
+    def d(stage: str) -> dict:
+        return st.get(stage, {}).get("details", {})
 
-    def published(stage: str):
-        return st.get(stage, {}).get("details", {}).get("published")
+    def count(stage: str, want: int) -> tuple[bool, str]:
+        got = d(stage).get("published")
+        q = d(stage).get("dedupe_quality") or {}
+        why = f"; {q['wrong_merges']} wrong merges, {q['missed_duplicates']} missed duplicates" if q else ""
+        return got == want, f"published {got} of {want} distinct events{why}"
 
-    expected_after = sc.get("mutation", {}).get("events", sc["events"])
-    for stage, label, ok in [
-        ("cold", "cold fetched every source", lambda: outcomes("cold") == {"fetched": sc["sites"]}),
-        ("cold", "cold publishes every distinct event once", lambda: published("cold") == sc["events"]),
-        ("cold_ics", "cold_ics publishes every distinct ICS event once", lambda: published("cold_ics") == sc["ics_events"]),
-        ("warm_304", "warm_304 got only 304s", lambda: outcomes("warm_304") == {"not_modified": sc["sites"]}),
-        ("unchanged_200", "unchanged_200 found every body unchanged", lambda: outcomes("unchanged_200") == {"unchanged": sc["sites"]}),
-        ("export", "export holds every distinct event", lambda: published("export") == sc["events"]),
-        ("changed_1pct", "changed_1pct publishes every distinct event once", lambda: published("changed_1pct") == expected_after),
+    def outcomes(stage: str, want: dict) -> tuple[bool, str]:
+        got = d(stage).get("outcomes", {})
+        return got == want, ", ".join(f"{k} {v}" for k, v in sorted(got.items()))
+
+    after = sc.get("mutation", {}).get("events", sc["events"])
+    for stage, label, check in [
+        ("cold", "cold fetched every source", lambda: outcomes("cold", {"fetched": sc["sites"]})),
+        ("cold", "cold publishes every distinct event once", lambda: count("cold", sc["events"])),
+        ("cold_ics", "cold_ics publishes every distinct ICS event once", lambda: count("cold_ics", sc["ics_events"])),
+        ("warm_304", "warm_304 got only 304s", lambda: outcomes("warm_304", {"not_modified": sc["sites"]})),
+        ("unchanged_200", "unchanged_200 found every body unchanged", lambda: outcomes("unchanged_200", {"unchanged": sc["sites"]})),
+        ("export", "export holds every distinct event", lambda: count("export", sc["events"])),
+        ("changed_1pct", "changed_1pct publishes every distinct event once", lambda: count("changed_1pct", after)),
     ]:
-        if st.get(stage, {}).get("status") == "ok":
-            checks[label] = bool(ok())
-        elif stage in st:
-            checks[label] = False
+        if stage not in st:
+            continue
+        if st[stage].get("status") != "ok":
+            checks[label] = {"ok": False, "detail": f"{stage} did not finish: {st[stage].get('status')}"}
+            continue
+        ok, detail = check()
+        checks[label] = {"ok": ok, "detail": detail}
     return checks
 
 
@@ -298,7 +312,13 @@ def _ratio(a: dict | None, b: dict | None, key: str, phase: str | None = None) -
     return a[key] / denom if denom else None
 
 
+def _verdict(value: float | None, limit: float) -> str:
+    return "n/a" if value is None else ("PASS" if value <= limit else "FAIL")
+
+
 def bars(results: dict) -> list[dict]:
+    """The bars of issue 8. Verdicts on CPU time: on a shared machine the wall clock measures the
+    neighbours as much as the code; the wall-time ratio and its verdict are kept alongside."""
     out = []
     for name, sc in results["scenarios"].items():
         st = sc["stages"]
@@ -310,8 +330,8 @@ def bars(results: dict) -> list[dict]:
         ]:
             wall = _ratio(st.get(num), st.get(den), "wall_s", phase)
             cpu = _ratio(st.get(num), st.get(den), "cpu_s", phase)
-            out.append({"scenario": name, "bar": label, "basis": "wall", "value": wall, "cpu_value": cpu, "limit": limit,
-                        "result": "n/a" if wall is None else ("PASS" if wall <= limit else "FAIL")})
+            out.append({"scenario": name, "bar": label, "basis": "cpu", "value": cpu, "wall_value": wall, "limit": limit,
+                        "result": _verdict(cpu, limit), "wall_result": _verdict(wall, limit)})
     small, big = results["scenarios"].get("country-50k"), results["scenarios"].get("country-200k")
     if small and big:
         n0, n1 = small["listings"], big["listings"]
@@ -323,7 +343,7 @@ def bars(results: dict) -> list[dict]:
                 exp_wall = math.log(b["wall_s"] / a["wall_s"]) / math.log(n1 / n0)
             out.append({"scenario": "country-50k → country-200k", "bar": f"growth of {stage} ≤ n^{EXPONENT_BAR}", "basis": "cpu",
                         "value": exp, "wall_value": exp_wall, "limit": EXPONENT_BAR,
-                        "result": "n/a" if exp is None else ("PASS" if exp <= EXPONENT_BAR else "FAIL")})
+                        "result": _verdict(exp, EXPONENT_BAR), "wall_result": _verdict(exp_wall, EXPONENT_BAR)})
     if big:
         oks = {s: big["stages"][s] for s in PRODUCT_STAGES if big["stages"].get(s, {}).get("status") == "ok"}
         failed = [s for s in PRODUCT_STAGES if s in big["stages"] and big["stages"][s].get("status") != "ok"]
@@ -350,15 +370,18 @@ def table(results: dict) -> str:
             m = sc["mutation"]
             lines.append(f"\n1 % change: {m['events_changed']} events on {m['sites_touched']} sites "
                          f"({m['sites_first_page_unchanged']} sites changed only on a later page).")
-        bad = [k for k, v in sc["checks"].items() if not v]
+        bad = [f"{k} ({v['detail']})" for k, v in sc["checks"].items() if not v["ok"]]
         lines.append(f"\nChecks: {'all passed' if not bad else 'FAILED: ' + '; '.join(bad)}.\n")
-    lines += ["### Bars", "", "| where | bar | measured | (other basis) | limit | result |", "|---|---|---:|---:|---:|---|"]
+    lines += ["### Bars", "", "| where | bar | limit | CPU time | result | wall time | result (wall) |",
+              "|---|---|---:|---:|---|---:|---|"]
     for b in results["bars"]:
-        value = "–" if b["value"] is None else (f"{b['value']:.0f} MB" if b["basis"] == "rss" else f"{b['value']:.3f}")
-        other = b.get("cpu_value", b.get("wall_value"))
-        other_s = "" if other is None else (f"cpu {other:.3f}" if "cpu_value" in b else f"wall {other:.3f}")
-        limit = f"{b['limit']:.0f} MB" if b["basis"] == "rss" else f"{b['limit']}"
-        lines.append(f"| {b['scenario']} | {b['bar']} ({b['basis']}) | {value} | {other_s} | {limit} | {b['result']} |")
+        if b["basis"] == "rss":
+            value = "–" if b["value"] is None else f"{b['value']:.0f} MB"
+            lines.append(f"| {b['scenario']} | {b['bar']} | {b['limit']:.0f} MB | peak RSS {value} | {b['result']} | | |")
+            continue
+        cpu = "–" if b["value"] is None else f"{b['value']:.3f}"
+        wall = "–" if b.get("wall_value") is None else f"{b['wall_value']:.3f}"
+        lines.append(f"| {b['scenario']} | {b['bar']} | {b['limit']} | {cpu} | {b['result']} | {wall} | {b.get('wall_result', '')} |")
     return "\n".join(lines)
 
 

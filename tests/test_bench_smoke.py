@@ -46,7 +46,7 @@ def test_bench_runs_the_cold_refresh_and_export_of_a_tiny_world(tmp_path):
     assert cold["outcomes"] == {"fetched": 3}
     assert cold["published"] == sc["events"]  # the merged calendar: every distinct event once
     assert sc["stages"]["export"]["details"]["published"] == sc["events"]
-    assert sc["checks"] and all(sc["checks"].values()), sc["checks"]
+    assert sc["checks"] and all(c["ok"] for c in sc["checks"].values()), sc["checks"]
     assert {b["scenario"] for b in data["bars"]} == {"tiny"}
     assert all(b["result"] in ("PASS", "FAIL", "n/a") for b in data["bars"])
     assert not (tmp_path / "work" / "tiny").exists()  # worlds are removed unless --keep

@@ -23,12 +23,26 @@ real web.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from bench.synth.render import HTML_SELECTORS, render_site, source_path
 from bench.synth.world import NOW, World, make_world, mutate
 
-__all__ = ["NOW", "World", "make_world", "mutate", "write_world", "rewrite_sites", "load_world", "config_text"]
+__all__ = ["NOW", "World", "make_world", "mutate", "write_world", "rewrite_sites", "load_world", "config_text", "event_id"]
+
+
+_EVENT_ID = [(re.compile(r"^ev(\d+)-"), 0), (re.compile(r"^tribe:(\d+)$"), 1000), (re.compile(r"/veranstaltung/(\d+)-"), 0)]
+
+
+def event_id(source_uid: str, url: str = "") -> int | None:
+    """The world's event id behind a stored listing (from the UIDs and links the sites give), or None."""
+    for pattern, offset in _EVENT_ID:
+        m = pattern.search(source_uid or "")
+        if m:
+            return int(m.group(1)) - offset
+    m = _EVENT_ID[2][0].search(url or "")
+    return int(m.group(1)) if m else None
 
 
 def _settings_lines() -> list[str]:
