@@ -5,7 +5,7 @@ memory figure is that measurement's own. Setup (imports, reading the config,
 opening the database, a fresh empty database for a cold refresh, loading what a
 stage starts from) is not timed; the stage itself is, for wall time, CPU time
 (user + system of this process and of any children it waits for) and peak RSS
-(``ru_maxrss``, which includes the interpreter and the imports: ``rss_before_mb``
+(``VmHWM``, which includes the interpreter and the imports: ``rss_before_mb``
 says how much of it was there before the stage began).
 
 Stages (product):
@@ -53,14 +53,24 @@ from bench import loopback  # noqa: E402
 STAGES = ("refresh", "export", "dedupe", "conflicts", "floor", "mergecal", "icalendar", "icalendar_merged")
 
 
-def _rss_mb() -> float:
+def _status_mb(key: str) -> float:
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(key + ":"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
     return 0.0
+
+
+def _rss_mb() -> float:
+    return _status_mb("VmRSS")
+
+
+def _peak_mb() -> float:
+    """Peak RSS of this process's own memory (VmHWM). Not ``ru_maxrss``: Linux carries that over from
+    the forked parent across exec, so a child of a large harness would report the harness's size."""
+    return _status_mb("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 class Clock:
@@ -355,7 +365,7 @@ def run(stage: str, world: Path, args) -> dict:
         op(clock)
         if profiler:
             profiler.disable()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = _peak_mb()
     if after:
         after()
     if profiler:
