@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # The container installs without the test tools: `make venv VENV=/opt/venv EXTRAS=`.
 EXTRAS ?= [test]
 
-.PHONY: run test fuzz venv clean chaos crash
+.PHONY: run test fuzz venv clean chaos crash bench bench-profile bench-venv
 
 venv: $(VENV)/.installed
 
@@ -40,12 +40,34 @@ CHAOS_REPORT ?= chaos-report.json
 chaos: venv
 	$(BIN)/python -m tests.support.chaos --rounds $(ROUNDS) --seed $(SEED) --json $(CHAOS_REPORT) $(CHAOS_ARGS)
 
-clean:
-	rm -rf $(VENV) data .pytest_cache
-
 # SIGKILL at random points of refresh, export and digest (tests/support/crash.py); figures to $(CRASH_REPORT).
 # `make crash KILLS=300 SEED=7`, on PostgreSQL: `make crash CRASH_ARGS=--postgres`.
 KILLS ?= 100
 CRASH_REPORT ?= crash-report.json
 crash: venv
 	$(BIN)/python -m tests.support.crash --kills $(KILLS) --seed $(SEED) --json $(CRASH_REPORT) $(CRASH_ARGS)
+
+# The benchmark (BENCHMARKS.md, issue 8): worlds in bench/work, results in bench/results.
+# `make bench SCENARIOS=thuringia`; scenarios: tiny thuringia country-50k country-200k country (= both sizes).
+SCENARIOS ?= thuringia country
+BENCH_ARGS ?=
+PROFILE_SCENARIO ?= country-50k
+PROFILE_STAGE ?= cold
+
+bench-venv: $(VENV)/.bench-installed
+
+$(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml
+	$(BIN)/pip install --quiet -e '.[bench]'
+	touch $@
+
+bench: bench-venv
+	$(BIN)/python bench/run.py --scenarios $(SCENARIOS) $(BENCH_ARGS)
+
+# PROFILE_STAGE (cold: the slowest stage of the recorded runs) of PROFILE_SCENARIO once more under cProfile,
+# after the cold refresh it starts from: bench/results/profile-<scenario>-<stage>.txt.
+bench-profile: bench-venv
+	$(BIN)/python bench/run.py --scenarios $(PROFILE_SCENARIO) --stages cold $(PROFILE_STAGE) --profile $(PROFILE_STAGE) \
+		--json bench/results/profile-run.json $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) data .pytest_cache bench/work
