@@ -221,3 +221,33 @@ def test_feed_a_character_reference_that_names_no_character_is_replaced(ref):
     assert [e.title for e in result.events] == ["Workshop \ufffd"]
     page = b"<head>" + ref + b"<title>Document Moved</title></head><body><h1>Object Moved</h1></body>"
     assert check_extractor("found", feed.extract, page) is None  # not a feed: an ExtractError, nothing else
+
+
+# --- markup html.parser rejects --------------------------------------------------------------------------
+
+REJECTED = ["<![[[[[[[[[[DOCTYPE x>", "<![foo[ x ]]>", "<![ x]]>"]
+
+
+@pytest.mark.parametrize("odd", REJECTED)
+def test_html_a_declaration_html_parser_rejects_does_not_cost_the_page(odd):
+    # bs4 raised ParserRejectedMarkup (html.parser's _markupbase: AssertionError) for the whole page
+    page = f'<html><body>{odd}<div class="ev"><h3>Workshop</h3><span class="d">14.10.2025</span></div></body></html>'.encode()
+    result = check_extractor("found", html.extract, page, context(options={"item": ".ev", "title": "h3", "date": ".d"}))
+    assert [e.title for e in result.events] == ["Workshop"]
+
+
+@pytest.mark.parametrize("odd", REJECTED)
+def test_text_with_a_declaration_html_parser_rejects_is_still_cleaned(odd):
+    from aggregator.extract.feed import html_to_text
+    from aggregator.normalize import clean_text
+
+    assert clean_text(f"<p>Workshop</p>{odd}").startswith("Workshop")
+    assert html_to_text(f"<p>Workshop</p>{odd}").startswith("Workshop")
+
+
+def test_ics_a_recurrence_id_in_year_1_east_of_utc_does_not_fail_the_calendar():
+    # its key overflowed: astimezone(UTC) of 0001-01-01 00:00 Europe/Berlin
+    body = calendar(GOOD, b"BEGIN:VEVENT\r\nUID:good\r\nDTSTART:20250901T100000Z\r\nRECURRENCE-ID;TZID=Europe/Berlin:00010101T000000\r\n"
+                          b"SUMMARY:x\r\nEND:VEVENT\r\n")
+    result = check_extractor("found", ics.extract, body)
+    assert result is not None and "good" in {e.source_uid for e in result.events}

@@ -22,19 +22,19 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-import warnings as _warnings
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 
 import feedparser
-from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
+from bs4.exceptions import ParserRejectedMarkup
 from dateutil.parser import isoparse
 
 from aggregator.extract import ExtractContext, ExtractError, Extraction, guarded
-from aggregator.extract.markup import strip_if_huge
-from aggregator.urls import join
+from aggregator.extract.markup import soup as markup_soup
+from aggregator.extract.markup import strip_if_huge, strip_tags
 from aggregator.german_dates import CANCEL_TITLE_RE, POSTPONE_TITLE_RE, DateMatch, find_dates
 from aggregator.model import RawEvent
+from aggregator.urls import join
 
 EV_NS = "http://purl.org/rss/1.0/modules/event/"
 XCAL_NS = "urn:ietf:params:xml:ns:xcal"
@@ -339,9 +339,10 @@ def html_to_text(html: str) -> str:
     stripped = strip_if_huge(html)  # a fragment of too many tags is not worth a tree (memory)
     if stripped is not None:
         return " ".join(stripped.split())
-    with _warnings.catch_warnings():
-        _warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
-        soup = BeautifulSoup(html, "html.parser")
+    try:
+        soup = markup_soup(html)
+    except ParserRejectedMarkup:  # then no tree: the tags cut out
+        return " ".join(strip_tags(html).split())
     for bad in soup(["script", "style"]):
         bad.decompose()
     for br in soup.find_all("br"):
