@@ -251,3 +251,12 @@ def test_ics_a_recurrence_id_in_year_1_east_of_utc_does_not_fail_the_calendar():
                           b"SUMMARY:x\r\nEND:VEVENT\r\n")
     result = check_extractor("found", ics.extract, body)
     assert result is not None and "good" in {e.source_uid for e in result.events}
+
+
+def test_jsonld_a_classic_microformat_class_with_a_control_character_is_left_out():
+    odd = "\x01n org"
+    # lxml refused to write the modernized class attribute: "All strings must be XML compatible"
+    page = (f'<div class="vevent"><span class="summary">Ignite</span><abbr class="dtstart" title="20251018T180000">x</abbr>'
+            f'<div class="location vcard"><span class="{odd}">Bagdad</span></div></div>').encode()
+    result = check_extractor("found", jsonld.extract, page)
+    assert [(e.title, e.start) for e in result.events] == [("Ignite", datetime(2025, 10, 18, 18))]
