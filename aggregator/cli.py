@@ -21,7 +21,11 @@ EXIT_SOURCES_FAILED = 1
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        _configure_logging(args)
+    except ConfigError as exc:
+        print(f"configuration refused:\n{exc}", file=sys.stderr)
+        return EXIT_CONFIG
     deployment = Deployment.from_env(getattr(args, "config", None))
     try:
         config = load_config(deployment.config_path)
@@ -29,6 +33,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"configuration refused:\n{exc}", file=sys.stderr)
         return EXIT_CONFIG
     return args.handler(args, config, deployment)
+
+
+def _configure_logging(args) -> None:
+    """Logs go to standard error: ``serve`` as JSON lines at INFO, the other commands as text at
+    WARNING (INFO with ``-v``), unless NETZWERKTIMER_LOG_FORMAT / NETZWERKTIMER_LOG_LEVEL say otherwise."""
+    from aggregator import logs
+
+    serving = args.command == "serve"
+    settings = logs.settings_from_env(default_format="json" if serving else "text",
+                                      default_level=logging.INFO if serving or args.verbose else logging.WARNING)
+    if args.verbose and settings.level > logging.INFO:
+        settings = logs.LogSettings(settings.format, logging.INFO)
+    logs.configure(settings, logs.secrets_from_env())
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -197,20 +214,18 @@ def _sources_list(args, config: Config, deployment: Deployment) -> int:
 
 
 def _sources_accept(args, config: Config, deployment: Deployment) -> int:
-    from aggregator.pipeline import refresh
+    from aggregator.pipeline import accept
 
     try:
         source = config.source(args.source_id)
     except KeyError:
         print(f"unknown source id: {args.source_id}", file=sys.stderr)
         return EXIT_CONFIG
-    store = _open_store(deployment)
-    state = store.source_state(source.id)
-    if not state.suspicious:
+    refreshed = accept(config, _open_store(deployment), deployment, source)
+    if refreshed is None:
         print(f"{source.id} is not held as suspicious; nothing to accept")
         return 0
-    store.accept_next(source.id)
-    (report,) = refresh(config, store, deployment, [source]).sources
+    (report,) = refreshed.sources
     print(f"{source.id}: {report.outcome}" + (f", {report.events} events" if report.events is not None else "") + (f": {report.error}" if report.error else ""))
     return 0 if report.outcome in ("fetched", "not_modified", "unchanged") else EXIT_SOURCES_FAILED
 
@@ -448,8 +463,6 @@ def _config_check(args, config: Config, deployment: Deployment) -> int:
 def _serve(args, config: Config, deployment: Deployment) -> int:
     from aggregator.web import serve
 
-    # the scheduler's outcomes (refreshes, digest sends) are the service's log, also without --verbose
-    logging.getLogger("aggregator").setLevel(logging.INFO)
     serve(config, deployment, host=args.host, port=args.port)
     return 0
 

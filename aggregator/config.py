@@ -21,6 +21,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     ValidationError,
     field_validator,
     model_validator,
@@ -35,6 +36,8 @@ KINDS = ("ics", "feed", "jsonld", "tribe", "html", "auto")
 ENV_CONFIG = "NETZWERKTIMER_CONFIG"
 ENV_DATA_DIR = "NETZWERKTIMER_DATA_DIR"
 ENV_DATABASE_URL = "NETZWERKTIMER_DATABASE_URL"
+# set: serve offers the admin endpoints (aggregator/web_admin.py) to requests bearing this token
+ENV_ADMIN_TOKEN = "NETZWERKTIMER_ADMIN_TOKEN"
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -100,6 +103,9 @@ class Settings(_Strict):
     max_retry_after: float = Field(default=120.0, ge=0)
     per_host_concurrency: int = Field(default=2, ge=1, le=16)
     respect_robots_txt: bool = True
+    # Off by default: sources are public websites, and a URL, redirect or link that
+    # leads into our own network is an attack (SSRF), not an event calendar.
+    allow_private_networks: StrictBool = False
     # Caps: what one source may cost at most (a source may lower or raise its own, see ``Source``).
     max_pages: int = Field(default=5, ge=1, le=100)
     max_events: int = Field(default=5000, ge=1)
@@ -164,6 +170,8 @@ class Source(_Strict):
     refresh: Duration | None = None
     enabled: bool = True
     timezone: str | None = None
+    # Pagination and detail pages stay on the source's host unless a host is named here.
+    allow_hosts: list[Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")]] = []
     role: Literal["events", "context"] = "events"
     note: str = ""
     html: HtmlOptions | None = None
@@ -349,10 +357,10 @@ def _describe(err: dict, raw: dict) -> tuple[str, str]:
     elif err["type"] == "missing":
         msg = "required key is missing"
     key = ""
-    for part in loc:
+    for i, part in enumerate(loc):
         if isinstance(part, int):
             key += f"[{part}]"
-            if loc[0] == "sources" and isinstance(raw.get("sources"), list) and part < len(raw["sources"]):
+            if i == 1 and loc[0] == "sources" and isinstance(raw.get("sources"), list) and part < len(raw["sources"]):
                 sid = raw["sources"][part].get("id") if isinstance(raw["sources"][part], dict) else None
                 if sid:
                     key += f" (id {sid!r})"

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import holidays as holiday_calendars
 
-from aggregator.conflict_state import Tracked, track
+from aggregator.conflict_state import Tracked, as_tracked, track
 from aggregator.conflicts import Slot, find_conflicts, make_slot, slots
 from aggregator.config import Config
 from aggregator.merge import publication
@@ -21,18 +21,23 @@ FREE_DAYS_SEARCHED = 21
 
 
 def detect(config: Config, store: Store, now: datetime, start: datetime | None = None, end: datetime | None = None,
-           *, published: list[StoredEvent] | None = None) -> list[Tracked]:
+           *, published: list[StoredEvent] | None = None, record: bool = True) -> list[Tracked]:
     """Find the conflicts in [start, end) (default: now to now + [conflicts] horizon), record
     their lifecycle, and return those found now plus those resolved in the window.
-    ``published`` saves recomputing ``publication(config, store, now)`` when the caller has it."""
+    ``published`` saves recomputing ``publication(config, store, now)`` when the caller has it.
+    ``record=False`` writes nothing (the web's readers): each conflict is returned as a
+    recording run would leave it, judged against what was last recorded."""
     rules = config.conflicts.rules()
     zone = ZoneInfo(config.settings.timezone)
     start = start or now
     end = end or now + rules.horizon
     if published is None:
-        published = publication(config, store, now)
+        published = publication(config, store, now, record=record)
     found = find_conflicts(slots(published, start, end, zone=zone, rules=rules, limit=config.settings.max_occurrences), rules, zone=zone)
-    tracked = track(store, found, now, window_start=max(start, now))
+    if record:
+        tracked = track(store, found, now, window_start=max(start, now))
+    else:
+        tracked = as_tracked(store, found, now, window_start=max(start, now))
     ids = {c.id for c in found}
     return [t for t in tracked if t.id in ids or (t.resolved and start <= t.starts_at < end)]
 
@@ -68,14 +73,16 @@ class DateCheck:
 
 
 def check_date(config: Config, store: Store, day: date, now: datetime, *, start: time | None = None, end: time | None = None,
-               network: str | None = None) -> DateCheck:
+               network: str | None = None, published: list[StoredEvent] | None = None) -> DateCheck:
     """What else is on ``day`` and what a new event (of ``network``, from ``start`` to ``end``,
-    or all day) would collide with; plus public holidays and the nearest free days."""
+    or all day) would collide with; plus public holidays and the nearest free days.
+    Writes nothing; ``published`` saves recomputing the publication."""
     rules = config.conflicts.rules()
     zone = ZoneInfo(config.settings.timezone)
     window_start = datetime.combine(day - timedelta(days=FREE_DAYS_SEARCHED), time(0), zone)
     window_end = datetime.combine(day + timedelta(days=FREE_DAYS_SEARCHED + 1), time(0), zone)
-    published = publication(config, store, now)
+    if published is None:
+        published = publication(config, store, now, record=False)
     every = slots(published, window_start, window_end, zone=zone, rules=rules, limit=config.settings.max_occurrences)
 
     def on(d: date) -> list[Slot]:

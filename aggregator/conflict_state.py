@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from aggregator.conflicts import Conflict, Slot
@@ -97,3 +97,30 @@ def track(store: Store, found: list[Conflict], now: datetime, window_start: date
         window_start=window_start,
     )
     return [Tracked(**row) for row in store.conflicts()]
+
+
+def as_tracked(store: Store, found: list[Conflict], now: datetime, window_start: datetime) -> list[Tracked]:
+    """What ``track`` would return for ``found``, without writing: a conflict known and
+    open keeps its stored dates and acknowledgement (withdrawn if its content changed),
+    an unknown or resolved one is new, and a stored open one no longer found that lies
+    ahead is resolved now."""
+    stored = {row["id"]: Tracked(**row) for row in store.conflicts()}
+    hashes = store.conflict_hashes()
+    out: list[Tracked] = []
+    for c in found:
+        sides = {"kind": c.kind, "score": c.score, "a": snapshot(c.a), "b": snapshot(c.b), "starts_at": c.a.start}
+        old = stored.pop(c.id, None)
+        if old is None or old.resolved:
+            out.append(Tracked(id=c.id, first_seen=now, last_seen=now, changed_at=None, resolved_at=None, ack_note=None, ack_at=None, **sides))
+            continue
+        digest = content_hash(c)
+        content_hash_stored, ack_hash = hashes.get(c.id, (None, None))
+        changed = content_hash_stored != digest
+        acked = old.ack_at is not None and (ack_hash is None or ack_hash == digest)
+        out.append(replace(old, **sides, last_seen=now, changed_at=now if changed else old.changed_at,
+                           ack_note=old.ack_note if acked else None, ack_at=old.ack_at if acked else None))
+    for old in stored.values():
+        if not old.resolved and old.starts_at >= window_start:
+            old = replace(old, resolved_at=now)
+        out.append(old)
+    return out

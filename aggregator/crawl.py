@@ -8,8 +8,10 @@ Extractors never fetch; they name what to read next (``Extraction.next_pages``,
   pagination loop ends;
 - at most ``MAX_DETAILS`` detail pages;
 - every page at most ``max_bytes`` (the source's cap; the fetcher's otherwise);
-- only on the host of the source's URL: a link elsewhere is skipped with a
-  warning (a site cannot send us crawling the web).
+- only on the host of the source's URL (where its first page ended up after
+  redirects) and the source's ``allow_hosts``: a link elsewhere, or a page
+  that redirects elsewhere, is skipped with a warning (a site cannot send us
+  crawling the web).
 
 A follow-up page that fails costs only itself: a warning, and the events
 already read are kept. A cap that stopped the crawl or refused a page
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+from collections.abc import Iterable
 from dataclasses import replace
 
 from aggregator.discover import best, discover
@@ -33,15 +36,16 @@ MAX_DETAILS = 200
 
 
 async def crawl(kind: str, first: FetchResult, ctx: ExtractContext, fetcher: Fetcher, *, max_pages: int,
-                max_bytes: int | None = None) -> Extraction:
-    """Extract the first page, then its further pages and detail pages. Raises ExtractError
-    only when the first page cannot be read at all. Kind ``auto`` first discovers which
-    kind and URL the page offers, then crawls that. ``max_bytes`` caps every further
-    page (default: the fetcher's ``settings.max_bytes``)."""
+                allow_hosts: Iterable[str] = (), max_bytes: int | None = None) -> Extraction:
+    """Extract the first page, then its further pages and detail pages on the first page's
+    host or one of ``allow_hosts``. Raises ExtractError only when the first page cannot be
+    read at all. Kind ``auto`` first discovers which kind and URL the page offers, then
+    crawls that. ``max_bytes`` caps every further page (default: the fetcher's
+    ``settings.max_bytes``)."""
     if kind == "auto":
-        return await _crawl_auto(first, ctx, fetcher, max_pages=max_pages, max_bytes=max_bytes)
+        return await _crawl_auto(first, ctx, fetcher, max_pages=max_pages, allow_hosts=allow_hosts, max_bytes=max_bytes)
     result = extract(kind, first.body or b"", ctx)
-    host = _host(first.url or ctx.url)
+    hosts = {_host(first.url or ctx.url), *(h.lower() for h in allow_hosts)}
     seen = {first.url, ctx.url}
     queue = list(result.next_pages)
     result.next_pages = []
@@ -50,7 +54,7 @@ async def crawl(kind: str, first: FetchResult, ctx: ExtractContext, fetcher: Fet
         url = queue.pop(0)
         if url in seen:
             continue  # a pagination loop or a link back to an earlier page
-        if _host(url) != host:
+        if _host(url) not in hosts:
             result.warnings.append(f"next page on another host skipped: {url}")
             continue
         if pages >= max_pages:
@@ -61,6 +65,9 @@ async def crawl(kind: str, first: FetchResult, ctx: ExtractContext, fetcher: Fet
         page = await fetcher.fetch(url, None, max_bytes=max_bytes)
         if page.outcome != "fetched":
             (result.caps if page.cap else result.warnings).append(f"page {url}: {page.error or page.outcome}")
+            continue
+        if _host(page.url or url) not in hosts:
+            result.warnings.append(f"next page {url} redirected to another host, skipped: {page.url}")
             continue
         try:
             more = extract(kind, page.body or b"", replace(ctx, url=page.url or url))
@@ -74,12 +81,12 @@ async def crawl(kind: str, first: FetchResult, ctx: ExtractContext, fetcher: Fet
         result.details.extend((offset + i, u) for i, u in more.details)
         queue.extend(more.next_pages)
     if result.details:
-        await _enrich(kind, result, ctx, fetcher, host, max_bytes)
+        await _enrich(kind, result, ctx, fetcher, hosts, max_bytes)
     return result
 
 
 async def _crawl_auto(first: FetchResult, ctx: ExtractContext, fetcher: Fetcher, *, max_pages: int,
-                      max_bytes: int | None) -> Extraction:
+                      allow_hosts: Iterable[str], max_bytes: int | None) -> Extraction:
     candidates = await discover(first, fetcher, ctx, max_bytes=max_bytes)
     chosen = best(candidates)
     if chosen is None:
@@ -89,12 +96,12 @@ async def _crawl_auto(first: FetchResult, ctx: ExtractContext, fetcher: Fetcher,
     if page.outcome != "fetched":
         raise ExtractError(f"auto: chose {chosen.kind} at {chosen.url}, but it could not be fetched: {page.error or page.outcome}")
     result = await crawl(chosen.kind, page, replace(ctx, url=page.url or chosen.url), fetcher, max_pages=max_pages,
-                         max_bytes=max_bytes)
+                         allow_hosts=allow_hosts, max_bytes=max_bytes)
     result.warnings.insert(0, f"auto: read kind {chosen.kind} from {chosen.url} ({chosen.how})")
     return result
 
 
-async def _enrich(kind: str, result: Extraction, ctx: ExtractContext, fetcher: Fetcher, host: str,
+async def _enrich(kind: str, result: Extraction, ctx: ExtractContext, fetcher: Fetcher, hosts: set[str],
                   max_bytes: int | None) -> None:
     module = importlib.import_module(f"aggregator.extract.{kind}")
     enrich = getattr(module, "enrich", None)
@@ -103,7 +110,7 @@ async def _enrich(kind: str, result: Extraction, ctx: ExtractContext, fetcher: F
         return
     wanted: list[tuple[int, str]] = []
     for index, url in details:
-        if _host(url) != host:
+        if _host(url) not in hosts:
             result.warnings.append(f"detail page on another host skipped: {url}")
         elif len(wanted) >= MAX_DETAILS:
             result.caps.append(f"only the first {MAX_DETAILS} detail pages were read")
@@ -116,6 +123,9 @@ async def _enrich(kind: str, result: Extraction, ctx: ExtractContext, fetcher: F
         page = pages[url]
         if page.outcome != "fetched":
             (result.caps if page.cap else result.warnings).append(f"detail page {url}: {page.error or page.outcome}")
+            continue
+        if _host(page.url or url) not in hosts:
+            result.warnings.append(f"detail page {url} redirected to another host, skipped: {page.url}")
             continue
         try:
             event, notes = enrich(result.events[index], page.body or b"", replace(ctx, url=page.url or url))

@@ -13,11 +13,16 @@ digest, and sending it exactly once per night and recipient.
   ``[digest] send_when_empty``;
 - each (night, recipient) is sent at most once (``aggregator.mail.send_once``);
   a failed send stays unsent and is tried again by the next run; ``force``
-  sends again even when sent.
+  sends again even when sent;
+- one log record per recipient (``event`` ``digest.send``: night, recipient,
+  status, where it went, error, duration), WARNING when the send failed.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -31,6 +36,8 @@ from aggregator.merge import publication
 from aggregator.status import source_rows
 from aggregator.store import Store
 from exporters.digest import DigestConflict, DigestData, DigestEvent, SourceProblem, is_empty, render_digest
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -55,7 +62,10 @@ def recipients(config: Config) -> dict[str, tuple[str, ...]]:
 
 
 def run_digest(config: Config, store: Store, deployment: Deployment, night: date, now: datetime, *,
-               dry_run: bool = False, force: bool = False, env: dict | None = None) -> list[DigestOutcome]:
+               dry_run: bool = False, force: bool = False, env: dict | None = None,
+               stop: threading.Event | None = None) -> list[DigestOutcome]:
+    """The outcome per recipient (see the module docstring); once ``stop`` is set no further
+    recipient is started (a mail being sent is finished), and the outcomes so far are returned."""
     zone = ZoneInfo(config.settings.timezone)
     published = publication(config, store, now)
     tracked = detect(config, store, now, published=published)
@@ -66,23 +76,40 @@ def run_digest(config: Config, store: Store, deployment: Deployment, night: date
     results = []
     sent_tonight = {row.recipient for row in store.digest_sends(night) if row.status == "sent"}
     for recipient, networks in sorted(recipients(config).items()):
+        if stop is not None and stop.is_set():
+            log.info("digest for %s stopped before %s", night, recipient, extra={"event": "digest", "night": night.isoformat(), "outcome": "stopped"})
+            break
+        started = time.perf_counter()
         if recipient in sent_tonight and not force and not dry_run:
-            results.append(DigestOutcome(recipient, "already_sent"))
+            results.append(_logged(DigestOutcome(recipient, "already_sent"), night, started))
             continue
         since = store.last_digest_sent(recipient) or now - timedelta(hours=24)
         data = _data(config, tracked, published, problems, periods, night, networks, since, now, zone)
         if is_empty(data) and not config.digest.send_when_empty:
-            results.append(DigestOutcome(recipient, "skipped_empty"))
+            results.append(_logged(DigestOutcome(recipient, "skipped_empty"), night, started))
             continue
         rendered = render_digest(data)
         if dry_run:
-            results.append(DigestOutcome(recipient, "dry_run", rendered.subject, text=rendered.text))
+            results.append(_logged(DigestOutcome(recipient, "dry_run", rendered.subject, text=rendered.text), night, started))
             continue
         message = build_message(rendered.subject, rendered.text, rendered.html, sender=config.digest.sender or (smtp.sender if smtp else "netzwerktimer@localhost"),
                                 recipients=[recipient], night=night, message_id_domain="netzwerktimer")
         sent = send_once(store, night, recipient, message, smtp, Path(outbox), now, force=force)
-        results.append(DigestOutcome(recipient, sent.status, rendered.subject, sent.where or "", sent.error or ""))
+        results.append(_logged(DigestOutcome(recipient, sent.status, rendered.subject, sent.where or "", sent.error or ""), night, started))
     return results
+
+
+def _logged(o: DigestOutcome, night: date, started: float) -> DigestOutcome:
+    """``o``, after logging it as one ``digest.send`` record."""
+    fields = {"event": "digest.send", "night": night.isoformat(), "recipient": o.recipient, "outcome": o.status,
+              "duration_s": round(time.perf_counter() - started, 3)}
+    if o.where:
+        fields["where"] = o.where
+    if o.error:
+        fields["error"] = o.error
+    log.log(logging.WARNING if o.status == "failed" else logging.INFO, "digest %s to %s: %s%s%s", night, o.recipient, o.status,
+            f" → {o.where}" if o.where else "", f" ({o.error})" if o.error else "", extra=fields)
+    return o
 
 
 def _problems(config: Config, store: Store) -> list[tuple[str, SourceProblem]]:

@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 from aggregator.config import Config
 from aggregator.conflict_report import detect
 from aggregator.conflict_state import Tracked
-from aggregator.merge import publication
 from aggregator.model import Event, StoredEvent
 from aggregator.store import Store
 from exporters.ics import UID_DOMAIN, render_calendar
+from exporters.links import safe_url
 
 
 class UnknownNetwork(KeyError):
@@ -60,9 +60,9 @@ def parse_filters(config: Config, network: str | None, category: str | None, can
     return Filters(networks, (category or "").strip(), value in ("1", "true", "yes"))
 
 
-def filtered_calendar(config: Config, store: Store, filters: Filters, now: datetime) -> tuple[bytes, datetime | None]:
-    """The merged calendar narrowed by ``filters``, and the newest LAST-MODIFIED in it."""
-    items = [i for i in publication(config, store, now) if filters.keep(i)]
+def filtered_calendar(config: Config, published: list[StoredEvent], filters: Filters) -> tuple[bytes, datetime | None]:
+    """The ``published`` calendar narrowed by ``filters``, and the newest LAST-MODIFIED in it."""
+    items = [i for i in published if filters.keep(i)]
     name = config.settings.calendar_name
     parts = [config.networks[n].label for n in filters.networks] + ([filters.category] if filters.category else [])
     if parts:
@@ -70,10 +70,11 @@ def filtered_calendar(config: Config, store: Store, filters: Filters, now: datet
     return _render(config, items, name), max((i.last_modified for i in items), default=None)
 
 
-def conflicts_calendar(config: Config, store: Store, now: datetime) -> tuple[bytes, datetime | None]:
-    """One entry per current conflict, spanning the overlap (or the shared days), both events in the text."""
+def conflicts_calendar(config: Config, store: Store, published: list[StoredEvent], now: datetime) -> tuple[bytes, datetime | None]:
+    """One entry per current conflict, spanning the overlap (or the shared days), both events in the text.
+    Writes nothing."""
     zone = ZoneInfo(config.settings.timezone)
-    current = sorted((t for t in detect(config, store, now) if not t.resolved), key=lambda t: t.id)
+    current = sorted((t for t in detect(config, store, now, published=published, record=False) if not t.resolved), key=lambda t: t.id)
     items = [_conflict_entry(config, t, zone) for t in current]
     name = f"{config.settings.calendar_name} – Überschneidungen"
     return _render(config, items, name), max((i.last_modified for i in items), default=None)
@@ -126,8 +127,8 @@ def _side(config: Config, side: dict, zone: ZoneInfo) -> str:
         lines.append(("Netzwerke: " if len(labels) > 1 else "Netzwerk: ") + ", ".join(labels))
     if side.get("location"):
         lines.append(f"Ort: {side['location']}")
-    if side.get("url"):
-        lines.append(f"Link: {side['url']}")
+    if safe_url(side.get("url")):
+        lines.append(f"Link: {safe_url(side['url'])}")
     return "\n".join(lines)
 
 

@@ -34,7 +34,11 @@ Politeness and bounds (all from ``Settings``):
 - robots.txt (when ``respect_robots_txt``) read once per origin per Fetcher:
   4xx means everything is allowed, 5xx/429 or a network failure means the
   site is not fetched (Google's convention);
-- redirects are followed, at most ``MAX_REDIRECTS``.
+- redirects are followed, at most ``MAX_REDIRECTS``, to http(s) URLs only;
+- unless ``allow_private_networks``, no connection to a private, loopback,
+  link-local or otherwise non-public address, checked where the socket is
+  opened, so for every redirect hop and the robots.txt request too
+  (``aggregator.net_guard``); a refusal is an error naming the address.
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ import httpx
 
 from aggregator import __version__
 from aggregator.config import Settings
+from aggregator.net_guard import AddressRefused, GuardedTransport, check_literal
 
 Outcome = Literal["fetched", "not_modified", "unchanged", "error"]
 K = TypeVar("K", bound=Hashable)
@@ -189,6 +194,15 @@ def _is_dns_failure(exc: BaseException) -> bool:
     )
 
 
+def _redirected(refused: AddressRefused, url: str) -> bool:
+    """Whether the refused connection was to another host than ``url``'s, i.e. a redirect led there."""
+    try:
+        asked = httpx.URL(url).raw_host.decode("ascii").lower()
+    except Exception:
+        return False
+    return refused.host.lower().strip("[]") != asked.strip("[]")
+
+
 def _describe_network_error(exc: httpx.HTTPError, url: str) -> str:
     host = httpx.URL(url).host or url
     if isinstance(exc, httpx.ConnectError):
@@ -308,7 +322,11 @@ class Fetcher:
                 headers={"User-Agent": self.user_agent, "Accept": ACCEPT, "Accept-Encoding": "gzip, deflate"},
                 # connect/read/write bounded; waiting for a pooled connection is not an error.
                 timeout=httpx.Timeout(t, pool=None),
-                limits=httpx.Limits(max_connections=None, max_keepalive_connections=20),
+                # The transport refuses non-public addresses at connection time (net_guard).
+                transport=GuardedTransport(
+                    allow_private=self.settings.allow_private_networks,
+                    limits=httpx.Limits(max_connections=None, max_keepalive_connections=20),
+                ),
                 follow_redirects=True,
                 max_redirects=MAX_REDIRECTS,
             )
@@ -370,6 +388,11 @@ class Fetcher:
             return FetchResult(url=url, outcome="error", error=f"invalid URL: {exc}")
         if parsed.scheme not in ("http", "https") or not parsed.host:
             return FetchResult(url=url, outcome="error", error=f"unsupported URL {url!r} (need http or https)")
+        if not self.settings.allow_private_networks:
+            try:
+                check_literal(parsed.host)  # names are checked when connecting
+            except AddressRefused as refused:
+                return FetchResult(url=url, outcome="error", error=refused.describe())
         self._open()
         host = self._host(url)
 
@@ -430,6 +453,8 @@ class Fetcher:
                              "(the whole response took too long)") from None
             except httpx.TimeoutException:
                 raise _Retry(f"timed out after {_seconds(s.timeout)}") from None
+            except AddressRefused as refused:
+                raise _Fail(refused.describe(redirected=_redirected(refused, url))) from None
             except httpx.TooManyRedirects:
                 raise _Fail(f"too many redirects (more than {MAX_REDIRECTS})") from None
             except httpx.DecodingError as exc:
@@ -507,14 +532,16 @@ class Fetcher:
             if origin not in self._robots:
                 self._robots[origin] = await self._read_robots(robots_url, host)
         rules = self._robots[origin]
+        if isinstance(rules, AddressRefused):
+            return rules.describe(redirected=_redirected(rules, robots_url))
         if isinstance(rules, str):
             return f"robots.txt could not be read ({robots_url}: {rules}); not fetching this site"
         if not rules.can_fetch(self.user_agent, str(parsed)):
             return f"blocked by robots.txt ({robots_url})"
         return None
 
-    async def _read_robots(self, robots_url: str, host: str) -> RobotFileParser | str:
-        """The parsed robots.txt, or a reason it could not be read."""
+    async def _read_robots(self, robots_url: str, host: str) -> RobotFileParser | AddressRefused | str:
+        """The parsed robots.txt, the guard's refusal, or a reason it could not be read."""
         s = self.settings
         client = self._open()
         parser = RobotFileParser(robots_url)
@@ -532,6 +559,8 @@ class Fetcher:
                             parser.parse([])  # no robots.txt: everything allowed
                             return parser
                         return _status_text(status, resp.reason_phrase)
+            except AddressRefused as refused:
+                return refused
             except TimeoutError:
                 return f"timed out after {_seconds(s.timeout * ATTEMPT_DEADLINE_FACTOR)}"
             except httpx.TimeoutException:

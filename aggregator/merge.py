@@ -48,8 +48,12 @@ def series_window(config: Config, now: datetime) -> tuple[datetime, datetime]:
     return now - LOOKBACK, now + config.settings.horizon
 
 
-def publication(config: Config, store: Store, now: datetime) -> list[StoredEvent]:
-    """Cluster, assign UIDs, decide what is published, record changes; see the module doc."""
+def publication(config: Config, store: Store, now: datetime, *, record: bool = True) -> list[StoredEvent]:
+    """Cluster, assign UIDs, decide what is published, record changes; see the module doc.
+
+    ``record=False`` reads only (the web's readers): cluster UIDs and SEQUENCE /
+    LAST-MODIFIED are computed as a recording run would set them, but nothing is
+    written, so readers never race the writer (the scheduler) for a row."""
     settings = config.settings
     # Only configured event sources are published: context calendars are not,
     # and a source removed from sources.toml takes its events with it.
@@ -73,7 +77,8 @@ def publication(config: Config, store: Store, now: datetime) -> list[StoredEvent
         if uid != m.merged_uid:
             changes[m.row_id] = uid
         groups[uid].append(m)
-    store.set_merged_uids(changes)
+    if record:
+        store.set_merged_uids(changes)
 
     entries: list[tuple[str, Event, tuple[str, ...]]] = []
     zone = ZoneInfo(settings.timezone)
@@ -96,7 +101,7 @@ def publication(config: Config, store: Store, now: datetime) -> list[StoredEvent
             if not event.rrule and not event.rdates and _ended_before(event, now - settings.retention, zone):
                 continue
             entries.append((uid, event, networks))
-    return _with_publication_state(store, entries, now)
+    return _with_publication_state(store, entries, now, record)
 
 
 def _clusters(live: list[Member], members: list[Member], config: Config, now: datetime) -> list[list[int]]:
@@ -233,7 +238,8 @@ def _ended_before(event: Event, limit: datetime, zone: ZoneInfo) -> bool:
     return _instant(event.end or event.start, zone) < limit
 
 
-def _with_publication_state(store: Store, entries: list[tuple[str, Event, tuple[str, ...]]], now: datetime) -> list[StoredEvent]:
+def _with_publication_state(store: Store, entries: list[tuple[str, Event, tuple[str, ...]]], now: datetime,
+                            record: bool) -> list[StoredEvent]:
     """Attach SEQUENCE / LAST-MODIFIED / CREATED, moving them only where content changed."""
     states = store.published_states()
     changed: list[PublishedState] = []
@@ -249,5 +255,6 @@ def _with_publication_state(store: Store, entries: list[tuple[str, Event, tuple[
             st = PublishedState(uid, event.recurrence_id, digest, st.sequence + 1, st.first_seen, max(now, st.last_modified))
             changed.append(st)
         out.append(StoredEvent(event=event, first_seen=st.first_seen, last_modified=st.last_modified, sequence=st.sequence, uid=uid, networks=networks))
-    store.save_published(changed)
+    if record:
+        store.save_published(changed)
     return out

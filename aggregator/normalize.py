@@ -35,6 +35,8 @@ _TRACKING_PARAMS = re.compile(r"^(utm_\w+|pk_\w+|mtm_\w+|fbclid|gclid|msclkid|mc
 _LOOKS_LIKE_HTML = re.compile(r"<[a-zA-Z/!][^>]*>|&[#a-zA-Z0-9]+;")
 _BLOCK_TAGS = ("p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "table", "section", "article")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_HOST = re.compile(r"[\w.-]+|[0-9a-f:.]+")  # names (IDN as Unicode), IPv4, IPv6 (urlsplit drops its brackets)
+_UNSAFE_IN_PATH = re.compile(r'[ "<>\\^`{|}]')
 
 
 class NormalizeError(ValueError):
@@ -120,6 +122,10 @@ def canonical_url(url: str | None, base_url: str = "") -> str:
     if scheme not in ("http", "https") or not parts.hostname:
         return ""
     host = parts.hostname.lower()
+    if not _HOST.fullmatch(host):
+        return ""  # quotes, angle brackets and the like: no real host name, maybe an attribute break-out
+    if ":" in host:
+        host = f"[{host}]"
     try:
         port = parts.port
     except ValueError:
@@ -129,7 +135,10 @@ def canonical_url(url: str | None, base_url: str = "") -> str:
     if parts.username:
         host = f"{parts.username}@{host}"
     query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING_PARAMS.match(k)])
-    return urlunsplit((scheme, host, parts.path or "/", query, ""))
+    # Characters a URL never carries raw (RFC 3986) are percent-encoded, as a browser would,
+    # so a link cannot bring quotes or angle brackets into a page, a mail or a feed.
+    path = _UNSAFE_IN_PATH.sub(lambda m: f"%{ord(m.group()):02X}", parts.path or "/")
+    return urlunsplit((scheme, host, path, query, ""))
 
 
 def _aware(value: When | None, zone: ZoneInfo) -> When | None:

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
@@ -37,7 +39,7 @@ from aggregator.recurrence import over_limit
 from aggregator.store import SourceState, Store, SyncResult
 from aggregator.store.repo import FetchRecord
 from exporters.files import write_atomic
-from exporters.ics import render_calendar
+from exporters.ics import RenderedVevents, render_calendar
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +57,14 @@ class SourceReport:
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
     sync: SyncResult | None = None
+    duration_s: float | None = None  # fetching and crawling, retries and waits included
 
 
 @dataclass
 class RefreshReport:
     sources: list[SourceReport] = field(default_factory=list)
     published: bool = False
+    stopped: bool = False  # interrupted while fetching: nothing was stored or published
 
     @property
     def failed(self) -> list[SourceReport]:
@@ -86,8 +90,18 @@ def refresh(
     *,
     now: datetime | None = None,
     publish_after: bool = True,
+    stop: threading.Event | None = None,
 ) -> RefreshReport:
-    """Fetch the given sources concurrently, store what changed, publish if anything did."""
+    """Fetch the given sources concurrently, store what changed, publish if anything did.
+
+    ``stop``: when it is set while the sources are being fetched, the fetches are
+    abandoned and the result is ``stopped``, with nothing stored or published (no fetch
+    recorded, no file touched); once fetching is done the refresh is finished
+    (storing and publishing are short), so a stop never leaves half of it behind.
+    Logs one record per source (``event`` ``refresh.source``), one for the
+    publication (``publish``) and one for the whole refresh (``refresh``).
+    """
+    started = time.perf_counter()
     now = now or datetime.now(timezone.utc)
     states = store.source_states()
     items = []
@@ -95,7 +109,11 @@ def refresh(
         st = states.get(s.id)
         cache = CacheState(st.etag, st.http_last_modified, st.body_digest) if st else None
         items.append((s.id, s.url, cache))
-    gathered = asyncio.run(_gather(config, sources, items, now))
+    gathered = asyncio.run(_until_stopped(_gather(config, sources, items, now), stop))
+    if gathered is None:
+        log.info("refresh of %d sources stopped while fetching; nothing stored", len(sources),
+                 extra=_fields(event="refresh", outcome="stopped", sources=len(sources), duration_s=_since(started)))
+        return RefreshReport(stopped=True)
     report = RefreshReport()
     for source in sources:
         try:
@@ -105,11 +123,53 @@ def refresh(
             reason = f"internal error: {type(exc).__name__}: {exc}"
             store.record_fetch(source.id, FetchRecord(started_at=now, outcome="error", error=reason))
             report.sources.append(SourceReport(source.id, "error", error=reason))
+        report.sources[-1].duration_s = gathered[source.id].duration_s
+        _log_source(report.sources[-1])
     if publish_after:
         # Always: besides new events, time alone changes what is published
         # (the grace period of vanished events ends, old events pass retention).
         report.published = publish(config, store, deployment, now=now)
+    failed = len(report.failed)
+    log.info("refreshed %d sources, %d failed", len(report.sources), failed,
+             extra=_fields(event="refresh", outcome="error" if failed else "ok", sources=len(report.sources), failed=failed,
+                           published=report.published if publish_after else None, duration_s=_since(started)))
     return report
+
+
+def _log_source(r: SourceReport) -> None:
+    """One structured record for one source's refresh (WARNING when it failed or was held back)."""
+    level = logging.WARNING if r.outcome in ("error", "suspicious") else logging.INFO
+    sync = r.sync
+    log.log(level, "source %s: %s%s", r.source_id, r.outcome, f" ({r.error})" if r.error else "",
+            extra=_fields(event="refresh.source", source=r.source_id, outcome=r.outcome, http_status=r.http_status,
+                          events=r.events, added=sync and sync.added, updated=sync and sync.updated, gone=sync and sync.gone,
+                          warnings=len(r.warnings) or None, duration_s=r.duration_s, error=r.error))
+
+
+def _fields(**fields) -> dict:
+    """Context fields for a log record, without the empty ones."""
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def _since(started: float) -> float:
+    return round(time.perf_counter() - started, 3)
+
+
+async def _until_stopped(coro, stop: threading.Event | None, poll: float = 0.1):
+    """``await coro``, or cancel it and return None as soon as ``stop`` is set."""
+    task = asyncio.ensure_future(coro)
+    if stop is None:
+        return await task
+    while not task.done():
+        if stop.is_set():
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+            return None
+        await asyncio.wait({task}, timeout=poll)
+    return task.result()
 
 
 @dataclass
@@ -119,6 +179,7 @@ class _Gathered:
     fetch: FetchResult
     extraction: Extraction | None = None
     error: str | None = None
+    duration_s: float | None = None
 
 
 async def _gather(config: Config, sources: list[Source], items, now: datetime) -> dict[str, _Gathered]:
@@ -131,6 +192,7 @@ async def _gather(config: Config, sources: list[Source], items, now: datetime) -
             source = by_id[source_id]
             limits = config.limits_of(source)
             started = datetime.now(timezone.utc)
+            clock_started = time.perf_counter()
             gathered = _Gathered(FetchResult(url=url, outcome="error", started_at=started))
             try:
                 async with asyncio.timeout(limits.source_timeout.total_seconds()):
@@ -142,13 +204,14 @@ async def _gather(config: Config, sources: list[Source], items, now: datetime) -
                 log.exception("crawling source %s failed unexpectedly", source_id)
                 reason = f"internal error: {type(exc).__name__}: {exc}"
             else:
-                return source_id, gathered
-            # Failed: nothing of this run is stored, the cache state is not advanced.
-            if gathered.fetch.outcome == "fetched":  # read in time, but its pages were not
-                gathered.extraction, gathered.error = None, reason
-            else:
-                elapsed = (datetime.now(timezone.utc) - started).total_seconds()
-                gathered.fetch = FetchResult(url=url, outcome="error", error=reason, started_at=started, elapsed=elapsed)
+                reason = None
+            if reason is not None:  # failed: nothing of this run is stored, the cache state is not advanced
+                if gathered.fetch.outcome == "fetched":  # read in time, but its pages were not
+                    gathered.extraction, gathered.error = None, reason
+                else:
+                    elapsed = (datetime.now(timezone.utc) - started).total_seconds()
+                    gathered.fetch = FetchResult(url=url, outcome="error", error=reason, started_at=started, elapsed=elapsed)
+            gathered.duration_s = round(time.perf_counter() - clock_started, 3)
             return source_id, gathered
 
         return dict(await asyncio.gather(*(one(k, url, state) for k, url, state in items)))
@@ -164,7 +227,7 @@ async def _fetch_and_crawl(config: Config, source: Source, limits: Limits, url: 
                          options=source.options(), max_html_nodes=limits.max_html_nodes)
     try:
         gathered.extraction = await crawl(source.kind, result, ctx, fetcher, max_pages=limits.max_pages,
-                                          max_bytes=limits.max_bytes)
+                                          allow_hosts=source.allow_hosts, max_bytes=limits.max_bytes)
     except ExtractError as exc:
         gathered.error = str(exc)
 
@@ -213,6 +276,16 @@ def _process(config: Config, store: Store, source: Source, gathered: _Gathered, 
             return SourceReport(source.id, "suspicious", result.status, len(events), reason, record.warnings)
     sync = store.record_fetch(source.id, record, sync=(events, now))
     return SourceReport(source.id, "fetched", result.status, len(events), None, record.warnings, sync)
+
+
+def accept(config: Config, store: Store, deployment: Deployment, source: Source, *,
+           stop: threading.Event | None = None) -> RefreshReport | None:
+    """What ``sources accept`` does: None when ``source`` is not held as suspicious (nothing to
+    accept); else its next fetch is accepted whatever it yields, and it is refreshed now."""
+    if not store.source_state(source.id).suspicious:
+        return None
+    store.accept_next(source.id)
+    return refresh(config, store, deployment, [source], stop=stop)
 
 
 def suspicious_drop(source_id: str, before: int, now_count: int, drop: float) -> str | None:
@@ -387,21 +460,35 @@ def _published_path(deployment: Deployment):
 
 
 def render(config: Config, store: Store, network_id: str | None = None, *, now: datetime | None = None) -> bytes:
-    """The merged calendar (or one network's) as ICS bytes, from what is stored."""
+    """The merged calendar (or one network's) as ICS bytes, from what is stored.
+
+    VEVENTs rendered by the last publish are reused; rendering the whole calendar
+    stores the new ones and forgets those it no longer uses."""
     items = publication(config, store, now or datetime.now(timezone.utc))
     name = config.settings.calendar_name
     if network_id is not None:
         name = f"{name} – {config.networks[network_id].label}"
         items = [i for i in items if network_id in i.networks]
-    return render_calendar(
+    rendered = RenderedVevents(known=store.rendered_vevents())
+    data = render_calendar(
         items,
         networks=config.networks,
         name=name,
         refresh=config.settings.refresh,
         timezone=config.settings.timezone,
+        rendered=rendered,
     )
+    store.save_rendered_vevents(rendered.added, rendered.unused() if network_id is None else set())
+    return data
 
 
 def publish(config: Config, store: Store, deployment: Deployment, *, now: datetime | None = None) -> bool:
-    """Write the merged calendar atomically; return whether its bytes changed."""
-    return write_atomic(_published_path(deployment), render(config, store, now=now))
+    """Write the merged calendar atomically; return whether its bytes changed. Logs one record (``publish``)."""
+    started = time.perf_counter()
+    path = _published_path(deployment)
+    data = render(config, store, now=now)
+    changed = write_atomic(path, data)
+    log.info("calendar %s: %s", "written" if changed else "unchanged", path,
+             extra=_fields(event="publish", outcome="written" if changed else "unchanged", events=data.count(b"BEGIN:VEVENT"),
+                           bytes=len(data), duration_s=_since(started)))
+    return changed

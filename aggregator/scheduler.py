@@ -12,8 +12,16 @@ refresh waits interval × 2^(n−1), at most 24 hours; one success resets it.
 The nightly digest runs at ``[digest] send_at`` (local time in
 ``settings.timezone``) and once at start-up: if today's send time has passed
 and today's digest has not been done yet (e.g. the service was down at 06:00),
-it is caught up. ``run_digest`` sends each (night, recipient) at most once; one
-lock keeps the start-up check and the timed job from running together.
+it is caught up. ``run_digest`` sends each (night, recipient) at most once.
+
+The scheduler is the only writer in ``serve`` (the web only reads), and one lock
+serialises its writers: a refresh (with publish and the conflicts' lifecycle),
+the digest and admin actions over HTTP (``run_exclusive``) never run together.
+
+Stopping (SIGTERM): ``stop_taking_jobs`` (called from the signal handler) makes
+every later tick and digest check return at once and tells a running refresh to
+abandon its fetches (nothing of it is stored) and a running digest to send to no
+further recipient; ``shutdown`` then waits for the job that is running to end.
 """
 
 from __future__ import annotations
@@ -21,17 +29,28 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time as clock
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from aggregator.config import Config, Deployment, Source
+from aggregator.conflict_report import detect
 from aggregator.digest_job import DigestOutcome, recipients, run_digest
 from aggregator.pipeline import refresh
 from aggregator.store import SourceState, Store
 
 log = logging.getLogger(__name__)
+
+
+class Busy(Exception):
+    """Another refresh held the lock for longer than the caller would wait."""
+
+
+class Stopping(Exception):
+    """The service is shutting down and starts nothing new."""
 
 
 def jitter(source: Source, interval: timedelta) -> timedelta:
@@ -131,8 +150,11 @@ class RefreshScheduler:
     def __init__(self, config: Config, store: Store, deployment: Deployment):
         self.config, self.store, self.deployment = config, store, deployment
         self._scheduler = BackgroundScheduler(timezone=config.settings.timezone)
+        # One lock for every writer (refresh + publish + conflict lifecycle, digest):
+        # the web only reads, so nothing else in the process writes.
         self._lock = threading.Lock()
-        self._digest_lock = threading.Lock()
+        self._digest_lock = self._lock
+        self._stop = threading.Event()
         self._zone = ZoneInfo(config.settings.timezone)
         self._send_at = send_time(config.digest.send_at)
         self.last_attempted_night: date | None = None
@@ -165,22 +187,59 @@ class RefreshScheduler:
         )
         self._scheduler.start()
 
+    def stop_taking_jobs(self) -> None:
+        """Start nothing new; a running refresh abandons its fetches, a running digest sends no further mail.
+        Safe to call from a signal handler (it only sets an event)."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
     def shutdown(self) -> None:
-        self._scheduler.shutdown(wait=True)
+        """Stop taking jobs, then wait until the running job (refresh, digest) has ended."""
+        self.stop_taking_jobs()
+        if self._scheduler.running:
+            started = clock.perf_counter()
+            self._scheduler.shutdown(wait=True)
+            log.info("scheduler stopped", extra={"event": "scheduler.stop", "duration_s": round(clock.perf_counter() - started, 3)})
+
+    def run_exclusive(self, action: Callable[[threading.Event], object], *, wait: float = 300.0):
+        """``action(stop_event)`` under the refresh lock, so it never runs beside a scheduled refresh.
+
+        Waits up to ``wait`` seconds for a running refresh; raises ``Busy`` when it is still
+        running then, ``Stopping`` when the service is shutting down (before or while waiting).
+        """
+        if self._stop.is_set():
+            raise Stopping()
+        deadline = clock.monotonic() + wait
+        while not self._lock.acquire(timeout=0.2):
+            if self._stop.is_set():
+                raise Stopping()
+            if clock.monotonic() >= deadline:
+                raise Busy()
+        try:
+            if self._stop.is_set():
+                raise Stopping()
+            return action(self._stop)
+        finally:
+            self._lock.release()
 
     def tick(self) -> None:
-        if not self._lock.acquire(blocking=False):
+        if self._stop.is_set() or not self._lock.acquire(blocking=False):
             return
         try:
+            if self._stop.is_set():
+                return
             now = datetime.now(timezone.utc)
             states = self.store.source_states()
             due = due_sources(self.config, states, now, failure_counts(self.store, states))
             if due:
-                report = refresh(self.config, self.store, self.deployment, due, now=now)
-                for r in report.sources:
-                    log.info("refreshed %s: %s%s", r.source_id, r.outcome, f" ({r.error})" if r.error else "")
-        except Exception:
-            log.exception("scheduled refresh failed; will try again on the next tick")
+                refresh(self.config, self.store, self.deployment, due, now=now, stop=self._stop)  # logs each source
+                detect(self.config, self.store, now)  # the conflicts' lifecycle, as the web and /metrics show it
+        except Exception as exc:
+            log.exception("scheduled refresh failed; will try again on the next tick",
+                          extra={"event": "refresh", "outcome": "error", "error": f"{type(exc).__name__}: {exc}"})
         finally:
             self._lock.release()
 
@@ -199,19 +258,22 @@ class RefreshScheduler:
         Failed or unfinished sends leave the night unattempted and are retried in 15 minutes.
         """
         with self._digest_lock:
+            if self._stop.is_set():
+                return None
             now = datetime.now(timezone.utc)
             night = digest_due(now, self._send_at, self._zone, self.last_attempted_night)
             if night is None:
                 return None
             try:
-                outcomes = run_digest(self.config, self.store, self.deployment, night, now)
-            except Exception:
-                log.exception("digest for %s failed; trying again in 15 minutes", night)
+                outcomes = run_digest(self.config, self.store, self.deployment, night, now, stop=self._stop)  # logs each send
+            except Exception as exc:
+                log.exception("digest for %s failed; trying again in 15 minutes", night,
+                              extra={"event": "digest", "night": night.isoformat(), "outcome": "error",
+                                     "error": f"{type(exc).__name__}: {exc}"})
                 self._retry_digest(now)
                 return None
-            for o in outcomes:
-                log.info("digest %s to %s: %s%s%s", night, o.recipient, o.status,
-                         f" → {o.where}" if o.where else "", f" ({o.error})" if o.error else "")
+            if self._stop.is_set():
+                return outcomes  # the recipients not reached yet are caught up at the next start
             if any(o.status in ("failed", "in_progress") for o in outcomes):
                 self._retry_digest(now)
             else:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from aggregator.config import Config
+from aggregator.logs import redact_url
 from aggregator.store import SourceState
 
 
 def source_rows(config: Config, states: dict[str, SourceState]) -> list[dict]:
-    """One JSON-ready row per configured source, in configuration order."""
+    """One JSON-ready row per configured source, in configuration order (URLs without their password)."""
     rows = []
     for s in config.sources:
         st = states.get(s.id) or SourceState(id=s.id)
@@ -19,13 +20,13 @@ def source_rows(config: Config, states: dict[str, SourceState]) -> list[dict]:
                 "network": s.network,
                 "kind": s.kind,
                 "enabled": s.enabled,
-                "url": s.url,
+                "url": redact_url(s.url),  # a password in the URL is not shown
                 "last_run": _iso(st.last_fetch_at),
                 "last_success": _iso(st.last_success_at),
                 "outcome": st.last_outcome,
                 "http_status": st.last_status,
                 "events": st.event_count,
-                "error": st.last_error,
+                "error": redact_url(st.last_error) if st.last_error else None,
                 "suspicious": st.suspicious,
                 "warnings": st.last_warnings,
             }

@@ -22,14 +22,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aggregator.config import Config, Deployment
+from aggregator.config import Config
 from aggregator.conflict_report import as_json, detect
 from aggregator.conflicts import KINDS
-from aggregator.merge import publication
+from aggregator.published_view import PublishedView
 from aggregator.model import StoredEvent
 from aggregator.recurrence import expand
 from aggregator.store import Store
 from exporters.ics import public_uid
+from exporters.links import safe_url
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -50,8 +51,8 @@ class BadRequest(ValueError):
         self.message = message
 
 
-def api_routes(config: Config, deployment: Deployment, store: Store, clock: Callable[[], datetime] | None = None) -> list[Route]:
-    """The routes of the JSON API and the Atom feed; ``clock`` (default: now, UTC) is "now"."""
+def api_routes(config: Config, store: Store, view: PublishedView, clock: Callable[[], datetime] | None = None) -> list[Route]:
+    """The routes of the JSON API and the Atom feed; ``clock`` (default: now, UTC) is "now". Nothing is written."""
     now = clock or (lambda: datetime.now(timezone.utc))
     zone = ZoneInfo(config.settings.timezone)
 
@@ -64,7 +65,7 @@ def api_routes(config: Config, deployment: Deployment, store: Store, clock: Call
             limit, offset = q.paging()
         except BadRequest as exc:
             return _error(exc)
-        items = [i for i in publication(config, store, now()) if _keep(i, networks, start, end, cancelled, zone)]
+        items = [i for i in view.items(now()) if _keep(i, networks, start, end, cancelled, zone)]
         items.sort(key=lambda i: (_instant(i.event.start, zone), i.uid or "", i.event.recurrence_id))
         page = [event_json(i) for i in items[offset:offset + limit]]
         return JSONResponse(_page("events", page, len(items), limit, offset, request))
@@ -81,7 +82,7 @@ def api_routes(config: Config, deployment: Deployment, store: Store, clock: Call
         except BadRequest as exc:
             return _error(exc)
         at = now()
-        found = detect(config, store, at, start, end)
+        found = detect(config, store, at, start, end, published=view.items(at), record=False)
         found = [t for t in found if (not networks or set(networks) & (set(t.a.get("networks", [])) | set(t.b.get("networks", []))))
                  and (kind is None or t.kind == kind)]
         found.sort(key=lambda t: (t.starts_at, t.id))
@@ -92,7 +93,7 @@ def api_routes(config: Config, deployment: Deployment, store: Store, clock: Call
         return JSONResponse(openapi_document(config))
 
     async def feed(request: Request) -> Response:
-        data = atom_feed(config, publication(config, store, now()), str(request.url), str(request.url.replace(path="/", query="")), zone)
+        data = atom_feed(config, view.items(now()), str(request.url), str(request.url.replace(path="/", query="")), zone)
         etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
         inm = request.headers.get("if-none-match")
         headers = {"ETag": etag, "Cache-Control": "public, max-age=300"}
@@ -246,7 +247,7 @@ def event_json(item: StoredEvent) -> dict:
         "all_day": ev.all_day,
         "networks": list(item.networks or (ev.network_id,)),
         "location": ev.location,
-        "url": ev.url,
+        "url": safe_url(ev.url),
         "status": ev.status.lower(),
         "categories": list(ev.categories),
         "recurring": bool(ev.rrule or ev.rdates),
@@ -296,21 +297,22 @@ def atom_feed(config: Config, items: list[StoredEvent], self_url: str, site_url:
     el(root, "generator", "Netzwerktimer")
     for item in fresh:
         ev = item.event
+        url = safe_url(ev.url)
         entry = el(root, "entry")
         el(entry, "id", "urn:uuid:" + str(uuid.uuid5(UID_NAMESPACE, event_uid(item))))
         el(entry, "title", f"Neu: {ev.title or '(ohne Titel)'} ({_german_date(ev.start, zone)})")
         el(entry, "updated", _utc_iso(item.last_modified))
         el(entry, "published", _utc_iso(item.first_seen))
-        if ev.url:
-            el(entry, "link", rel="alternate", type="text/html", href=ev.url)
+        if url:
+            el(entry, "link", rel="alternate", type="text/html", href=url)
         labels = [config.networks[n].label if n in config.networks else n for n in (item.networks or (ev.network_id,))]
         lines = [f"Wann: {_german_date(ev.start, zone)}" + (" (ganztägig)" if ev.all_day else "")]
         if labels:
             lines.append(("Netzwerke: " if len(labels) > 1 else "Netzwerk: ") + ", ".join(labels))
         if ev.location:
             lines.append(f"Ort: {ev.location}")
-        if ev.url:
-            lines.append(f"Link: {ev.url}")
+        if url:
+            lines.append(f"Link: {url}")
         if ev.description:
             lines.append("")
             lines.append(ev.description)

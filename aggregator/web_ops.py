@@ -10,8 +10,8 @@ several apps in one process (tests) never share or double-register anything:
   (``fetched``, ``not_modified``, ``unchanged``, ``error``)
 - ``netzwerktimer_events_published``: events in the published calendar
 - ``netzwerktimer_conflicts_open``: tracked conflicts not resolved (acknowledged ones
-  included), as of the last detection (the digest, ``conflicts``, ``/conflicts.json``);
-  the scrape itself detects nothing
+  included), as of the last recorded detection (each scheduled refresh, the digest, the
+  ``conflicts`` command); the scrape itself writes nothing
 - ``netzwerktimer_sources{state}``: configured sources by state: ``ok``, ``error``
   (the last fetch failed), ``suspicious`` (held back), ``never`` (not fetched yet)
 - ``netzwerktimer_last_digest_sent_timestamp_seconds``: when a digest was last sent
@@ -33,7 +33,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from aggregator.config import Config, Deployment
-from aggregator.merge import publication
+from aggregator.published_view import PublishedView
 from aggregator.pipeline import publish
 from aggregator.status import source_rows
 from aggregator.store import Store
@@ -55,8 +55,8 @@ def source_state(row: dict) -> str:
 class _StoreCollector:
     """Reads the store on every ``collect`` (i.e. every scrape)."""
 
-    def __init__(self, config: Config, store: Store, now: Callable[[], datetime]):
-        self.config, self.store, self.now = config, store, now
+    def __init__(self, config: Config, store: Store, view: PublishedView, now: Callable[[], datetime]):
+        self.config, self.store, self.view, self.now = config, store, view, now
 
     def describe(self):
         return []  # nothing is read at registration time
@@ -69,7 +69,7 @@ class _StoreCollector:
         yield fetches
 
         yield GaugeMetricFamily("netzwerktimer_events_published", "Events in the published calendar.",
-                                value=len(publication(self.config, self.store, self.now())))
+                                value=len(self.view.items(self.now())))
 
         open_conflicts = sum(1 for c in self.store.conflicts() if c["resolved_at"] is None)
         yield GaugeMetricFamily("netzwerktimer_conflicts_open", "Conflicts not resolved (acknowledged ones included).", value=open_conflicts)
@@ -89,11 +89,12 @@ class _StoreCollector:
         yield digest
 
 
-def ops_routes(config: Config, deployment: Deployment, store: Store, clock: Callable[[], datetime] | None = None) -> list[Route]:
+def ops_routes(config: Config, deployment: Deployment, store: Store, view: PublishedView,
+               clock: Callable[[], datetime] | None = None) -> list[Route]:
     """``/metrics`` and ``/readyz``; ``clock`` (default: now, UTC) is "now" for what is published."""
     now = clock or (lambda: datetime.now(timezone.utc))
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_StoreCollector(config, store, now))
+    registry.register(_StoreCollector(config, store, view, now))
     calendar_path = deployment.public_dir / "calendar.ics"
 
     async def metrics(request: Request) -> Response:

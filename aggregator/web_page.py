@@ -28,10 +28,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from aggregator.config import Config, Deployment
+from aggregator.config import Config
 from aggregator.conflict_report import check_date
 from aggregator.conflicts import ConflictRules, Slot, find_conflicts, slots
-from aggregator.merge import publication
+from aggregator.published_view import PublishedView
 from aggregator.store import Store
 from exporters.digest import CATALOGUE as DIGEST_CATALOGUE
 from exporters.digest import format_when
@@ -162,7 +162,7 @@ class DayView:
     events: list[EventView]
 
 
-def page_routes(config: Config, deployment: Deployment, store: Store, clock: Callable[[], datetime]) -> list[Route]:
+def page_routes(config: Config, store: Store, published_view: PublishedView, clock: Callable[[], datetime]) -> list[Route]:
     """``/`` (list or month view) and ``/check`` (the "Termin prüfen" result)."""
     zone = ZoneInfo(config.settings.timezone)
     rules = config.conflicts.rules()
@@ -190,7 +190,7 @@ def page_routes(config: Config, deployment: Deployment, store: Store, clock: Cal
 
     def collected(now: datetime, start: datetime, end: datetime, network: str | None, cat: dict) -> list[tuple[Slot, list[str]]]:
         """The slots in [start, end) (of ``network``), each with its conflict marks."""
-        published = publication(config, store, now)
+        published = published_view.items(now)
         limit = config.settings.max_occurrences
         every = slots(published, start, end, zone=zone, rules=wide, limit=limit)
         marks: dict[tuple[str, str], list[str]] = {}
@@ -297,7 +297,8 @@ def page_routes(config: Config, deployment: Deployment, store: Store, clock: Cal
         ctx.update(errors=errors, result=None)
         if errors:
             return render("check.html.j2", ctx, 400)
-        result = check_date(config, store, day, clock(), start=start, end=end, network=form["network"] or None)
+        at = clock()
+        result = check_date(config, store, day, at, start=start, end=end, network=form["network"] or None, published=published_view.items(at))
         context = list(result.context)
         for de, en in cat["context_prefixes"]:
             context = [en + line[len(de):] if line.startswith(de) else line for line in context]

@@ -17,8 +17,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone as dt_timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -54,6 +54,34 @@ def public_uid(source_id: str, source_uid: str) -> str:
     return f"{digest}@{UID_DOMAIN}"
 
 
+# Part of every rendered VEVENT's key: bump it when ``_vevent``'s output changes,
+# so that VEVENTs kept from an earlier version are rendered anew.
+VEVENT_FORMAT = "1"
+_END = b"END:VCALENDAR\r\n"
+
+
+@dataclass
+class RenderedVevents:
+    """VEVENT bytes by a key over everything they are made of, kept by the caller
+    between renders: an event that did not change is not serialised again
+    (icalendar's serialiser is most of the cost of a calendar)."""
+
+    known: dict[str, bytes] = field(default_factory=dict)
+    added: dict[str, bytes] = field(default_factory=dict)
+    used: set[str] = field(default_factory=set)
+
+    def get(self, key: str, make: Callable[[], bytes]) -> bytes:
+        self.used.add(key)
+        data = self.known.get(key)
+        if data is None:
+            data = self.known[key] = self.added[key] = make()
+        return data
+
+    def unused(self) -> set[str]:
+        """Known keys this render did not use: entries that left the calendar or changed."""
+        return set(self.known) - self.used
+
+
 def render_calendar(
     events: Iterable[StoredEvent],
     *,
@@ -61,6 +89,7 @@ def render_calendar(
     name: str,
     refresh: timedelta,
     timezone: str = "Europe/Berlin",
+    rendered: RenderedVevents | None = None,
 ) -> bytes:
     """One VCALENDAR with every event, as bytes (UTF-8, CRLF, folded lines).
 
@@ -68,7 +97,9 @@ def render_calendar(
     ``name`` is the calendar's display name, ``refresh`` how often clients
     should poll. ``timezone`` is the zone for times that arrive without a
     usable one (naive datetimes, an unknown or empty tzid on a timed event)
-    and the zone all-day events are ordered in.
+    and the zone all-day events are ordered in. ``rendered`` (optional)
+    supplies VEVENTs rendered before and collects the new ones; the bytes are
+    the same with or without it.
     """
     default_zone = _zone(timezone) or ZoneInfo("Europe/Berlin")
     prepared = _unique(p for stored in events if (p := _prepare(stored, default_zone)) is not None)
@@ -98,9 +129,22 @@ def render_calendar(
         first_year = min(max(min(years) - 1, FIRST_YEAR), last_year - 3)
         cal.add_component(vtimezone(tzid, first_year, last_year))
 
-    for p in prepared:
-        cal.add_component(_vevent(p, networks))
-    return cal.to_ical()
+    head = cal.to_ical()
+    assert head.endswith(_END)
+    rendered = rendered if rendered is not None else RenderedVevents()
+    body = [rendered.get(_vevent_key(p, networks, default_zone), lambda p=p: _vevent(p, networks).to_ical()) for p in prepared]
+    # A component's bytes are its lines followed by its subcomponents' bytes, so
+    # VEVENTs serialised one by one join to exactly what add_component would give.
+    return head[: -len(_END)] + b"".join(body) + _END
+
+
+def _vevent_key(p: _Prepared, networks: Mapping[str, Network], default_zone: ZoneInfo) -> str:
+    """Everything ``_vevent`` reads, hashed: same key, same bytes."""
+    s = p.stored
+    labels = [networks[n].label if n in networks else n for n in (s.networks or (s.event.network_id,))]
+    parts = [VEVENT_FORMAT, p.uid, s.event.recurrence_id, str(s.sequence), _utc(s.last_modified).isoformat(),
+             _utc(s.first_seen).isoformat(), s.event.content_hash(), "\x1f".join(labels), default_zone.key]
+    return hashlib.sha256("\x1e".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 # --- one event ---------------------------------------------------------------

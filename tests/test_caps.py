@@ -56,7 +56,7 @@ class Site:
         return self.server.url("/" + name)
 
     def configure(self, sources: list[dict], **settings) -> None:
-        lines = ["[settings]", "timeout = 2", "retries = 0", "backoff = 0.01", 'retention = "3650d"']
+        lines = ["[settings]", "allow_private_networks = true", "timeout = 2", "retries = 0", "backoff = 0.01", 'retention = "3650d"']
         lines += [f"{k} = {v!r}" if isinstance(v, str) else f"{k} = {v}" for k, v in settings.items()]
         lines += ["", "[networks.a]", 'name = "A e.V."', "", "[networks.b]", 'name = "B e.V."', ""]
         for s in sources:

@@ -57,6 +57,8 @@ def test_good_config_loads_with_defaults(tmp_path):
         (('url = "https://', 'url = "ftp://'), "sources[0] (id 'theen-termine').url", "should match pattern"),
         (('short = "ThEEN"', 'short = "ThEEN"\ncolour = "green"'), "networks.theen.colour", "unknown key"),
         (('name = "Thüringer Erneuerbare Energien Netzwerk e.V."', ""), "networks.theen.name", "required key is missing"),
+        (('kind = "ics"', 'kind = "ics"\nallow_hosts = ["https://termine.example.org/"]'), "sources[0] (id 'theen-termine').allow_hosts[0]", "should match pattern"),
+        (('refresh = "2h"', 'refresh = "2h"\nallow_private_networks = "yes"'), "settings.allow_private_networks", "valid boolean"),
     ],
 )
 def test_wrong_value_is_refused_with_key_and_reason(tmp_path, change, key, reason):

@@ -25,6 +25,7 @@ SITES = Path(__file__).parent / "fixtures" / "sites"
 
 CONFIG = """
 [settings]
+allow_private_networks = true
 timeout = 2
 retries = 0
 retention = "3650d"
@@ -128,6 +129,30 @@ def test_an_acknowledged_conflict_comes_back_when_either_side_changes(world, sit
     refresh(config, store, deployment, select_sources(config, ["theen-termine"]), now=NOW + timedelta(hours=2))
     t = {t.id: t for t in detect(config, store, NOW + timedelta(hours=2))}[clash.id]
     assert not t.acknowledged and t.status_since(NOW + timedelta(hours=1)) == "changed"
+
+
+def _lifecycle(found) -> dict:
+    return {t.id: (t.kind, t.status_since(NOW), t.first_seen, t.changed_at, t.resolved_at, t.ack_note, t.a, t.b) for t in found}
+
+
+def test_a_read_only_detect_sees_what_a_recording_one_would_and_writes_nothing(world, sites_server):
+    config, store, deployment = world
+    found = detect(config, store, NOW)
+    (clash,) = [t for t in found if titles(t) == {"Generalversammlung der ELMUG eG 2025", "ThEEN-Mitgliederversammlung 2025"}]
+    messe = next(t for t in found if "medways auf der Medizintechnik-Messe (Stand 12)" in titles(t))
+    assert store.acknowledge_conflict(clash.id, "gemeinsam geplant", NOW)
+    assert store.acknowledge_conflict(messe.id, "bekannt", NOW)
+    # the clash changes (its acknowledgement is withdrawn), the other acknowledged one stays
+    ics = (SITES / "theen" / "termine.ics").read_bytes()
+    sites_server.misbehave("/theen/termine.ics", "replace", body=ics.replace(b"20251126T150000", b"20251126T160000"))
+    later = NOW + timedelta(hours=2)
+    refresh(config, store, deployment, select_sources(config, ["theen-termine"]), now=later)
+    before = store.conflicts()
+    read_only = _lifecycle(detect(config, store, later, record=False))
+    assert store.conflicts() == before, "a read-only detect wrote to the store"
+    recorded = _lifecycle(detect(config, store, later))
+    assert read_only == recorded
+    assert recorded[clash.id][5] is None and recorded[messe.id][5] == "bekannt"
 
 
 def test_check_date_lists_the_day_and_what_a_new_event_would_collide_with(world):

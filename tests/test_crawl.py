@@ -22,6 +22,7 @@ from aggregator.crawl import crawl
 from aggregator.extract import ExtractContext, ExtractError, Extraction
 from aggregator.fetch import Fetcher
 from aggregator.model import RawEvent
+from tests.test_net_guard import FakeDns
 
 KIND = "_jsonpages"
 
@@ -63,13 +64,13 @@ def site(sites_server, tmp_path):
     return page
 
 
-def run(sites_server, first="p1", max_pages=5):
+def run(sites_server, first="p1", max_pages=5, allow_hosts=()):
     async def go():
-        async with Fetcher(Settings(timeout=1, retries=0, backoff=0)) as fetcher:
+        async with Fetcher(Settings(timeout=1, retries=0, backoff=0, allow_private_networks=True)) as fetcher:
             url = sites_server.url(first)
             result = await fetcher.fetch(url)
             ctx = ExtractContext(url=url, timezone=ZoneInfo("Europe/Berlin"), now=datetime(2025, 9, 1, tzinfo=timezone.utc))
-            return await crawl(KIND, result, ctx, fetcher, max_pages=max_pages)
+            return await crawl(KIND, result, ctx, fetcher, max_pages=max_pages, allow_hosts=allow_hosts)
 
     return asyncio.run(go())
 
@@ -99,6 +100,37 @@ def test_next_page_on_another_host_is_skipped(site, sites_server):
     assert [e.title for e in result.events] == ["a"]
     assert result.warnings == [f"next page on another host skipped: {other}"]
     assert all(r.path != "/p2" for r in sites_server.requests)
+
+
+def test_pages_on_a_host_named_in_allow_hosts_are_followed(site, sites_server, monkeypatch):
+    FakeDns(monkeypatch, {"termine.example.org": ["127.0.0.1"]})  # the fixture server under another name
+    other = sites_server.url("p2").replace("127.0.0.1", "termine.example.org")
+    site("p1", events=["a"], next=[other], details=[[0, other.replace("p2", "d1")]])
+    site("p2", events=["b"])
+    site("d1", location="Jena")
+    result = run(sites_server, allow_hosts=["termine.example.org"])
+    assert [(e.title, e.location) for e in result.events] == [("a", "Jena"), ("b", "")]
+    assert [w for w in result.warnings if "skipped" in w] == []
+
+
+def test_a_detail_page_on_another_host_is_skipped(site, sites_server):
+    other = sites_server.url("d1").replace("127.0.0.1", "localhost")
+    site("p1", events=["a"], details=[[0, other]])
+    result = run(sites_server)
+    assert result.warnings == [f"detail page on another host skipped: {other}"]
+    assert all(r.path != "/d1" for r in sites_server.requests)
+
+
+def test_a_page_that_redirects_to_another_host_is_skipped(site, sites_server, monkeypatch):
+    FakeDns(monkeypatch, {"elsewhere.example.org": ["127.0.0.1"]})
+    site("p1", events=["a"], next=["p2"], details=[[0, "d1"]])
+    site("p3", events=["from elsewhere"])
+    site("d2", location="from elsewhere")
+    sites_server.misbehave("/p2", "redirect", to=sites_server.url("p3").replace("127.0.0.1", "elsewhere.example.org"))
+    sites_server.misbehave("/d1", "redirect", to=sites_server.url("d2").replace("127.0.0.1", "elsewhere.example.org"))
+    result = run(sites_server)
+    assert [(e.title, e.location) for e in result.events] == [("a", "")]
+    assert sorted(w.split(" redirected")[0] for w in result.warnings) == [f"detail page {sites_server.url('d1')}", f"next page {sites_server.url('p2')}"]
 
 
 def test_a_failing_later_page_keeps_the_events_already_read(site, sites_server):

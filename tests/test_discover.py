@@ -86,7 +86,7 @@ def test_discover_probes_candidates_over_http(sites_server, tmp_path):
     )
 
     async def go():
-        async with Fetcher(Settings(timeout=1, retries=0)) as fetcher:
+        async with Fetcher(Settings(timeout=1, retries=0, allow_private_networks=True)) as fetcher:
             first = await fetcher.fetch(sites_server.url("/"))
             ctx = ExtractContext(url=first.url, timezone=ZoneInfo("Europe/Berlin"), now=datetime(2025, 9, 1, tzinfo=timezone.utc))
             return await discover(first, fetcher, ctx)

@@ -43,6 +43,7 @@ EXPECTED_TITLES = {
 def write_config(tmp_path: Path, server, sources=SOURCES) -> Path:
     lines = [
         "[settings]",
+        "allow_private_networks = true",  # the fixture server is on 127.0.0.1
         'refresh = "1h"',
         "timeout = 2",
         "retries = 1",
@@ -140,6 +141,21 @@ def test_a_changed_event_is_updated_with_a_higher_sequence(env, sites_server):
     mv = next(e for e in events_of((env[1].public_dir / "calendar.ics").read_bytes()) if "Mitgliederversammlung" in str(e["SUMMARY"]))
     assert mv.decoded("DTEND").hour == 16
     assert int(mv["SEQUENCE"]) == 1 and mv.decoded("LAST-MODIFIED") == LATER
+
+
+def test_publish_keeps_exactly_the_vevents_of_the_calendar_for_reuse(env, sites_server):
+    config, deployment, store = env
+    run(env)
+    published = (deployment.public_dir / "calendar.ics").read_bytes()
+    kept = store.rendered_vevents()
+    assert len(kept) == len(events_of(published)) and all(v in published for v in kept.values())
+    original = Path(__file__).parent.joinpath("fixtures/sites/theen/termine.ics").read_bytes()
+    sites_server.misbehave("/theen/termine.ics", "replace", body=original.replace(b"20251126T150000", b"20251126T160000"))
+    run(env, now=LATER, ids=["theen-termine"])
+    published = (deployment.public_dir / "calendar.ics").read_bytes()
+    again = store.rendered_vevents()
+    assert len(again) == len(events_of(published)) and all(v in published for v in again.values())
+    assert len(set(again) - set(kept)) == 1, "only the changed event was serialised again"
 
 
 def test_an_upcoming_event_that_vanishes_is_marked_gone_and_published_as_cancelled(env, sites_server):

@@ -130,7 +130,7 @@ url = "{base}/wp-tec/veranstaltungen/"
 
 def configure(tmp_path: Path, sites_server, text: str):
     path = tmp_path / "sources.toml"
-    path.write_text("[settings]\ntimeout = 2\nretries = 1\nbackoff = 0.01\nhorizon = \"730d\"\n" + NETWORKS + text.format(base=sites_server.base_url), encoding="utf-8")
+    path.write_text("[settings]\nallow_private_networks = true\ntimeout = 2\nretries = 1\nbackoff = 0.01\nhorizon = \"730d\"\n" + NETWORKS + text.format(base=sites_server.base_url), encoding="utf-8")
     return load_config(path)
 
 

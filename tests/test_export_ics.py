@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 import random
 import re
 import time
@@ -17,7 +18,7 @@ import aggregator
 from aggregator.config import Network
 from aggregator.model import Event, StoredEvent
 from exporters.files import write_atomic
-from exporters.ics import public_uid, render_calendar
+from exporters.ics import RenderedVevents, public_uid, render_calendar
 from tests.support.shared import ics_check
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -250,6 +251,32 @@ def test_byte_identical_and_order_independent():
     assert render(reversed(events)) == first  # any iterable
 
 
+def test_reused_vevents_give_the_same_bytes_as_rendering_afresh():
+    events = sample()
+    afresh = render(events)
+    kept = RenderedVevents()
+    render_calendar(events, networks=NETWORKS, name="Netzwerktimer – Test, Thüringen", refresh=timedelta(hours=6), rendered=kept)
+    assert len(kept.added) == len(parse(afresh).walk("VEVENT"))
+    again = RenderedVevents(known=dict(kept.known))
+    reused = render_calendar(events, networks=NETWORKS, name="Netzwerktimer – Test, Thüringen", refresh=timedelta(hours=6), rendered=again)
+    assert reused == afresh and again.added == {} and again.unused() == set()
+
+
+def test_a_changed_event_or_renamed_network_is_rendered_anew_and_its_old_vevent_is_unused():
+    events = sample()
+    kept = RenderedVevents()
+    render_calendar(events, networks=NETWORKS, name="x", refresh=timedelta(hours=6), rendered=kept)
+    changed = [replace(events[0], event=replace(events[0].event, title="Neuer Titel"), sequence=events[0].sequence + 1), *events[1:]]
+    again = RenderedVevents(known=dict(kept.known))
+    data = render_calendar(changed, networks=NETWORKS, name="x", refresh=timedelta(hours=6), rendered=again)
+    assert len(again.added) == 1 and len(again.unused()) == 1 and b"SUMMARY:Neuer Titel" in data
+    renamed = {**NETWORKS, "ccit": NETWORKS["ccit"].model_copy(update={"short": "CCIT-neu"})}
+    third = RenderedVevents(known=dict(kept.known))
+    data = render_calendar(events, networks=renamed, name="x", refresh=timedelta(hours=6), rendered=third)
+    assert third.added and b"CCIT-neu" in data
+    assert data == render_calendar(events, networks=renamed, name="x", refresh=timedelta(hours=6))
+
+
 def test_no_now_timestamps():
     data = render(sample())
     stamps = set(re.findall(rb"\r\n(?:DTSTAMP|LAST-MODIFIED):(\S+)\r\n", data))
@@ -304,6 +331,18 @@ def test_injection_stays_inside_its_property():
     assert "END:VCALENDAR" in str(inject["DESCRIPTION"])
     assert "URL" not in inject  # javascript: is not a link
     assert "Quelle" not in str(inject["DESCRIPTION"])
+
+
+def test_title_with_crlf_cannot_add_an_event_to_the_ics():
+    # Straight into the exporter, past normalize (which folds a title to one line already).
+    description = 'Preis; 10,00 € \\ ermäßigt, "Tagesticket"\r\nZweite Zeile\nEND:VEVENT\rBEGIN:VEVENT\n'
+    event = ev("crlf", datetime(2030, 3, 5, 10, tzinfo=BERLIN), datetime(2030, 3, 5, 12, tzinfo=BERLIN),
+               title="Workshop\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nSUMMARY:evil", description=description,
+               location="Erfurt\r\nEND:VCALENDAR")
+    (only,) = parse(render([stored(event)])).walk("VEVENT")
+    assert str(only["SUMMARY"]) == "Workshop END:VEVENT BEGIN:VEVENT SUMMARY:evil"
+    assert str(only["LOCATION"]) == "Erfurt END:VCALENDAR"
+    assert str(only["DESCRIPTION"]) == 'Preis; 10,00 € \\ ermäßigt, "Tagesticket"\nZweite Zeile\nEND:VEVENT\nBEGIN:VEVENT\n\nNetzwerk: CCIT'
 
 
 def test_text_fields():

@@ -40,7 +40,7 @@ HOME = BASE + "/wp-tec"
 API_URL = HOME + "/wp-json/tribe/events/v1/events"
 PAGE2_URL = HOME + "/wp-json/tribe/events/v1/events/?" + PAGE2_QUERY
 CTX = ExtractContext(url=API_URL, timezone=BERLIN, now=NOW)
-FAST = dict(timeout=2.0, backoff=0.05, retries=1, max_retry_after=5.0, per_host_concurrency=2)
+FAST = dict(timeout=2.0, backoff=0.05, retries=1, max_retry_after=5.0, per_host_concurrency=2, allow_private_networks=True)
 
 
 def served(path: Path, base: str = BASE) -> bytes:

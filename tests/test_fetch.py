@@ -17,7 +17,8 @@ from aggregator.fetch import CacheState, Fetcher, FetchResult, parse_retry_after
 CAL = "/_fetch/calendar.ics"
 CAL_FILE = Path(__file__).parent / "fixtures" / "sites" / "_fetch" / "calendar.ics"
 
-FAST = dict(timeout=1.0, backoff=0.05, retries=2, max_retry_after=5.0, per_host_concurrency=2)
+# allow_private_networks: the fixture server is on 127.0.0.1 (tests/test_net_guard.py tests the refusal).
+FAST = dict(timeout=1.0, backoff=0.05, retries=2, max_retry_after=5.0, per_host_concurrency=2, allow_private_networks=True)
 
 
 def settings(**overrides) -> Settings:

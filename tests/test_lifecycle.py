@@ -22,6 +22,7 @@ THEEN_ICS = (SITES / "theen" / "termine.ics").read_bytes()
 
 CONFIG = """
 [settings]
+allow_private_networks = true
 timeout = 2
 retries = 0
 vanished_grace = "14d"

@@ -124,3 +124,30 @@ def test_record_fetch_keeps_cache_state_only_from_good_fetches(store: Store):
 def test_unknown_source_has_an_empty_state(store: Store):
     st = store.source_state("nope")
     assert st.etag is None and st.last_fetch_at is None and st.event_count == 0
+
+
+def test_two_runs_saving_the_same_new_published_entries_at_once_both_succeed(store: Store):
+    """``serve`` computes the publication in a request while the scheduler publishes: both may
+    find an entry new and insert it; the loser must not fail (it was a 500 on /events.json)."""
+    import threading
+
+    from aggregator.store.repo import PublishedState
+
+    now = datetime(2025, 11, 1, tzinfo=timezone.utc)
+    states = [PublishedState(f"uid{i}@netzwerktimer", "", "hash", 0, now, now) for i in range(200)]
+    barrier, errors = threading.Barrier(2), []
+
+    def save():
+        barrier.wait()
+        try:
+            store.save_published(states)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=save) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(store.published_states()) == 200

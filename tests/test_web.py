@@ -8,6 +8,7 @@ import icalendar
 import pytest
 from starlette.testclient import TestClient
 
+from aggregator.pipeline import publish
 from aggregator.web import create_app
 from tests.support.shared import ics_check
 from tests.support.web import refreshed_sites
@@ -137,3 +138,22 @@ def test_json_is_still_compressed_when_asked(client):
     resp = client.get("/status", headers=GZIP)
     assert resp.status_code == 200 and len(resp.json()["sources"]) == 4
     assert resp.headers.get("content-encoding") == "gzip"
+
+
+def test_every_reader_works_on_a_database_that_refuses_writes(app_env):
+    """The scheduler is the only writer in ``serve``: a GET that wrote (publication
+    state, conflict lifecycle) could collide with a running refresh over a row."""
+    from sqlalchemy import event
+
+    config, deployment, store = app_env
+    publish(config, store, deployment, now=NOW)
+    store.engine.dispose()
+    event.listen(store.engine, "connect", lambda conn, _: conn.execute("PRAGMA query_only = ON"))
+    with TestClient(create_app(config, deployment, store, clock=lambda: NOW)) as c:
+        for path in ("/calendar.ics", "/calendar.ics?network=medways", "/networks/theen.ics", "/conflicts.ics",
+                     "/events.json", "/conflicts.json", "/feed.atom", "/", "/?view=month", "/check?date=2025-11-26",
+                     "/status", "/metrics", "/readyz"):
+            resp = c.get(path)
+            assert resp.status_code == 200, (path, resp.text[:500])
+    with pytest.raises(Exception, match="readonly"), store.engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM conflicts")  # the guard itself works

@@ -21,6 +21,7 @@ from aggregator.merge import publication
 from aggregator.pipeline import refresh, select_sources
 from aggregator.store import Store
 from aggregator.web_api import api_routes, openapi_document
+from tests.support.web import view_of
 from tests.support.web import refreshed_sites
 from tests.test_end_to_end import EXPECTED_TITLES, NOW, write_config
 
@@ -36,7 +37,7 @@ def app_env(tmp_path, sites_server):
 @pytest.fixture
 def client(app_env):
     config, deployment, store = app_env
-    with TestClient(Starlette(routes=api_routes(config, deployment, store, clock=lambda: NOW))) as c:
+    with TestClient(Starlette(routes=api_routes(config, store, view_of(config, deployment, store), clock=lambda: NOW))) as c:
         yield c
 
 
@@ -229,7 +230,7 @@ def test_atom_feed_newest_first_across_refreshes(tmp_path, sites_server):
         refresh(config, store, deployment, select_sources(config, early), now=NOW - timedelta(days=3))
         refresh(config, store, deployment, select_sources(config, ids), now=NOW)
         later = NOW + timedelta(hours=1)
-        with TestClient(Starlette(routes=api_routes(config, deployment, store, clock=lambda: later))) as c:
+        with TestClient(Starlette(routes=api_routes(config, store, view_of(config, deployment, store), clock=lambda: later))) as c:
             feed = feedparser.parse(c.get("/feed.atom").content)
         assert not feed.bozo
         items = {i.uid: i for i in publication(config, store, later)}

@@ -20,6 +20,7 @@ from aggregator.merge import publication
 from aggregator.pipeline import refresh, select_sources
 from aggregator.store import Store
 from aggregator.web_ops import ops_routes
+from tests.support.web import view_of
 from tests.support.web import refreshed_sites
 from tests.test_end_to_end import NOW
 
@@ -32,7 +33,7 @@ def app_env(tmp_path, sites_server):
 
 
 def client_for(config, deployment, store) -> TestClient:
-    return TestClient(Starlette(routes=ops_routes(config, deployment, store, lambda: NOW)))
+    return TestClient(Starlette(routes=ops_routes(config, deployment, store, view_of(config, deployment, store), lambda: NOW)))
 
 
 def samples(text: str) -> dict[tuple[str, tuple], float]:

@@ -22,6 +22,7 @@ from starlette.testclient import TestClient
 
 from aggregator import merge
 from aggregator.web_page import page_routes
+from tests.support.web import view_of
 from tests.support.shared import IN_CI
 from tests.support.web import refreshed_sites
 
@@ -46,7 +47,7 @@ def page_env(tmp_path, sites_server):
 
 
 def make_app(config, deployment, store, now=FROZEN) -> Starlette:
-    return Starlette(routes=page_routes(config, deployment, store, lambda: now))
+    return Starlette(routes=page_routes(config, store, view_of(config, deployment, store), lambda: now))
 
 
 @pytest.fixture
@@ -206,19 +207,19 @@ def test_check_rejects_bad_input_with_a_message(client, params):
 
 
 def test_hostile_title_is_escaped(page_env, monkeypatch):
-    import aggregator.web_page as web_page
+    import aggregator.published_view as published_view
 
     real = merge.publication
 
-    def hostile(config, store, now):
+    def hostile(config, store, now, **kw):
         out = []
-        for item in real(config, store, now):
+        for item in real(config, store, now, **kw):
             if item.event.title == MV:
                 item = replace(item, event=replace(item.event, title=HOSTILE, location='"><iframe src=//evil.example>', url="javascript:alert(2)"))
             out.append(item)
         return out
 
-    monkeypatch.setattr(web_page, "publication", hostile)
+    monkeypatch.setattr(published_view, "publication", hostile)
     with TestClient(make_app(*page_env, now=NOVEMBER)) as c:
         for resp in (c.get("/"), c.get("/", params={"view": "month", "month": "2025-11"})):
             html = ok(resp)

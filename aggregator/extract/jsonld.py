@@ -205,7 +205,9 @@ def _parse_tree(text: str):
 
     # Re-encoded as UTF-8 with the parser told so: lxml refuses str input that
     # carries an XML encoding declaration, and libxml2 then guesses nothing.
-    parser = lxml.html.HTMLParser(encoding="utf-8", remove_comments=False)
+    # An HTML parser expands no entities a page declares and loads no DTD; no_network
+    # (lxml's default, spelt out) keeps it so (tests/test_hostile_input.py).
+    parser = lxml.html.HTMLParser(encoding="utf-8", remove_comments=False, no_network=True)
     data = text.encode("utf-8", "replace")
     try:
         tree = lxml.html.fromstring(data, parser=parser)

@@ -14,12 +14,12 @@ from zoneinfo import ZoneInfo
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import create_engine, event, func, select
+from sqlalchemy import create_engine, delete, event, func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from aggregator.model import Event, StoredEvent, When
-from aggregator.store.tables import ConflictRow, EventRow, FetchRow, PublishedRow, SourceRow
+from aggregator.store.tables import ConflictRow, EventRow, FetchRow, PublishedRow, RenderedRow, SourceRow
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -231,16 +231,17 @@ class Store:
         after ``since`` (the merge step decides about grace and retention)."""
         with self._session() as s:
             ends = func.coalesce(EventRow.end_utc, EventRow.start_utc)
-            q = select(EventRow).where(EventRow.gone_at.is_(None) | (ends >= since) | EventRow.rrule.is_not(None)).order_by(EventRow.id)
-            return [Member(r.id, _stored(r).event, r.merged_uid, r.first_seen, r.last_modified, r.gone_at) for r in s.scalars(q)]
+            # Plain rows, not ORM objects: this reads every event on each publication.
+            q = select(EventRow.__table__).where(EventRow.gone_at.is_(None) | (ends >= since) | EventRow.rrule.is_not(None)).order_by(EventRow.id)
+            return [Member(r.id, _stored(r).event, r.merged_uid, r.first_seen, r.last_modified, r.gone_at) for r in s.execute(q)]
 
     def set_merged_uids(self, changes: dict[int, str]) -> None:
         """Record the cluster UID of events whose UID changed (nothing else is written)."""
         if not changes:
             return
         with self._session.begin() as s:
-            for row_id, uid in changes.items():
-                s.get(EventRow, row_id).merged_uid = uid
+            # One executemany by primary key: a first publication touches every row.
+            s.execute(update(EventRow), [{"id": row_id, "merged_uid": uid} for row_id, uid in changes.items()])
 
     def published_states(self) -> dict[tuple[str, str], PublishedState]:
         with self._session() as s:
@@ -250,15 +251,49 @@ class Store:
             }
 
     def save_published(self, states: list[PublishedState]) -> None:
-        """Insert or update these published states."""
+        """Insert or update these published states.
+
+        Safe when another thread or process saves the same new entries at the same time
+        (``serve`` publishes from the scheduler while a request computes the publication):
+        the unique key lets one insert win, and the other run saves again, as updates.
+        """
+        from sqlalchemy.exc import IntegrityError
+
         if not states:
             return
+        rows = [{"uid": st.uid, "recurrence_id": st.recurrence_id, "content_hash": st.content_hash, "sequence": st.sequence,
+                 "first_seen": st.first_seen, "last_modified": st.last_modified} for st in states]
+        for attempt in range(3):
+            try:
+                with self._session.begin() as s:
+                    # Bulk statements, not a row object each: a first publication writes every entry.
+                    existing = {(u, r) for u, r in s.execute(select(PublishedRow.uid, PublishedRow.recurrence_id))}
+                    new = [r for r in rows if (r["uid"], r["recurrence_id"]) not in existing]
+                    old = [r for r in rows if (r["uid"], r["recurrence_id"]) in existing]
+                    if new:
+                        s.execute(insert(PublishedRow), new)
+                    if old:
+                        s.execute(update(PublishedRow), old)
+                return
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+
+    def rendered_vevents(self) -> dict[str, bytes]:
+        """key → VEVENT bytes, as the last publish left them (``exporters.ics.RenderedVevents``)."""
+        with self._session() as s:
+            return {k: bytes(v) for k, v in s.execute(select(RenderedRow.key, RenderedRow.ics))}
+
+    def save_rendered_vevents(self, added: dict[str, bytes], unused: set[str]) -> None:
+        """Keep the newly rendered VEVENTs and forget the ones the calendar no longer uses."""
+        if not added and not unused:
+            return
         with self._session.begin() as s:
-            for st in states:
-                row = s.get(PublishedRow, (st.uid, st.recurrence_id)) or PublishedRow(uid=st.uid, recurrence_id=st.recurrence_id)
-                row.content_hash, row.sequence = st.content_hash, st.sequence
-                row.first_seen, row.last_modified = st.first_seen, st.last_modified
-                s.add(row)
+            if added:
+                s.execute(insert(RenderedRow), [{"key": k, "ics": v} for k, v in added.items()])
+            stale = sorted(unused)
+            for i in range(0, len(stale), 500):
+                s.execute(delete(RenderedRow).where(RenderedRow.key.in_(stale[i:i + 500])))
 
     # --- conflicts ------------------------------------------------------
 
@@ -301,6 +336,11 @@ class Store:
                 }
                 for r in s.scalars(select(ConflictRow).order_by(ConflictRow.starts_at, ConflictRow.id))
             ]
+
+    def conflict_hashes(self) -> dict[str, tuple[str, str | None]]:
+        """id → (content hash, acknowledged content hash or None), for read-only lifecycle views."""
+        with self._session() as s:
+            return {cid: (h, ack) for cid, h, ack in s.execute(select(ConflictRow.id, ConflictRow.content_hash, ConflictRow.ack_hash))}
 
     def acknowledge_conflict(self, conflict_id: str, note: str, now: datetime) -> bool:
         """Mark a conflict as known and intended (until either side changes); False if unknown."""

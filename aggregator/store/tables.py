@@ -9,6 +9,7 @@ from sqlalchemy import (
     false,
     JSON,
     Boolean,
+    LargeBinary,
     Date,
     DateTime,
     Float,
@@ -111,6 +112,16 @@ class PublishedRow(Base):
     sequence: Mapped[int] = mapped_column(Integer, default=0)
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
     last_modified: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RenderedRow(Base):
+    """One VEVENT as last written to the calendar, by a key over everything it is made of:
+    publishing reuses it instead of serialising the event again."""
+
+    __tablename__ = "rendered_vevents"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ics: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class ConflictRow(Base):

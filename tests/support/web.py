@@ -9,6 +9,7 @@ from pathlib import Path
 
 from aggregator.config import Config, Deployment, load_config
 from aggregator.pipeline import refresh, select_sources
+from aggregator.published_view import PublishedView
 from aggregator.store import Store
 from tests.test_end_to_end import write_config
 
@@ -27,3 +28,8 @@ def refreshed_sites(tmp_path: Path, sites_server, now: datetime) -> Iterator[tup
         yield config, deployment, store
     finally:
         store.close()
+
+
+def view_of(config: Config, deployment: Deployment, store: Store) -> PublishedView:
+    """The read-only publication view ``create_app`` gives its routes."""
+    return PublishedView(config, store, deployment.public_dir / "calendar.ics")
