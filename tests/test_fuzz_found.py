@@ -260,3 +260,11 @@ def test_jsonld_a_classic_microformat_class_with_a_control_character_is_left_out
             f'<div class="location vcard"><span class="{odd}">Bagdad</span></div></div>').encode()
     result = check_extractor("found", jsonld.extract, page)
     assert [(e.title, e.start) for e in result.events] == [("Ignite", datetime(2025, 10, 18, 18))]
+
+
+def test_feed_feedparser_failing_on_a_broken_feed_is_an_extract_error():
+    # feedparser's strict parser called int(None) for an empty <width> inside a broken <image>
+    # (a title left open); a TypeError escaped the extractor
+    rss = (b'<?xml version="1.0"?><rss version="2.0"><channel>\n<title>/title>\n<url>http://x.example/i.gif</url>\n'
+           b"<width></width>\n</image>\n<item><title>Workshop am 14.10.2025</title></item>\n</channel>\n</rss>\n")
+    assert check_extractor("found", feed.extract, rss) is None

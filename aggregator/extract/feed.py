@@ -69,8 +69,8 @@ def _extract(body: bytes, ctx: ExtractContext) -> Extraction:
     # and parses with external entities off (so no XXE, no DTD fetched).
     try:
         parsed = feedparser.parse(io.BytesIO(body))
-    except (ValueError, OverflowError, UnicodeError) as exc:  # its loose parser on what the above cannot see (UTF-16)
-        raise ExtractError(f"not readable as an RSS/Atom feed: {type(exc).__name__}: {exc}") from exc
+    except Exception as exc:  # feedparser's own bugs on broken feeds (int(None) for an empty <width>, chr() in UTF-16)
+        raise ExtractError(f"not readable as an RSS/Atom feed (feedparser failed: {type(exc).__name__}: {exc})") from exc
     version = parsed.get("version") or ""
     entries = parsed.get("entries") or []
     problem = _bozo_reason(parsed)
