@@ -20,9 +20,10 @@ from dataclasses import dataclass, replace
 from urllib.parse import urlsplit, urlunsplit
 
 from bs4 import BeautifulSoup
+from bs4.exceptions import ParserRejectedMarkup
 
 from aggregator.extract import DEFAULT_MAX_HTML_NODES, ExtractContext, ExtractError, extract
-from aggregator.extract.markup import count_elements
+from aggregator.extract.markup import count_elements, soup
 from aggregator.fetch import Fetcher, FetchResult
 from aggregator.urls import http_url, join
 
@@ -86,7 +87,10 @@ def candidates_in(body: bytes, url: str, *, max_nodes: int = DEFAULT_MAX_HTML_NO
     else:
         # a page too big to parse is not searched for links; its markup is still sniffed below
         if count_elements(body[:5_000_000], max_nodes) <= max_nodes:
-            _add_links(BeautifulSoup(body[:5_000_000], "html.parser"), add)
+            try:
+                _add_links(soup(body[:5_000_000]), add)
+            except ParserRejectedMarkup:
+                pass  # no links to be had from it; its markup is still sniffed below
         if _EVENT_MARKUP.search(body[:5_000_000]):
             add("jsonld", url, "schema.org events in the page's markup")
     return list(found.values())

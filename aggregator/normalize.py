@@ -17,9 +17,10 @@ from datetime import date, datetime, timedelta, timezone
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
-from bs4 import BeautifulSoup
+from bs4.exceptions import ParserRejectedMarkup
 
-from aggregator.extract.markup import strip_if_huge
+from aggregator.extract.markup import soup as markup_soup
+from aggregator.extract.markup import strip_if_huge, strip_tags
 from aggregator.model import STATUSES, Event, RawEvent, When
 from aggregator.urls import join
 
@@ -79,16 +80,8 @@ def clean_text(value: str | None, *, single_line: bool = False) -> str:
     if not value:
         return ""
     text = str(value)
-    if _LOOKS_LIKE_HTML.search(text) and (stripped := strip_if_huge(text)) is not None:
-        text = stripped  # too many tags for a tree: cut them out instead (memory)
-    elif _LOOKS_LIKE_HTML.search(text):
-        soup = BeautifulSoup(text, "html.parser")
-        for tag in soup(["script", "style"]):
-            tag.decompose()
-        for tag in soup.find_all(_BLOCK_TAGS):
-            tag.insert_before("\n")
-            tag.insert_after("\n")
-        text = html.unescape(soup.get_text())
+    if _LOOKS_LIKE_HTML.search(text):
+        text = _markup_to_text(text)
     text = unicodedata.normalize("NFC", _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n")))
     text = text.replace("\u00a0", " ").replace("\u200b", "")
     if single_line:
@@ -96,6 +89,24 @@ def clean_text(value: str | None, *, single_line: bool = False) -> str:
     lines = [" ".join(line.split()) for line in text.split("\n")]
     out = re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
     return out.strip()
+
+
+def _markup_to_text(text: str) -> str:
+    """The text of an HTML fragment, a line break around each block. Without a tree when
+    it has too many tags (memory) or the parser rejects it: then the tags are cut out."""
+    stripped = strip_if_huge(text)
+    if stripped is not None:
+        return stripped
+    try:
+        soup = markup_soup(text)
+    except ParserRejectedMarkup:
+        return strip_tags(text)
+    for tag in soup(["script", "style"]):
+        tag.decompose()
+    for tag in soup.find_all(_BLOCK_TAGS):
+        tag.insert_before("\n")
+        tag.insert_after("\n")
+    return html.unescape(soup.get_text())
 
 
 def canonical_url(url: str | None, base_url: str = "") -> str:

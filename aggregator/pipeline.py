@@ -201,6 +201,12 @@ async def _gather(config: Config, sources: list[Source], items, now: datetime) -
             except TimeoutError:
                 reason = (f"took longer than source_timeout ({_duration(limits.source_timeout)}) to fetch and read; "
                           "nothing of this run is stored, the last good events stay")
+            except Exception as exc:  # a bug in crawling one source must not cost the others their run
+                log.exception("crawling source %s failed unexpectedly", source_id)
+                reason = f"internal error: {type(exc).__name__}: {exc}"
+            else:
+                reason = None
+            if reason is not None:  # failed: nothing of this run is stored, the cache state is not advanced
                 if gathered.fetch.outcome == "fetched":  # read in time, but its pages were not
                     gathered.extraction, gathered.error = None, reason
                 else:

@@ -312,3 +312,23 @@ def test_keep_nearest_prefers_upcoming_by_start_then_recent_past_and_keeps_the_o
     assert [e.source_uid for e in keep_nearest(events, 2, NOW)] == ["series", "series"]
     assert [e.source_uid for e in keep_nearest(events, 1, NOW)] == ["soon"]  # a series does not fit in part
     assert keep_nearest(events, 6, NOW) == events
+
+
+def test_a_bug_while_crawling_one_source_costs_only_that_source(site, monkeypatch):
+    # an exception other than ExtractError from the crawl (a parser's own error, a bug)
+    # used to end the whole refresh, every source with it
+    import aggregator.pipeline as pipeline
+
+    real = pipeline.crawl
+
+    async def crawl(kind, first, ctx, fetcher, **kw):
+        if "broken" in ctx.url:
+            raise RuntimeError("a bug")
+        return await real(kind, first, ctx, fetcher, **kw)
+
+    monkeypatch.setattr(pipeline, "crawl", crawl)
+    good = site.file("good.ics", calendar(vevent("g", "20251001T080000Z", "G")))
+    broken = site.file("broken.ics", calendar(vevent("b", "20251001T080000Z", "B")))
+    site.configure([dict(id="broken", network="a", kind="ics", url=broken), dict(id="good", network="b", kind="ics", url=good)])
+    report = site.refresh()
+    assert [(r.outcome, r.error) for r in report.sources] == [("error", "internal error: RuntimeError: a bug"), ("fetched", None)]

@@ -221,3 +221,50 @@ def test_feed_a_character_reference_that_names_no_character_is_replaced(ref):
     assert [e.title for e in result.events] == ["Workshop \ufffd"]
     page = b"<head>" + ref + b"<title>Document Moved</title></head><body><h1>Object Moved</h1></body>"
     assert check_extractor("found", feed.extract, page) is None  # not a feed: an ExtractError, nothing else
+
+
+# --- markup html.parser rejects --------------------------------------------------------------------------
+
+REJECTED = ["<![[[[[[[[[[DOCTYPE x>", "<![foo[ x ]]>", "<![ x]]>"]
+
+
+@pytest.mark.parametrize("odd", REJECTED)
+def test_html_a_declaration_html_parser_rejects_does_not_cost_the_page(odd):
+    # bs4 raised ParserRejectedMarkup (html.parser's _markupbase: AssertionError) for the whole page
+    page = f'<html><body>{odd}<div class="ev"><h3>Workshop</h3><span class="d">14.10.2025</span></div></body></html>'.encode()
+    result = check_extractor("found", html.extract, page, context(options={"item": ".ev", "title": "h3", "date": ".d"}))
+    assert [e.title for e in result.events] == ["Workshop"]
+
+
+@pytest.mark.parametrize("odd", REJECTED)
+def test_text_with_a_declaration_html_parser_rejects_is_still_cleaned(odd):
+    from aggregator.extract.feed import html_to_text
+    from aggregator.normalize import clean_text
+
+    assert clean_text(f"<p>Workshop</p>{odd}").startswith("Workshop")
+    assert html_to_text(f"<p>Workshop</p>{odd}").startswith("Workshop")
+
+
+def test_ics_a_recurrence_id_in_year_1_east_of_utc_does_not_fail_the_calendar():
+    # its key overflowed: astimezone(UTC) of 0001-01-01 00:00 Europe/Berlin
+    body = calendar(GOOD, b"BEGIN:VEVENT\r\nUID:good\r\nDTSTART:20250901T100000Z\r\nRECURRENCE-ID;TZID=Europe/Berlin:00010101T000000\r\n"
+                          b"SUMMARY:x\r\nEND:VEVENT\r\n")
+    result = check_extractor("found", ics.extract, body)
+    assert result is not None and "good" in {e.source_uid for e in result.events}
+
+
+def test_jsonld_a_classic_microformat_class_with_a_control_character_is_left_out():
+    odd = "\x01n org"
+    # lxml refused to write the modernized class attribute: "All strings must be XML compatible"
+    page = (f'<div class="vevent"><span class="summary">Ignite</span><abbr class="dtstart" title="20251018T180000">x</abbr>'
+            f'<div class="location vcard"><span class="{odd}">Bagdad</span></div></div>').encode()
+    result = check_extractor("found", jsonld.extract, page)
+    assert [(e.title, e.start) for e in result.events] == [("Ignite", datetime(2025, 10, 18, 18))]
+
+
+def test_feed_feedparser_failing_on_a_broken_feed_is_an_extract_error():
+    # feedparser's strict parser called int(None) for an empty <width> inside a broken <image>
+    # (a title left open); a TypeError escaped the extractor
+    rss = (b'<?xml version="1.0"?><rss version="2.0"><channel>\n<title>/title>\n<url>http://x.example/i.gif</url>\n'
+           b"<width></width>\n</image>\n<item><title>Workshop am 14.10.2025</title></item>\n</channel>\n</rss>\n")
+    assert check_extractor("found", feed.extract, rss) is None

@@ -22,19 +22,19 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-import warnings as _warnings
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 
 import feedparser
-from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
+from bs4.exceptions import ParserRejectedMarkup
 from dateutil.parser import isoparse
 
 from aggregator.extract import ExtractContext, ExtractError, Extraction, guarded
-from aggregator.extract.markup import strip_if_huge
-from aggregator.urls import join
+from aggregator.extract.markup import soup as markup_soup
+from aggregator.extract.markup import strip_if_huge, strip_tags
 from aggregator.german_dates import CANCEL_TITLE_RE, POSTPONE_TITLE_RE, DateMatch, find_dates
 from aggregator.model import RawEvent
+from aggregator.urls import join
 
 EV_NS = "http://purl.org/rss/1.0/modules/event/"
 XCAL_NS = "urn:ietf:params:xml:ns:xcal"
@@ -69,8 +69,8 @@ def _extract(body: bytes, ctx: ExtractContext) -> Extraction:
     # and parses with external entities off (so no XXE, no DTD fetched).
     try:
         parsed = feedparser.parse(io.BytesIO(body))
-    except (ValueError, OverflowError, UnicodeError) as exc:  # its loose parser on what the above cannot see (UTF-16)
-        raise ExtractError(f"not readable as an RSS/Atom feed: {type(exc).__name__}: {exc}") from exc
+    except Exception as exc:  # feedparser's own bugs on broken feeds (int(None) for an empty <width>, chr() in UTF-16)
+        raise ExtractError(f"not readable as an RSS/Atom feed (feedparser failed: {type(exc).__name__}: {exc})") from exc
     version = parsed.get("version") or ""
     entries = parsed.get("entries") or []
     problem = _bozo_reason(parsed)
@@ -342,9 +342,10 @@ def html_to_text(html: str) -> str:
     stripped = strip_if_huge(html)  # a fragment of too many tags is not worth a tree (memory)
     if stripped is not None:
         return " ".join(stripped.split())
-    with _warnings.catch_warnings():
-        _warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
-        soup = BeautifulSoup(html, "html.parser")
+    try:
+        soup = markup_soup(html)
+    except ParserRejectedMarkup:  # then no tree: the tags cut out
+        return " ".join(strip_tags(html).split())
     for bad in soup(["script", "style"]):
         bad.decompose()
     for br in soup.find_all("br"):

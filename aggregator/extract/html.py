@@ -38,18 +38,19 @@ from __future__ import annotations
 import hashlib
 import importlib
 import re
-import warnings as _warnings
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 import soupsieve
-from bs4 import BeautifulSoup, Comment, MarkupResemblesLocatorWarning, NavigableString, Tag
+from bs4 import BeautifulSoup, Comment, NavigableString, Tag
 from bs4.element import CData, Declaration, Doctype, ProcessingInstruction
+from bs4.exceptions import ParserRejectedMarkup
 from dateutil.parser import isoparse
 
 from aggregator.extract import DEFAULT_MAX_HTML_NODES, ExtractContext, ExtractError, Extraction, guarded
 from aggregator.extract.charset import decode_markup
 from aggregator.extract.markup import refuse_huge_html
+from aggregator.extract.markup import soup as markup_soup
 from aggregator.german_dates import CANCEL_TITLE_RE, POSTPONE_TITLE_RE
 from aggregator.german_dates import DateMatch, find_dates, year_from_heading
 from aggregator.model import RawEvent
@@ -314,9 +315,10 @@ def parse_html(body: bytes, *, max_nodes: int = DEFAULT_MAX_HTML_NODES) -> Beaut
     if not re.search(rb"<(?:[a-zA-Z][a-zA-Z0-9]*[\s/>]|!doctype)", body[:65536], re.I):
         raise ExtractError("not an HTML page: no markup found")
     refuse_huge_html(body, max_nodes)
-    with _warnings.catch_warnings():
-        _warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
-        soup = BeautifulSoup(decode_markup(body), "html.parser")
+    try:
+        soup = markup_soup(decode_markup(body))
+    except ParserRejectedMarkup as exc:
+        raise ExtractError(f"not an HTML page the parser can read: {exc}") from exc
     if soup.find(True) is None:
         raise ExtractError("not an HTML page: no elements")
     return soup

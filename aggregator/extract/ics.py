@@ -335,7 +335,10 @@ def _before(a: When, b: When) -> bool:
 
 def _rid_key(value: When) -> str:
     if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(UTC).isoformat()
+        try:
+            return value.astimezone(UTC).isoformat()
+        except OverflowError:  # year 1 east of UTC: a key is all it must be (normalize drops the event)
+            return value.isoformat()
     return value.isoformat()
 
 

@@ -639,6 +639,9 @@ def _classic_map() -> dict:
 
 
 _REL_TAG = " rel=tag"  # a key no class name can match: the root's rel=tag links are categories
+# What lxml refuses to write into an attribute (an HTML parser keeps it when reading):
+# control characters, U+FFFE/U+FFFF and lone surrogates. No class name holds one.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
 def _modernize(tree) -> None:
@@ -678,7 +681,7 @@ def _modernize(tree) -> None:
                 if "tag" in (classic[old_root].get("rels") or {}):
                     child_rules[_REL_TAG] = ["p-category"]
         if new != classes:
-            el.set("class", " ".join(new))
+            el.set("class", " ".join(c for c in new if not _NOT_XML.search(c)))
         stack.extend((child, child_rules) for child in el)
 
 

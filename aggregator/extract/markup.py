@@ -5,16 +5,27 @@ BeautifulSoup and lxml need some hundred bytes to a few KB per element; a
 start tags with C-level ``count`` passes (no tree, no list of matches) and
 refuses a page over the cap; ``strip_if_huge`` does the same for a fragment
 (an event's description), where the text is still wanted.
+
+``soup`` parses with BeautifulSoup's ``html.parser`` and survives what that
+parser rejects outright.
 """
 
 from __future__ import annotations
 
 import html
 import re
+import warnings
+
+from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
+from bs4.exceptions import ParserRejectedMarkup
 
 from aggregator.extract import DEFAULT_MAX_HTML_NODES, LimitExceeded
 
 _ANY_TAG_TEXT = re.compile(r"<[^>]*>?")
+# "<!" that opens no comment: a declaration or marked section ("<!DOCTYPE", "<![CDATA[",
+# "<![if"), where html.parser rejects the whole page for one it does not know
+_DECLARATION_BYTES = re.compile(rb"<!(?!--)")
+_DECLARATION_TEXT = re.compile(r"<!(?!--)")
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 # Of a fragment too big for a tree, this much is read: more than any field keeps
 # (descriptions 10,000 characters, a detail page's text 200,000).
@@ -53,4 +64,25 @@ def strip_if_huge(fragment: str, limit: int = DEFAULT_MAX_HTML_NODES) -> str | N
     else None, and the caller parses it properly."""
     if count_elements(fragment, limit) <= limit:
         return None
+    return strip_tags(fragment)
+
+
+def strip_tags(fragment: str) -> str:
+    """The text of the first ``MAX_FRAGMENT_TEXT`` characters of ``fragment``, its tags cut
+    out by a regex and its entities decoded: for markup no tree should be built of."""
     return html.unescape(_ANY_TAG_TEXT.sub(" ", fragment[:MAX_FRAGMENT_TEXT]))
+
+
+def soup(markup: bytes | str) -> BeautifulSoup:
+    """``markup`` parsed by BeautifulSoup's ``html.parser``. Markup it rejects (an odd
+    declaration or marked section such as ``<![[[DOCTYPE``: its ``_markupbase`` raises)
+    is parsed again with every ``<!`` that opens no comment escaped as text, since
+    declarations hold no content; ``ParserRejectedMarkup`` only when that fails too."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
+        try:
+            return BeautifulSoup(markup, "html.parser")
+        except ParserRejectedMarkup:
+            if isinstance(markup, bytes):
+                return BeautifulSoup(_DECLARATION_BYTES.sub(b"&lt;!", markup), "html.parser")
+            return BeautifulSoup(_DECLARATION_TEXT.sub("&lt;!", markup), "html.parser")

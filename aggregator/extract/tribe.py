@@ -48,9 +48,9 @@ import zoneinfo
 from datetime import date, datetime, timedelta, timezone, tzinfo
 
 from aggregator.extract import ExtractContext, ExtractError, Extraction, guarded
-from aggregator.urls import http_url, join
 from aggregator.german_dates import CANCEL_TITLE_RE, POSTPONE_TITLE_RE
 from aggregator.model import RawEvent
+from aggregator.urls import http_url, join
 
 # Entries skipped for a broken record are named one by one up to this many.
 MAX_ITEM_WARNINGS = 20
