@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Literal
 
 from aggregator.config import ConfigError
+from exporters.files import remove_stale_temps
 
 log = logging.getLogger(__name__)
 
@@ -342,6 +343,7 @@ def _write_outbox(message: EmailMessage, outbox: Path) -> Path:
     name = _outbox_name(message)
     try:
         outbox.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(outbox, ".")  # left by a run killed while writing
         fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=outbox)
         try:
             with os.fdopen(fd, "wb") as fh:

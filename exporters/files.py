@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from pathlib import Path
+
+STALE_TEMP_SECONDS = 600  # a temporary file this old belongs to a write that was killed
 
 
 def write_atomic(path: Path, data: bytes) -> bool:
@@ -15,7 +18,8 @@ def write_atomic(path: Path, data: bytes) -> bool:
     subscriber's client reads either the old or the new file, never a mix.
     When ``path`` already holds exactly ``data`` nothing is written and its
     mtime stays as it was (HTTP ``Last-Modified`` and ETags stay valid);
-    the result is then ``False``. Missing parent folders are created.
+    the result is then ``False``. Missing parent folders are created; the
+    temporary files of earlier writes that were killed are removed.
     """
     path = Path(path)
     mode = 0o644
@@ -28,6 +32,7 @@ def write_atomic(path: Path, data: bytes) -> bool:
         if st.st_size == len(data) and path.read_bytes() == data:
             return False
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(path.parent, f".{path.name}.")
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     tmp = Path(tmp_name)
     try:
@@ -58,3 +63,23 @@ def _fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def remove_stale_temps(folder: Path, prefix: str, suffix: str = ".tmp", older_than: float = STALE_TEMP_SECONDS) -> int:
+    """Remove ``prefix…suffix`` files in ``folder`` older than ``older_than`` seconds: what a
+    write killed between creating its temporary file and renaming it left behind (a live
+    write's file is younger). Returns how many were removed; errors are ignored."""
+    removed = 0
+    limit = time.time() - older_than
+    try:
+        candidates = [p for p in folder.iterdir() if p.name.startswith(prefix) and p.name.endswith(suffix)]
+    except OSError:
+        return 0
+    for p in candidates:
+        try:
+            if p.stat().st_mtime < limit:
+                p.unlink()
+                removed += 1
+        except OSError:
+            pass
+    return removed

@@ -436,6 +436,19 @@ def test_write_atomic(tmp_path):
     assert path.stat().st_mode & 0o044 == 0o044  # readable by the web server
 
 
+def test_a_temporary_file_left_by_a_killed_write_is_removed_by_a_later_one(tmp_path):
+    # Found by the crash run: SIGKILL between creating the temporary file and renaming it.
+    path = tmp_path / "feed.ics"
+    stale, fresh, other = tmp_path / ".feed.ics.abc123.tmp", tmp_path / ".feed.ics.def456.tmp", tmp_path / ".other.ics.x.tmp"
+    for p in (stale, fresh, other):
+        p.write_bytes(b"BEGIN:VCALENDAR\r\n")
+    past = time.time() - 3600
+    os.utime(stale, (past, past))
+    os.utime(other, (past, past))
+    assert write_atomic(path, b"new") is True
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".feed.ics.def456.tmp", ".other.ics.x.tmp", "feed.ics"]
+
+
 def test_write_atomic_leaves_old_file_on_failure(tmp_path, monkeypatch):
     path = tmp_path / "feed.ics"
     path.write_bytes(b"old")

@@ -65,8 +65,9 @@ class ChaosReport:
     rounds: int = 0
     sources: int = len(SOURCES)
     events_published: int = 0
-    faults_injected: int = 0
+    faults_injected: int = 0  # fault episodes: one fault on one source for one to three rounds
     faults_by_type: dict[str, int] = field(default_factory=dict)
+    faulty_source_rounds: int = 0  # rounds × sources under a fault of their own
     events_lost: int = 0
     crashes: int = 0
     check_failures: int = 0
@@ -89,7 +90,7 @@ class ChaosReport:
         faults = ", ".join(f"{k} {v}" for k, v in sorted(self.faults_by_type.items()))
         return (
             f"chaos run, seed {self.seed}: {self.rounds} rounds over {self.sources} sources ({self.events_published} events "
-            f"published), {self.faults_injected} faults injected ({faults}); events lost: {self.events_lost}; crashes: "
+            f"published), {self.faults_injected} faults injected ({faults}; {self.faulty_source_rounds} source-rounds under a fault); events lost: {self.events_lost}; crashes: "
             f"{self.crashes}; failed checks: {self.check_failures}; ics-check runs: {self.ics_checks}; sources list runs: "
             f"{self.sources_list_checks}; memory {self.rss_mb_after_warm_up:.0f} MB after warm-up, {self.rss_mb_end:.0f} MB "
             f"at the end (growth {self.rss_growth_mb:+.1f} MB, limit {self.max_growth_mb:.0f}); {self.seconds:.0f} s on {self.database}"
@@ -189,6 +190,7 @@ class ChaosRun:
             self.report.faults_injected += 1
             self.report.faults_by_type[fault.name] = self.report.faults_by_type.get(fault.name, 0) + 1
         urls = {}
+        self.report.faulty_source_rounds += len(self.active)
         for sid, active in self.active.items():
             _paths_hit, url = active.fault.inject(self.server, by_id[sid])
             if url:
