@@ -33,7 +33,7 @@ from aggregator.config import Config, Deployment, Limits, Source
 from aggregator.crawl import crawl
 from aggregator.extract import ExtractContext, ExtractError, Extraction
 from aggregator.fetch import CacheState, Fetcher, FetchResult
-from aggregator.model import Event
+from aggregator.model import Event, StoredEvent
 from aggregator.normalize import NormalizeError, normalize
 from aggregator.merge import publication, series_window
 from aggregator.recurrence import over_limit
@@ -66,6 +66,7 @@ class RefreshReport:
     sources: list[SourceReport] = field(default_factory=list)
     published: bool = False
     stopped: bool = False  # interrupted while fetching: nothing was stored or published
+    publication: list[StoredEvent] | None = None  # what was published, for the steps after it (conflicts)
 
     @property
     def failed(self) -> list[SourceReport]:
@@ -129,7 +130,8 @@ def refresh(
     if publish_after:
         # Always: besides new events, time alone changes what is published
         # (the grace period of vanished events ends, old events pass retention).
-        report.published = publish(config, store, deployment, now=now)
+        report.publication = publication(config, store, now)
+        report.published = publish(config, store, deployment, now=now, published=report.publication)
     failed = len(report.failed)
     log.info("refreshed %d sources, %d failed", len(report.sources), failed,
              extra=_fields(event="refresh", outcome="error" if failed else "ok", sources=len(report.sources), failed=failed,
@@ -494,12 +496,14 @@ def _published_path(deployment: Deployment):
     return deployment.public_dir / "calendar.ics"
 
 
-def render(config: Config, store: Store, network_id: str | None = None, *, now: datetime | None = None) -> bytes:
-    """The merged calendar (or one network's) as ICS bytes, from what is stored.
+def render(config: Config, store: Store, network_id: str | None = None, *, now: datetime | None = None,
+           published: list[StoredEvent] | None = None) -> bytes:
+    """The merged calendar (or one network's) as ICS bytes, from what is stored
+    (``published``: the publication at ``now``, when the caller has it already).
 
     VEVENTs rendered by the last publish are reused; rendering the whole calendar
     stores the new ones and forgets those it no longer uses."""
-    items = publication(config, store, now or datetime.now(timezone.utc))
+    items = published if published is not None else publication(config, store, now or datetime.now(timezone.utc))
     name = config.settings.calendar_name
     if network_id is not None:
         name = f"{name} – {config.networks[network_id].label}"
@@ -517,11 +521,12 @@ def render(config: Config, store: Store, network_id: str | None = None, *, now: 
     return data
 
 
-def publish(config: Config, store: Store, deployment: Deployment, *, now: datetime | None = None) -> bool:
+def publish(config: Config, store: Store, deployment: Deployment, *, now: datetime | None = None,
+            published: list[StoredEvent] | None = None) -> bool:
     """Write the merged calendar atomically; return whether its bytes changed. Logs one record (``publish``)."""
     started = time.perf_counter()
     path = _published_path(deployment)
-    data = render(config, store, now=now)
+    data = render(config, store, now=now, published=published)
     changed = write_atomic(path, data)
     log.info("calendar %s: %s", "written" if changed else "unchanged", path,
              extra=_fields(event="publish", outcome="written" if changed else "unchanged", events=data.count(b"BEGIN:VEVENT"),

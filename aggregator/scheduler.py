@@ -147,8 +147,11 @@ def tick_interval(config: Config) -> timedelta:
 class RefreshScheduler:
     """Owns the APScheduler instance; ``tick`` never raises into it."""
 
-    def __init__(self, config: Config, store: Store, deployment: Deployment):
+    def __init__(self, config: Config, store: Store, deployment: Deployment,
+                 clock: Callable[[], datetime] | None = None):
+        """``clock`` (default: now, UTC) is "now" for what a tick refreshes, publishes and detects."""
         self.config, self.store, self.deployment = config, store, deployment
+        self._now = clock or (lambda: datetime.now(timezone.utc))
         self._scheduler = BackgroundScheduler(timezone=config.settings.timezone)
         # One lock for every writer (refresh + publish + conflict lifecycle, digest):
         # the web only reads, so nothing else in the process writes.
@@ -231,12 +234,14 @@ class RefreshScheduler:
         try:
             if self._stop.is_set():
                 return
-            now = datetime.now(timezone.utc)
+            now = self._now()
             states = self.store.source_states()
             due = due_sources(self.config, states, now, failure_counts(self.store, states))
             if due:
-                refresh(self.config, self.store, self.deployment, due, now=now, stop=self._stop)  # logs each source
-                detect(self.config, self.store, now)  # the conflicts' lifecycle, as the web and /metrics show it
+                report = refresh(self.config, self.store, self.deployment, due, now=now, stop=self._stop)  # logs each source
+                if not report.stopped:
+                    # The conflicts' lifecycle, as the web and /metrics show it, from what was just published.
+                    detect(self.config, self.store, now, published=report.publication)
         except Exception as exc:
             log.exception("scheduled refresh failed; will try again on the next tick",
                           extra={"event": "refresh", "outcome": "error", "error": f"{type(exc).__name__}: {exc}"})

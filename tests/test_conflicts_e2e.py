@@ -155,6 +155,22 @@ def test_a_read_only_detect_sees_what_a_recording_one_would_and_writes_nothing(w
     assert recorded[clash.id][5] is None and recorded[messe.id][5] == "bekannt"
 
 
+def test_a_scheduled_refresh_records_the_conflicts_lifecycle(tmp_path, sites_server, database_url):
+    from aggregator.scheduler import RefreshScheduler
+
+    path = tmp_path / "sources.toml"
+    path.write_text(CONFIG.format(base=sites_server.base_url), encoding="utf-8")
+    config = load_config(path)
+    store = Store(database_url)
+    store.migrate()
+    try:
+        RefreshScheduler(config, store, Deployment(path, tmp_path / "data", database_url), clock=lambda: NOW).tick()
+        recorded = {frozenset({c["a"]["title"], c["b"]["title"]}) for c in store.conflicts()}
+        assert frozenset({"ThEEN-Mitgliederversammlung 2025", "Generalversammlung der ELMUG eG 2025"}) in recorded
+    finally:
+        store.close()
+
+
 def test_check_date_lists_the_day_and_what_a_new_event_would_collide_with(world):
     config, store, _ = world
     result = check_date(config, store, date(2025, 11, 26), NOW, start=time(9, 0), end=time(11, 0), network="medways")
