@@ -13,7 +13,7 @@ from pathlib import Path
 
 # [settings] every test deployment of these fixtures uses (fast, local, 2025's events kept).
 TEST_SETTINGS = {
-    "timeout": 0.5,
+    "timeout": 1.0,
     "retries": 1,
     "backoff": 0.01,
     "max_retry_after": 2,
