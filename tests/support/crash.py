@@ -92,6 +92,7 @@ class CrashReport:
     digests_lost: int = 0
     double_sends: int = 0
     double_sends_flagged: int = 0
+    resends_flagged: int = 0  # digests sent again after a kill while handing over by SMTP (flagged possible duplicates)
     outbox_rewrites: int = 0
     temp_files_left: int = 0
     seconds: float = 0.0
@@ -110,7 +111,8 @@ class CrashReport:
             f"crash run, seed {self.seed} on {self.database}: {self.kills} kills ({ops}; by phase: {phases}), "
             f"{self.finished_before_kill} runs finished before their kill; violations: {self.violations}; failed "
             f"recoveries: {self.recoveries_failed}; digests: {self.digests_expected} due, {self.digests_lost} lost, "
-            f"{self.double_sends} sent twice by SMTP ({self.double_sends_flagged} flagged as possible duplicates), "
+            f"{self.double_sends} sent twice by SMTP ({self.double_sends_flagged} of them flagged; {self.resends_flagged} resends "
+            f"flagged as possible duplicates in all), "
             f"{self.outbox_rewrites} outbox files written twice; {self.temp_files_left} temporary files left behind at the end; "
             f"{self.seconds:.0f} s"
         )
@@ -119,11 +121,12 @@ class CrashReport:
 class CrashRun:
     """One run's deployment and bookkeeping; see the module docstring."""
 
-    def __init__(self, workdir: Path, seed: int, *, database_url: str | None, bulk_events: int, log=print):
+    def __init__(self, workdir: Path, seed: int, *, database_url: str | None, bulk_events: int, smtp_data_delay: float = 0.0,
+                 log=print):
         self.workdir, self.rng, self.log, self.n_bulk = workdir, random.Random(seed), log, bulk_events
         self.report = CrashReport(seed=seed)
         self.server = SitesServer().start()
-        self.smtp = SmtpSink(rcpt_delay=(0.02, 0.15)).start()
+        self.smtp = SmtpSink(rcpt_delay=(0.02, 0.15), data_delay=smtp_data_delay).start()
         self.data = workdir / "data"
         self.url = database_url or f"sqlite:///{workdir / 'netzwerktimer.sqlite3'}"
         self.report.database = self.url.split(":", 1)[0].split("+")[0]
@@ -308,6 +311,7 @@ class CrashRun:
     def _count_smtp(self, n: int, night: date) -> None:
         copies = self.smtp.copies()
         flagged = {r[0] for r in self._rows("SELECT recipient FROM digest_sends WHERE night = :n AND possible_duplicate = :t", n=night, t=True)}
+        self.report.resends_flagged += len(flagged)
         for rcpt in RECIPIENTS:
             got = copies.get((message_id_for(night, [rcpt], "netzwerktimer"), rcpt), 0)
             if got == 0:
@@ -385,11 +389,12 @@ def _stats(folder: Path) -> dict[str, tuple[int, int]]:
 
 
 def run(kills: int, seed: int, workdir: Path | None = None, *, database_url: str | None = None, bulk_events: int = 300,
-        log=print) -> CrashReport:
+        smtp_data_delay: float = 0.0, log=print) -> CrashReport:
     """Attempt ``kills`` kills with ``seed``; see the module docstring."""
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="crash-") as tmp:
-        run_ = CrashRun(Path(workdir or tmp), seed, database_url=database_url, bulk_events=bulk_events, log=log)
+        run_ = CrashRun(Path(workdir or tmp), seed, database_url=database_url, bulk_events=bulk_events,
+                        smtp_data_delay=smtp_data_delay, log=log)
         try:
             run_.prepare()
             for n in range(1, kills + 1):
@@ -411,12 +416,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--kills", type=int, default=150, help="operations started and killed (some finish first)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--bulk-events", type=int, default=300)
+    p.add_argument("--smtp-data-delay", type=float, default=0.0,
+                   help="the SMTP server holds its answer to DATA back this long after it has the message (widens the one window)")
     p.add_argument("--database-url", help="default: SQLite in a temporary folder")
     p.add_argument("--postgres", action="store_true", help="on a new schema of the test PostgreSQL (tests/support/db.py)")
     p.add_argument("--json", type=Path, help="write the report here as JSON")
     args = p.parse_args(argv)
     with temporary_database(args.database_url, args.postgres) as url:
-        report = run(args.kills, args.seed, database_url=url, bulk_events=args.bulk_events)
+        report = run(args.kills, args.seed, database_url=url, bulk_events=args.bulk_events, smtp_data_delay=args.smtp_data_delay)
     print(report.summary())
     if args.json:
         args.json.write_text(json.dumps({**asdict(report), "ok": report.ok}, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

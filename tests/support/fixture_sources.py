@@ -14,7 +14,7 @@ from pathlib import Path
 # [settings] every test deployment of these fixtures uses (fast, local, 2025's events kept).
 TEST_SETTINGS = {
     "allow_private_networks": True,  # the fixture sites are served on 127.0.0.1
-    "timeout": 0.5,
+    "timeout": 1.0,
     "retries": 1,
     "backoff": 0.01,
     "max_retry_after": 2,

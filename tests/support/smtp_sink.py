@@ -3,7 +3,8 @@
 A message counts as delivered once its data is complete (``handle_DATA``), before
 the server answers 250: a client killed while waiting for that answer may
 already have delivered it, as with a real mail server. ``rcpt_delay`` slows every
-RCPT (outside that window), so a digest run spends its time sending.
+RCPT (outside that window), so a digest run spends its time sending;
+``data_delay`` holds the 250 back after counting, widening that window on purpose.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from aiosmtpd.controller import Controller
 
 
 class _Handler:
-    def __init__(self, rcpt_delay: tuple[float, float]):
-        self.rcpt_delay = rcpt_delay
+    def __init__(self, rcpt_delay: tuple[float, float], data_delay: float):
+        self.rcpt_delay, self.data_delay = rcpt_delay, data_delay
         self.lock = threading.Lock()
         self.received: Counter = Counter()  # (Message-ID, recipient) → copies
 
@@ -34,6 +35,7 @@ class _Handler:
         with self.lock:
             for rcpt in envelope.rcpt_tos:
                 self.received[(str(msg.get("Message-ID")).strip(), rcpt.lower())] += 1  # a folded header keeps a blank
+        await asyncio.sleep(self.data_delay)  # delivered, but the client does not know yet
         return "250 OK"
 
 
@@ -46,8 +48,8 @@ class _Controller(Controller):
 class SmtpSink:
     """``start()``, ``env`` (the SMTP variables of the README that point at it), ``copies()``, ``stop()``."""
 
-    def __init__(self, rcpt_delay: tuple[float, float] = (0.0, 0.0)):
-        self.handler = _Handler(rcpt_delay)
+    def __init__(self, rcpt_delay: tuple[float, float] = (0.0, 0.0), data_delay: float = 0.0):
+        self.handler = _Handler(rcpt_delay, data_delay)
         self.controller = _Controller(self.handler, hostname="127.0.0.1", port=0)
 
     def start(self) -> SmtpSink:
