@@ -172,13 +172,13 @@ def _refresh(args, config: Config, deployment: Deployment) -> int:
 
 
 def _export_ics(args, config: Config, deployment: Deployment) -> int:
-    from aggregator.pipeline import render
+    from aggregator.pipeline import export
     from exporters.files import write_atomic
 
     if args.network and args.network not in config.networks:
         print(f"unknown network {args.network!r}; known: {', '.join(sorted(config.networks))}", file=sys.stderr)
         return EXIT_CONFIG
-    data = render(config, _open_store(deployment), args.network)
+    data = export(config, _open_store(deployment), deployment, args.network)
     if args.output:
         write_atomic(Path(args.output), data)
     else:

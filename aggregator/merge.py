@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from dataclasses import replace
-from datetime import datetime, time, timedelta
+from datetime import datetime, time, timedelta, timezone
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -44,11 +44,26 @@ LOOKBACK = timedelta(days=7)
 
 def series_window(config: Config, now: datetime) -> tuple[datetime, datetime]:
     """The window in which series are expanded for deduplication (the pipeline warns about
-    series that have more than ``max_occurrences`` in it)."""
-    return now - LOOKBACK, now + config.settings.horizon
+    series that have more than ``max_occurrences`` in it): from a week before ``now``'s UTC
+    day to the horizon after its end. Aligned to the day, so the clusters change with the
+    day, not with every minute (``Publication.valid_until``)."""
+    day = _utc_day(now)
+    return day - LOOKBACK, day + timedelta(days=1) + config.settings.horizon
 
 
-def publication(config: Config, store: Store, now: datetime, *, record: bool = True) -> list[StoredEvent]:
+def _utc_day(now: datetime) -> datetime:
+    return now.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+class Publication(list):
+    """The published events (a list of ``StoredEvent``), and ``valid_until``: the first
+    instant at which time alone changes what ``publication`` gives for the same stored
+    events and configuration (a grace period or retention ends, a new day starts)."""
+
+    valid_until: datetime
+
+
+def publication(config: Config, store: Store, now: datetime, *, record: bool = True) -> Publication:
     """Cluster, assign UIDs, decide what is published, record changes; see the module doc.
 
     ``record=False`` reads only (the web's readers): cluster UIDs and SEQUENCE /
@@ -82,6 +97,9 @@ def publication(config: Config, store: Store, now: datetime, *, record: bool = T
 
     entries: list[tuple[str, Event, tuple[str, ...]]] = []
     zone = ZoneInfo(settings.timezone)
+    changes_at = [_utc_day(now) + timedelta(days=1)]
+    changes_at += [t + settings.retention for t in (_earliest_end(m.event) for m in members if not (m.event.rrule or m.event.rdates))
+                   if t + settings.retention > now]
     for uid in sorted(groups):
         group = groups[uid]
         current = [m for m in group if m.gone_at is None]
@@ -94,6 +112,7 @@ def publication(config: Config, store: Store, now: datetime, *, record: bool = T
                 if now - vanished > settings.vanished_grace:
                     continue  # announced as cancelled long enough
                 status_override = "cancelled"
+                changes_at.append(vanished + settings.vanished_grace)
             else:
                 status_override = None  # it took place; it stays as history
             chosen = group
@@ -101,7 +120,9 @@ def publication(config: Config, store: Store, now: datetime, *, record: bool = T
             if not event.rrule and not event.rdates and _ended_before(event, now - settings.retention, zone):
                 continue
             entries.append((uid, event, networks))
-    return _with_publication_state(store, entries, now, record)
+    result = Publication(_with_publication_state(store, entries, now, record))
+    result.valid_until = min(changes_at)
+    return result
 
 
 def _clusters(live: list[Member], members: list[Member], config: Config, now: datetime) -> list[list[int]]:
@@ -232,6 +253,15 @@ def _upcoming_when_vanished(group: list[Member], vanished: datetime, zone: ZoneI
         if _instant(e.end or e.start, zone) > (m.gone_at or vanished):
             return True
     return False
+
+
+def _earliest_end(event: Event) -> datetime:
+    """No later than the instant retention counts from, whichever zone a date is read in
+    (``_ended_before`` reads it in the calendar's zone, the store's query in UTC)."""
+    value = event.end or event.start
+    if isinstance(value, datetime):
+        return value
+    return datetime.combine(value, time(0), timezone.utc) - timedelta(days=1)
 
 
 def _ended_before(event: Event, limit: datetime, zone: ZoneInfo) -> bool:

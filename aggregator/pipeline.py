@@ -35,6 +35,7 @@ from aggregator.extract import ExtractContext, ExtractError, Extraction
 from aggregator.fetch import CacheState, Fetcher, FetchResult
 from aggregator.model import Event, StoredEvent
 from aggregator.normalize import NormalizeError, normalize
+from aggregator import publication_mark
 from aggregator.merge import publication, series_window
 from aggregator.recurrence import over_limit
 from aggregator.store import SourceState, Store, SyncResult
@@ -67,6 +68,7 @@ class RefreshReport:
     published: bool = False
     stopped: bool = False  # interrupted while fetching: nothing was stored or published
     publication: list[StoredEvent] | None = None  # what was published, for the steps after it (conflicts)
+    publication_stands: bool = False  # nothing the publication is made of changed: it was not computed again
 
     @property
     def failed(self) -> list[SourceReport]:
@@ -128,10 +130,16 @@ def refresh(
         report.sources[-1].duration_s = gathered[source.id].duration_s
         _log_source(report.sources[-1])
     if publish_after:
-        # Always: besides new events, time alone changes what is published
-        # (the grace period of vanished events ends, old events pass retention).
-        report.publication = publication(config, store, now)
-        report.published = publish(config, store, deployment, now=now, published=report.publication)
+        # Not only when events changed: time alone changes what is published (a vanished
+        # event's grace ends, old events pass retention); publication_mark knows when.
+        if publication_mark.stands(config, store, now) and _published_path(deployment).exists():
+            report.publication_stands = True
+            log.info("publication stands: nothing it is made of changed", extra=_fields(event="publish", outcome="stands"))
+        else:
+            version = publication_mark.events_version(store)
+            report.publication = publication(config, store, now)
+            report.published = publish(config, store, deployment, now=now, published=report.publication)
+            publication_mark.record(config, store, version, report.publication.valid_until)
     failed = len(report.failed)
     log.info("refreshed %d sources, %d failed", len(report.sources), failed,
              extra=_fields(event="refresh", outcome="error" if failed else "ok", sources=len(report.sources), failed=failed,
@@ -519,6 +527,21 @@ def render(config: Config, store: Store, network_id: str | None = None, *, now: 
     )
     store.save_rendered_vevents(rendered.added, rendered.unused() if network_id is None else set())
     return data
+
+
+def export(config: Config, store: Store, deployment: Deployment, network_id: str | None = None, *,
+           now: datetime | None = None) -> bytes:
+    """What ``export ics`` writes: the merged calendar (or one network's) as ICS bytes.
+
+    While the last publication stands (``publication_mark``), the merged calendar is the
+    published file, byte for byte what ``render`` would give; otherwise it is rendered."""
+    now = now or datetime.now(timezone.utc)
+    if network_id is None and publication_mark.stands(config, store, now):
+        try:
+            return _published_path(deployment).read_bytes()
+        except FileNotFoundError:
+            pass  # removed by hand: render it
+    return render(config, store, network_id, now=now)
 
 
 def publish(config: Config, store: Store, deployment: Deployment, *, now: datetime | None = None,

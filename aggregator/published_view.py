@@ -8,9 +8,11 @@ change). ``PublishedView.items(now)`` promises:
 - it never writes to the database (``publication(..., record=False)``), so a
   request can never collide with the writer over a row;
 - it returns what ``publication`` would return at ``now``, recomputed whenever
-  the published file changed (it changes whenever the publication does) and at
-  least once a minute (time alone moves events out of the grace and retention
-  windows); in between, requests share one computed list.
+  the published file changed (it changes whenever the publication does); while the
+  recorded publication stands (``publication_mark``: nothing it is made of changed,
+  and time has not reached its ``valid_until``) requests share one computed list,
+  otherwise it is computed again at least once a minute (time alone moves events out
+  of the grace and retention windows).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import threading
 from datetime import datetime
 from pathlib import Path
 
+from aggregator import publication_mark
 from aggregator.config import Config
 from aggregator.merge import publication
 from aggregator.model import StoredEvent
@@ -46,4 +49,7 @@ class PublishedView:
             st = self.calendar_path.stat()
         except FileNotFoundError:
             return None  # nothing published yet: no cache to trust
+        if publication_mark.stands(self.config, self.store, now):
+            mark = self.store.publication_mark()  # the same until the stored events or the configuration change
+            return (st.st_ino, st.st_mtime_ns, st.st_size, mark.inputs_key, mark.valid_until)
         return (st.st_ino, st.st_mtime_ns, st.st_size, now.replace(second=0, microsecond=0))

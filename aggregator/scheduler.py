@@ -239,8 +239,9 @@ class RefreshScheduler:
             due = due_sources(self.config, states, now, failure_counts(self.store, states))
             if due:
                 report = refresh(self.config, self.store, self.deployment, due, now=now, stop=self._stop)  # logs each source
-                if not report.stopped:
-                    # The conflicts' lifecycle, as the web and /metrics show it, from what was just published.
+                if not report.stopped and not report.publication_stands:
+                    # The conflicts' lifecycle, as the web and /metrics show it, from what was just published
+                    # (a publication that stands has the conflicts it had: there is nothing to record).
                     detect(self.config, self.store, now, published=report.publication)
         except Exception as exc:
             log.exception("scheduled refresh failed; will try again on the next tick",

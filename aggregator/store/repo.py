@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from aggregator.model import Event, StoredEvent, When
-from aggregator.store.tables import ConflictRow, EventRow, FetchRow, PublishedRow, RenderedRow, SourceRow
+from aggregator.store.tables import ConflictRow, EventRow, FetchRow, PublicationMarkRow, PublishedRow, RenderedRow, SourceRow
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -55,6 +55,16 @@ class SourceState:
     event_count: int = 0
     suspicious: str | None = None
     accept_next: bool = False
+
+
+@dataclass(frozen=True)
+class PublicationMark:
+    """``events_version`` moves with every change to the stored events; ``inputs_key`` and
+    ``valid_until`` describe the last recorded publication (``aggregator.publication_mark``)."""
+
+    events_version: int
+    inputs_key: str | None
+    valid_until: datetime | None
 
 
 @dataclass
@@ -216,6 +226,9 @@ class Store:
             if key not in incoming and row.gone_at is None:
                 row.gone_at = now
                 result.gone += 1
+        if result.changed:
+            # In the same transaction: a publication mark never outlives the events it was made of.
+            s.execute(update(PublicationMarkRow).values(events_version=PublicationMarkRow.events_version + 1))
         return result
 
     def published_events(self, network_id: str | None = None) -> list[StoredEvent]:
@@ -242,6 +255,18 @@ class Store:
         with self._session.begin() as s:
             # One executemany by primary key: a first publication touches every row.
             s.execute(update(EventRow), [{"id": row_id, "merged_uid": uid} for row_id, uid in changes.items()])
+
+    def publication_mark(self) -> PublicationMark:
+        """The stored events' version and the inputs of the last recorded publication."""
+        with self._session() as s:
+            row = s.get(PublicationMarkRow, 1)
+            if row is None:  # a database migrated before the mark existed is always re-published
+                return PublicationMark(events_version=-1, inputs_key=None, valid_until=None)
+            return PublicationMark(row.events_version, row.inputs_key, row.valid_until)
+
+    def save_publication_mark(self, inputs_key: str | None, valid_until: datetime | None) -> None:
+        with self._session.begin() as s:
+            s.execute(update(PublicationMarkRow).where(PublicationMarkRow.id == 1).values(inputs_key=inputs_key, valid_until=valid_until))
 
     def published_states(self) -> dict[tuple[str, str], PublishedState]:
         with self._session() as s:

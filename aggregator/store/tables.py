@@ -124,6 +124,19 @@ class RenderedRow(Base):
     ics: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class PublicationMarkRow(Base):
+    """One row: a version of the stored events, moved by every change to them, and the inputs
+    the last recorded publication was made of, with the time until which it stays what
+    ``publication`` would give (``aggregator.publication_mark``)."""
+
+    __tablename__ = "publication_mark"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    events_version: Mapped[int] = mapped_column(Integer, default=0)
+    inputs_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
 class ConflictRow(Base):
     """A collision between two published events (one occurrence each), with its lifecycle:
     new → ongoing → resolved, and an optional acknowledgement by a manager."""
