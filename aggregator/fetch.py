@@ -31,9 +31,11 @@ Politeness and bounds (all from ``Settings``):
   host wait for it too; one longer than ``max_retry_after`` makes us give up;
 - at most ``per_host_concurrency`` requests in flight per host name, the
   robots.txt request included;
-- robots.txt (when ``respect_robots_txt``) read once per origin per Fetcher:
-  4xx means everything is allowed, 5xx/429 or a network failure means the
-  site is not fetched (Google's convention);
+- robots.txt (when ``respect_robots_txt``) read once per origin per Fetcher,
+  or not at all when the caller knows it from an earlier run (``robots``: the
+  pipeline keeps each origin's robots.txt for ``ROBOTS_MAX_AGE``, as RFC 9309
+  allows); 4xx means everything is allowed, 5xx/429 or a network failure means
+  the site is not fetched (Google's convention) and nothing is kept;
 - redirects are followed, at most ``MAX_REDIRECTS``, to http(s) URLs only;
 - unless ``allow_private_networks``, no connection to a private, loopback,
   link-local or otherwise non-public address, checked where the socket is
@@ -51,7 +53,7 @@ import socket
 import time
 import zlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from typing import Literal, TypeVar
@@ -70,6 +72,7 @@ K = TypeVar("K", bound=Hashable)
 MAX_REDIRECTS = 5
 ATTEMPT_DEADLINE_FACTOR = 3
 ROBOTS_MAX_BYTES = 512_000  # Google reads the first 500 KiB of a robots.txt.
+ROBOTS_MAX_AGE = timedelta(hours=24)  # RFC 9309 §2.4: a cached robots.txt is used for at most 24 hours
 ACCEPT = (
     "text/calendar, application/rss+xml, application/atom+xml, "
     "application/xml;q=0.9, text/html;q=0.8, application/json;q=0.8, */*;q=0.5"
@@ -316,8 +319,13 @@ class _Fail(Exception):
 class Fetcher:
     """Fetches sources politely; one instance per refresh run (async context manager)."""
 
-    def __init__(self, settings: Settings, *, user_agent: str | None = None):
+    def __init__(self, settings: Settings, *, user_agent: str | None = None, robots: dict[str, str] | None = None):
+        """``robots``: origin → robots.txt text read by an earlier run (no longer than
+        ``ROBOTS_MAX_AGE`` ago; "" for a 4xx), used instead of asking again. The texts
+        this fetcher reads are in ``robots_read`` afterwards, for the caller to keep."""
         self.settings = settings
+        self.robots_read: dict[str, str] = {}
+        self._robots_known = dict(robots or {})
         self.user_agent = user_agent or user_agent_for(settings)
         self._client: httpx.AsyncClient | None = None
         self._host_slots: dict[str, asyncio.Semaphore] = {}
@@ -548,7 +556,11 @@ class Fetcher:
         lock = self._robots_locks.setdefault(origin, asyncio.Lock())
         async with lock:
             if origin not in self._robots:
-                self._robots[origin] = await self._read_robots(robots_url, host)
+                known = self._robots_known.get(origin)
+                if known is not None:
+                    self._robots[origin] = _robots_parser(robots_url, known)
+                else:
+                    self._robots[origin] = await self._read_robots(robots_url, host)
         rules = self._robots[origin]
         if isinstance(rules, AddressRefused):
             return rules.describe(redirected=_redirected(rules, robots_url))
@@ -562,7 +574,6 @@ class Fetcher:
         """The parsed robots.txt, the guard's refusal, or a reason it could not be read."""
         s = self.settings
         client = self._open()
-        parser = RobotFileParser(robots_url)
         async with self._slot(host):
             await self._wait_for_host(host)
             try:
@@ -571,12 +582,13 @@ class Fetcher:
                         status = resp.status_code
                         if 200 <= status < 300:
                             raw = await self._read_capped(resp, ROBOTS_MAX_BYTES, robots_url, truncate=True)
-                            parser.parse(raw.decode("utf-8", errors="replace").splitlines())
-                            return parser
-                        if 400 <= status < 500 and status != 429:
-                            parser.parse([])  # no robots.txt: everything allowed
-                            return parser
-                        return _status_text(status, resp.reason_phrase)
+                            text = raw.decode("utf-8", errors="replace")
+                        elif 400 <= status < 500 and status != 429:
+                            text = ""  # no robots.txt: everything allowed
+                        else:
+                            return _status_text(status, resp.reason_phrase)
+                        self.robots_read[robots_url.removesuffix("/robots.txt")] = text
+                        return _robots_parser(robots_url, text)
             except AddressRefused as refused:
                 return refused
             except TimeoutError:
@@ -587,3 +599,9 @@ class Fetcher:
                 return f"too many redirects (more than {MAX_REDIRECTS})"
             except httpx.HTTPError as exc:
                 return _describe_network_error(exc, robots_url)
+
+
+def _robots_parser(robots_url: str, text: str) -> RobotFileParser:
+    parser = RobotFileParser(robots_url)
+    parser.parse(text.splitlines())
+    return parser

@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 from aggregator.config import Config, Deployment, Limits, Source
 from aggregator.crawl import crawl
 from aggregator.extract import ExtractContext, ExtractError, Extraction
-from aggregator.fetch import CacheState, Fetcher, FetchResult
+from aggregator.fetch import ROBOTS_MAX_AGE, CacheState, Fetcher, FetchResult
 from aggregator.model import Event, StoredEvent
 from aggregator.normalize import NormalizeError, normalize
 from aggregator import publication_mark
@@ -113,11 +113,14 @@ def refresh(
         st = states.get(s.id)
         cache = CacheState(st.etag, st.http_last_modified, st.body_digest) if st else None
         items.append((s.id, s.url, cache))
-    gathered = asyncio.run(_until_stopped(_gather(config, sources, items, now), stop))
+    robots_read: dict[str, str] = {}
+    robots_known = store.robots_texts(since=now - ROBOTS_MAX_AGE) if config.settings.respect_robots_txt else {}
+    gathered = asyncio.run(_until_stopped(_gather(config, sources, items, now, robots_known, robots_read), stop))
     if gathered is None:
         log.info("refresh of %d sources stopped while fetching; nothing stored", len(sources),
                  extra=_fields(event="refresh", outcome="stopped", sources=len(sources), duration_s=_since(started)))
         return RefreshReport(stopped=True)
+    store.save_robots_texts(robots_read, now)
     report = RefreshReport()
     for source in sources:
         try:
@@ -193,11 +196,13 @@ class _Gathered:
     duration_s: float | None = None
 
 
-async def _gather(config: Config, sources: list[Source], items, now: datetime) -> dict[str, _Gathered]:
+async def _gather(config: Config, sources: list[Source], items, now: datetime, robots_known: dict[str, str] | None = None,
+                  robots_read: dict[str, str] | None = None) -> dict[str, _Gathered]:
     """Fetch every source concurrently and crawl the new bodies (further pages, detail pages),
-    each source within its ``source_timeout``."""
+    each source within its ``source_timeout``. ``robots_known``: robots.txt texts of earlier
+    runs to use instead of asking; the ones read now are added to ``robots_read``."""
     by_id = {s.id: s for s in sources}
-    async with Fetcher(config.settings) as fetcher:
+    async with Fetcher(config.settings, robots=robots_known) as fetcher:
 
         async def one(source_id: str, url: str, state: CacheState | None) -> tuple[str, _Gathered]:
             source = by_id[source_id]
@@ -225,7 +230,10 @@ async def _gather(config: Config, sources: list[Source], items, now: datetime) -
             gathered.duration_s = round(time.perf_counter() - clock_started, 3)
             return source_id, gathered
 
-        return dict(await asyncio.gather(*(one(k, url, state) for k, url, state in items)))
+        gathered = dict(await asyncio.gather(*(one(k, url, state) for k, url, state in items)))
+        if robots_read is not None:
+            robots_read.update(fetcher.robots_read)
+        return gathered
 
 
 async def _fetch_and_crawl(config: Config, source: Source, limits: Limits, url: str, state: CacheState | None,

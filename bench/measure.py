@@ -13,8 +13,9 @@ Stages (product):
 - ``refresh``: ``aggregator.pipeline.refresh`` of every source (``--only-kind ics``:
   of the ICS sources), publishing included, as ``netzwerktimer refresh`` does;
   ``--fresh-db`` starts from an empty, migrated database (cold);
-- ``export``: the merged calendar from what is stored (``pipeline.render``) written
-  to a file, as ``netzwerktimer export ics -o`` does;
+- ``export``: the merged calendar from what is stored (``pipeline.export``: the
+  published file while the publication stands, else rendered) written to a file, as
+  ``netzwerktimer export ics -o`` does;
 - ``dedupe``: ``merge.publication(record=False)``: load the stored events, cluster
   them (``dedupe.cluster``, series expanded) and merge each cluster;
 - ``conflicts``: ``conflicts.detect`` over the published events (computed before
@@ -189,16 +190,16 @@ def dedupe_quality(db: Path) -> dict:
 
 
 def setup_export(world: Path, args):
-    from aggregator.pipeline import render
+    from aggregator.pipeline import export
     from bench.synth import NOW
 
-    config, store, _ = _product(world)
+    config, store, deployment = _product(world)
     out = world / "export" / "calendar.ics"
     out.parent.mkdir(exist_ok=True)
     details: dict = {}
 
     def op(clock: Clock) -> None:
-        data = render(config, store, now=NOW)
+        data = export(config, store, deployment, now=NOW)
         out.write_bytes(data)
         details["bytes"] = len(data)
 

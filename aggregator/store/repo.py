@@ -19,7 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from aggregator.model import Event, StoredEvent, When
-from aggregator.store.tables import ConflictRow, EventRow, FetchRow, PublicationMarkRow, PublishedRow, RenderedRow, SourceRow
+from aggregator.store.tables import ConflictRow, EventRow, FetchRow, PublicationMarkRow, PublishedRow, RenderedRow, RobotsRow, SourceRow
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -166,6 +166,18 @@ class Store:
             )
             s.add(row)
             return result
+
+    def robots_texts(self, since: datetime) -> dict[str, str]:
+        """origin → robots.txt text, for those read at or after ``since``."""
+        with self._session() as s:
+            return {r.origin: r.text for r in s.scalars(select(RobotsRow).where(RobotsRow.fetched_at >= since))}
+
+    def save_robots_texts(self, texts: dict[str, str], now: datetime) -> None:
+        if not texts:
+            return
+        with self._session.begin() as s:
+            s.execute(delete(RobotsRow).where(RobotsRow.origin.in_(list(texts))))
+            s.execute(insert(RobotsRow), [{"origin": o, "text": t, "fetched_at": now} for o, t in texts.items()])
 
     def accept_next(self, source_id: str) -> None:
         """Let the next fetch of a source through even if it looks suspicious."""

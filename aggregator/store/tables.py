@@ -137,6 +137,16 @@ class PublicationMarkRow(Base):
     valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
+class RobotsRow(Base):
+    """A site's robots.txt as last read ("" when it had none), kept for a day (RFC 9309)."""
+
+    __tablename__ = "robots_txt"
+
+    origin: Mapped[str] = mapped_column(String(300), primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class ConflictRow(Base):
     """A collision between two published events (one occurrence each), with its lifecycle:
     new → ongoing → resolved, and an optional acknowledgement by a manager."""
