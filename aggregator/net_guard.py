@@ -24,8 +24,10 @@ because httpcore starts TLS with the URL's host as server name.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
+import ssl
 import typing
 
 import anyio
@@ -187,12 +189,13 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
     """
 
     def __init__(self, *, allow_private: bool, limits: httpx.Limits):
-        super().__init__(limits=limits)
+        ssl_context = _ssl_context()
+        super().__init__(verify=ssl_context, limits=limits)
         # httpx has no parameter for the network backend, so its pool is rebuilt with
         # ours, with the same settings httpx gives it (tests/test_net_guard.py checks
         # that the guard is really in place).
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
+            ssl_context=ssl_context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
@@ -200,3 +203,10 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
             http2=False,
             network_backend=GuardedBackend(allow_private=allow_private),
         )
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """httpx's default context (certifi's roots, hostname checks), made once per process:
+    loading the roots costs more CPU than a whole refresh of sites answering 304."""
+    return httpx.create_ssl_context()

@@ -122,16 +122,18 @@ def refresh(
         return RefreshReport(stopped=True)
     store.save_robots_texts(robots_read, now)
     report = RefreshReport()
+    unstored: list[tuple[str, FetchRecord]] = []  # fetches that store no events: recorded together
     for source in sources:
         try:
-            report.sources.append(_process(config, store, source, gathered[source.id], now, states.get(source.id)))
+            report.sources.append(_process(config, store, source, gathered[source.id], now, states.get(source.id), unstored))
         except Exception as exc:  # a bug must not cost the other sources their refresh
             log.exception("source %s failed unexpectedly", source.id)
             reason = f"internal error: {type(exc).__name__}: {exc}"
-            store.record_fetch(source.id, FetchRecord(started_at=now, outcome="error", error=reason))
+            unstored.append((source.id, FetchRecord(started_at=now, outcome="error", error=reason)))
             report.sources.append(SourceReport(source.id, "error", error=reason))
         report.sources[-1].duration_s = gathered[source.id].duration_s
         _log_source(report.sources[-1])
+    store.record_fetches(unstored)
     if publish_after:
         # Not only when events changed: time alone changes what is published (a vanished
         # event's grace ends, old events pass retention); publication_mark knows when.
@@ -260,7 +262,10 @@ def _duration(value) -> str:
     return f"{seconds}s"
 
 
-def _process(config: Config, store: Store, source: Source, gathered: _Gathered, now: datetime, state: SourceState | None) -> SourceReport:
+def _process(config: Config, store: Store, source: Source, gathered: _Gathered, now: datetime, state: SourceState | None,
+             unstored: list[tuple[str, FetchRecord]]) -> SourceReport:
+    """One source's fetch → its report; a fetch that stores events is recorded with them, the
+    others are added to ``unstored`` for the caller to record."""
     result = gathered.fetch
     record = FetchRecord(
         started_at=result.started_at,
@@ -275,12 +280,12 @@ def _process(config: Config, store: Store, source: Source, gathered: _Gathered, 
         body_digest=result.body_digest,
     )
     if result.outcome != "fetched":
-        store.record_fetch(source.id, record)
+        unstored.append((source.id, record))
         return SourceReport(source.id, result.outcome, result.status, error=result.error)
     if gathered.extraction is None:
         # The old events stay; the cache state is not advanced, so the next run reads the body again.
         record.outcome, record.error = "error", gathered.error
-        store.record_fetch(source.id, record)
+        unstored.append((source.id, record))
         return SourceReport(source.id, "error", result.status, error=gathered.error)
 
     extraction = gathered.extraction
@@ -289,7 +294,7 @@ def _process(config: Config, store: Store, source: Source, gathered: _Gathered, 
         # cache state, so the next run reads the source afresh.
         reason = f"{extraction.incomplete}; nothing of it was stored, the last good events stay published"
         record.outcome, record.error, record.warnings = "error", reason, _cap(list(extraction.caps) + list(extraction.warnings))
-        store.record_fetch(source.id, record)
+        unstored.append((source.id, record))
         return SourceReport(source.id, "error", result.status, error=reason, warnings=record.warnings)
     warnings, caps = list(extraction.warnings), list(extraction.caps)
     events = _bounded(_normalize_all(extraction.events, source, config, now, warnings), config, source, now, caps, warnings)
@@ -299,7 +304,7 @@ def _process(config: Config, store: Store, source: Source, gathered: _Gathered, 
         reason = suspicious_drop(source.id, store.upcoming_count(source.id, now), _upcoming(events, now), config.settings.suspicious_drop)
         if reason:
             record.outcome, record.error = "suspicious", reason
-            store.record_fetch(source.id, record)
+            unstored.append((source.id, record))
             return SourceReport(source.id, "suspicious", result.status, len(events), reason, record.warnings)
     sync = store.record_fetch(source.id, record, sync=(events, now))
     return SourceReport(source.id, "fetched", result.status, len(events), None, record.warnings, sync)

@@ -226,7 +226,11 @@ def _profile(stage: str, world: Path, path: Path, server: Server, *, timeout: fl
     if stage in ("cold", "cold_ics"):
         argv = [*argv, "--db", "profile.sqlite3"]  # a separate empty database
         server.control("mode?validators=all")
-    elif stage in ("changed_1pct", "warm_304", "unchanged_200"):
+    elif stage == "warm_304":
+        server.control("mode?validators=all")  # the same refresh again: every site answers 304
+    elif stage == "unchanged_200":
+        server.control("mode?validators=none")
+    elif stage == "changed_1pct":
         rewrite_sites(world, 0.01)  # a fresh change to pick up (the last stage, so nothing else is disturbed)
         server.control("mode?validators=site")
     r = measure(argv, world, world / f"m-profile-{stage}.json", timeout=timeout * 2, mem_limit_gb=mem_limit_gb, profile=path)

@@ -125,47 +125,63 @@ class Store:
         in the same transaction, so cache state and events never disagree."""
         with self._session.begin() as s:
             result = self._sync(s, source_id, *sync) if sync is not None else None
-            s.add(
-                FetchRow(
-                    source_id=source_id,
-                    started_at=rec.started_at,
-                    elapsed=rec.elapsed,
-                    outcome=rec.outcome,
-                    http_status=rec.http_status,
-                    bytes=rec.bytes,
-                    attempts=rec.attempts,
-                    events_found=rec.events_found,
-                    error=rec.error,
-                    warnings=rec.warnings,
-                )
+            self._record(s, s.get(SourceRow, source_id), source_id, rec, count_events=True)
+            return result
+
+    def record_fetches(self, records: list[tuple[str, FetchRecord]]) -> None:
+        """Log fetches that stored no events (304s, unchanged bodies, errors) and update their
+        sources' state, all in one transaction: a refresh in which nothing changed writes once."""
+        if not records:
+            return
+        with self._session.begin() as s:
+            rows = {r.id: r for r in s.scalars(select(SourceRow).where(SourceRow.id.in_({i for i, _ in records})))}
+            for source_id, rec in records:
+                row = rows.get(source_id)
+                rows[source_id] = self._record(s, row, source_id, rec, count_events=row is None)
+
+    def _record(self, s: Session, row: SourceRow | None, source_id: str, rec: FetchRecord, *, count_events: bool) -> SourceRow:
+        s.add(
+            FetchRow(
+                source_id=source_id,
+                started_at=rec.started_at,
+                elapsed=rec.elapsed,
+                outcome=rec.outcome,
+                http_status=rec.http_status,
+                bytes=rec.bytes,
+                attempts=rec.attempts,
+                events_found=rec.events_found,
+                error=rec.error,
+                warnings=rec.warnings,
             )
-            row = s.get(SourceRow, source_id) or SourceRow(id=source_id, last_warnings=[], event_count=0)
-            row.last_fetch_at = rec.started_at
-            row.last_outcome = rec.outcome
-            row.last_status = rec.http_status
-            row.last_error = rec.error
-            if rec.outcome == "suspicious":
-                # Held back: the stored events and the cache state stay as they were,
-                # so the next run reads the source afresh and judges again.
-                row.suspicious = rec.error
+        )
+        row = row or SourceRow(id=source_id, last_warnings=[], event_count=0)
+        row.last_fetch_at = rec.started_at
+        row.last_outcome = rec.outcome
+        row.last_status = rec.http_status
+        row.last_error = rec.error
+        if rec.outcome == "suspicious":
+            # Held back: the stored events and the cache state stay as they were,
+            # so the next run reads the source afresh and judges again.
+            row.suspicious = rec.error
+            row.last_warnings = rec.warnings
+        elif rec.outcome in ("fetched", "not_modified", "unchanged"):
+            row.suspicious = None  # what it serves is good again (or the last good itself)
+            if rec.outcome == "fetched":
+                row.accept_next = False
+        if rec.outcome not in ("error", "suspicious"):
+            row.last_success_at = rec.started_at
+            if rec.outcome in ("fetched", "unchanged"):  # an unchanged body may still carry a new ETag
+                row.etag = rec.etag
+                row.http_last_modified = rec.http_last_modified
+                row.body_digest = rec.body_digest
+            if rec.outcome == "fetched":
                 row.last_warnings = rec.warnings
-            elif rec.outcome in ("fetched", "not_modified", "unchanged"):
-                row.suspicious = None  # what it serves is good again (or the last good itself)
-                if rec.outcome == "fetched":
-                    row.accept_next = False
-            if rec.outcome not in ("error", "suspicious"):
-                row.last_success_at = rec.started_at
-                if rec.outcome in ("fetched", "unchanged"):  # an unchanged body may still carry a new ETag
-                    row.etag = rec.etag
-                    row.http_last_modified = rec.http_last_modified
-                    row.body_digest = rec.body_digest
-                if rec.outcome == "fetched":
-                    row.last_warnings = rec.warnings
+        if count_events:  # only a sync changes the count (or a source seen for the first time)
             row.event_count = s.scalar(
                 select(func.count()).select_from(EventRow).where(EventRow.source_id == source_id, EventRow.gone_at.is_(None))
             )
-            s.add(row)
-            return result
+        s.add(row)
+        return row
 
     def robots_texts(self, since: datetime) -> dict[str, str]:
         """origin → robots.txt text, for those read at or after ``since``."""
