@@ -17,7 +17,7 @@ STATUSES = ("confirmed", "tentative", "cancelled")
 When = datetime | date
 
 
-@dataclass
+@dataclass(slots=True)
 class RawEvent:
     """One event as an extractor found it.
 
@@ -44,7 +44,7 @@ class RawEvent:
     recurrence_id: When | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Event:
     """A normalized event, keyed by (source_id, source_uid, recurrence_id).
 
@@ -99,7 +99,7 @@ def _iso(value: When | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StoredEvent:
     """An event as the store keeps it, with what subscribers' clients need to track changes."""
 

@@ -552,7 +552,7 @@ class Store:
         with self.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Member:
     """A stored event as the merge step sees it."""
 
