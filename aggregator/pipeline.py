@@ -133,6 +133,7 @@ def refresh(
             report.sources.append(SourceReport(source.id, "error", error=reason))
         report.sources[-1].duration_s = gathered[source.id].duration_s
         _log_source(report.sources[-1])
+        del gathered[source.id]  # stored: its extracted events need not stay in memory while publishing
     store.record_fetches(unstored)
     if publish_after:
         # Not only when events changed: time alone changes what is published (a vanished
