@@ -404,6 +404,20 @@ def machine() -> dict:
             "platform": platform.platform(), "loadavg_at_start": os.getloadavg()}
 
 
+def _combine(files: list[Path], out: Path) -> int:
+    parts = [json.loads(f.read_text()) for f in files]
+    results = {"started": min(p["started"] for p in parts), "finished": max(p.get("finished", p["started"]) for p in parts),
+               "machine": parts[0]["machine"], "combined_from": [str(f) for f in files], "scenarios": {}}
+    for p in parts:
+        results["scenarios"].update(p["scenarios"])
+    results["bars"] = bars(results)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1))
+    print(table(results))
+    print(f"\nJSON: {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="bench/run.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scenarios", nargs="+", default=["thuringia", "country"], help="tiny, thuringia, country-50k, country-200k, country")
@@ -416,7 +430,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stages", nargs="+", choices=[s for s, _, _ in PLAN if s != "mutate"],
                     help="only these measurements (in the plan's order; a stage's state comes from those before it)")
     ap.add_argument("--keep", action="store_true", help="keep the worlds in --work (default: remove each after its scenario)")
+    ap.add_argument("--combine", nargs="+", type=Path, metavar="JSON",
+                    help="instead of measuring: join the scenarios of these results files (runs made side by side, "
+                         "e.g. country-50k and country-200k on one core each) into one table with the bars, written to --json")
     args = ap.parse_args(argv)
+    if args.combine:
+        return _combine(args.combine, args.json)
 
     names: list[str] = []
     for s in args.scenarios:
