@@ -187,12 +187,14 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
     """
 
     def __init__(self, *, allow_private: bool, limits: httpx.Limits):
-        super().__init__(limits=limits)
+        # One SSL context (loading the CA bundle costs CPU), httpx's default, shared by both pools.
+        ssl_context = httpx.create_ssl_context()
+        super().__init__(verify=ssl_context, limits=limits)
         # httpx has no parameter for the network backend, so its pool is rebuilt with
         # ours, with the same settings httpx gives it (tests/test_net_guard.py checks
         # that the guard is really in place).
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
+            ssl_context=ssl_context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,

@@ -37,6 +37,9 @@ def outcome(fn, body: bytes, ctx: ExtractContext = CTX):
 
 
 def assert_same(body: bytes, ctx: ExtractContext = CTX) -> None:
+    # icalendar's process-wide VTIMEZONE cache can make its first read of a body differ
+    # from the next (tests/support/fuzz.py, ics_compared): compare equally informed reads.
+    outcome(extract_with_icalendar, body, ctx)
     fast, slow = outcome(extract, body, ctx), outcome(extract_with_icalendar, body, ctx)
     assert fast == slow
 

@@ -26,7 +26,7 @@ import re
 import zoneinfo
 from datetime import date, datetime, timezone, tzinfo
 
-from aggregator.extract.ical_zones import resolve_tzid
+from aggregator.extract.ical_zones import _iana_index, resolve_tzid
 
 try:  # icalendar's own value machinery, so values come out as icalendar's parser makes them
     from icalendar.cal.component import Component as _IcalComponent
@@ -36,7 +36,8 @@ try:  # icalendar's own value machinery, so values come out as icalendar's parse
 
     _TYPES = _IcalComponent.types_factory
     _DATETIME_NAMES = frozenset(_IcalParser.datetime_names)
-    _SAFE_TYPES = (vText, vUri, vCalAddress, vUnknown)  # their from_ical cannot fail on a str
+    _SAFE_TYPES = (vText, vUnknown)  # their from_ical cannot fail on a str
+    _SAFE_UNESCAPED = (vUri, vCalAddress)  # nor can theirs on a value without escapes (they refuse "\n")
 except Exception:  # another icalendar: the fast path is off, everything goes the old way
     _TYPES = None
 
@@ -53,6 +54,7 @@ _LINE = re.compile(
 )
 _PARAM = re.compile(r';([A-Za-z0-9-]+)=("[^"]*"|[^;]*)')
 _BEGIN_END = re.compile(r"(BEGIN|END):([A-Za-z-]+)", re.IGNORECASE)
+_SMALL_INT = re.compile(r"[0-9]{1,9}")
 _WHEN = re.compile(r"(\d{4})(\d{2})(\d{2})(?:T(\d{2})(\d{2})(\d{2})(Z?))?")
 
 _TEXT = frozenset({"SUMMARY", "DESCRIPTION", "LOCATION", "UID", "STATUS", "URL"})
@@ -102,6 +104,15 @@ class Whens:
 
     def __init__(self, dts: list[When]) -> None:
         self.dts = dts
+
+
+class Categories:
+    """A CATEGORIES line: ``.cats``, split and unescaped as icalendar's parser does."""
+
+    __slots__ = ("cats",)
+
+    def __init__(self, cats: list[str]) -> None:
+        self.cats = cats
 
 
 class PassZones:
@@ -175,9 +186,10 @@ _IANA: frozenset[str] | None = None
 
 
 def _iana_keys() -> frozenset[str]:
+    """The IANA keys zoneinfo lists (from the index ``resolve_tzid`` builds anyway)."""
     global _IANA
     if _IANA is None:
-        _IANA = frozenset(zoneinfo.available_timezones())
+        _IANA = frozenset(_iana_index()[0].values())
     return _IANA
 
 
@@ -210,7 +222,8 @@ def _check(name: str, params: dict[str, str], raw: str) -> None:
             if m is not None and m.group(4) is not None:
                 _when(raw, None)  # a valid date-time, or _Unsure
                 return
-        if _factory(name, None) in _SAFE_TYPES:
+        factory = _factory(name, None)
+        if factory in _SAFE_TYPES or (factory in _SAFE_UNESCAPED and "\\" not in raw):
             return
     try:
         _icalendar_value(name, params, raw)
@@ -299,7 +312,11 @@ def _read(lines: list[str]) -> list[list[FastEvent]]:
         if name in _TEXT:
             if "VALUE" in params:
                 raise _Unsure("VALUE on text")
-            event.add(name, unescape_backslash(raw) if "\\" in raw else raw)
+            if "\\" in raw:
+                raw = unescape_backslash(raw)
+                if name == "URL" and ("\n" in raw or "\r" in raw):
+                    raise _Unsure("a URI with a line break")  # icalendar's vUri refuses it
+            event.add(name, raw)
         elif name in _SINGLE_WHEN:
             value = _when(raw, params.get("TZID"), params.get("VALUE"))
             pending.append((event, name, value))
@@ -308,6 +325,8 @@ def _read(lines: list[str]) -> list[list[FastEvent]]:
                 continue  # icalendar adds no RDATE for an empty one
             tzid, value_type = params.get("TZID"), params.get("VALUE")
             pending.append((event, name, [_when(part, tzid, value_type) for part in raw.split(",")]))
+        elif name == "SEQUENCE" and not params and _SMALL_INT.fullmatch(raw):
+            event.add(name, int(raw))  # what icalendar's vInt holds, without its Parameters
         elif name in _BUILT:
             try:
                 event.add(name, _icalendar_value(name, params, raw))
@@ -316,7 +335,7 @@ def _read(lines: list[str]) -> list[list[FastEvent]]:
         elif name == "CATEGORIES":
             if "VALUE" in params:
                 raise _Unsure("VALUE on CATEGORIES")
-            event.add(name, _factory(name, None)(split_on_unescaped_comma(raw)))
+            event.add(name, Categories(split_on_unescaped_comma(raw)))
         else:
             _check(name, params, raw)
     if stack:
