@@ -14,7 +14,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aggregator.extract import feed, guarded, html, ics, jsonld, tribe
+from aggregator.extract import feed, guarded, html, jsonld, tribe
 from aggregator.extract.sites import medways
 from aggregator.model import RawEvent
 from tests.support.fuzz import COUNTS, FUZZ, NOW, check_extractor, context, ics_compared, mutated, seeds
