@@ -1,7 +1,8 @@
 """ICS extractor: iCalendar bytes → raw events.
 
 The body is decoded leniently (BOM, UTF-8 or cp1252, any line ending), cut
-into well-nested components and parsed with ``icalendar`` in its
+into well-nested components and read by ``ics_lines`` (no component tree,
+the same result) or, wherever that is unsure, parsed with ``icalendar`` in its
 error-tolerant mode. When the strict calendar level fails, each top-level
 component is parsed on its own so one broken VTIMEZONE or VALARM does not
 cost the whole feed.

@@ -11,7 +11,7 @@ It promises sameness, not coverage: whenever a file has anything it does not
 handle with certainty — a line it cannot split plainly, a component other than
 VEVENT (with VALARMs) and VTIMEZONE (with STANDARD/DAYLIGHT), a property value
 icalendar would reject or store as broken, a TZID that ``resolve_tzid`` does not
-know, a TZID with a "Z" time, a PERIOD, a repeated DTSTART/DTEND/DURATION/
+know, a TZID with a "Z" time or on a date, a VALUE other than the value's shape, a PERIOD, a repeated DTSTART/DTEND/DURATION/
 RECURRENCE-ID, an unknown X-WR-TIMEZONE, or any exception at all — it returns
 None, and the caller parses the whole body with icalendar as before. Values it
 does not parse itself (RRULE, DURATION, SEQUENCE, CATEGORIES) are made by
