@@ -14,11 +14,13 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from aggregator.extract import feed, guarded, html, ics, jsonld, tribe
+from aggregator.extract import feed, guarded, html, jsonld, tribe
 from aggregator.extract.sites import medways
 from aggregator.model import RawEvent
-from tests.support.fuzz import COUNTS, FUZZ, NOW, check_extractor, context, mutated, seeds
-from tests.support.fuzz_inputs import HTML_OPTIONS, feed_xml, html_list, ics_calendar, jsonld_page, tribe_json
+from tests.support.fuzz import COUNTS, FUZZ, NOW, check_extractor, context, ics_compared, mutated, seeds
+from tests.support.fuzz_inputs import (
+    HTML_OPTIONS, feed_xml, html_list, ics_calendar, ics_plain_calendar, jsonld_page, tribe_json,
+)
 from tests.support.shared import CORPUS, corpus_files, require
 
 SITES = Path(__file__).parent / "fixtures" / "sites"
@@ -44,7 +46,17 @@ def test_fuzz_ics_with_mutated_corpus_calendars():
     @FUZZ
     @given(mutated(pool))
     def run(body):
-        check_extractor("ics mutated", ics.extract, body)
+        check_extractor("ics mutated", ics_compared, body)
+
+    run()
+
+
+def test_fuzz_ics_with_plain_calendars():
+    """Well-formed calendars of the common shape: the fast reader's own ground, compared with icalendar."""
+    @FUZZ
+    @given(ics_plain_calendar())
+    def run(body):
+        check_extractor("ics plain", ics_compared, body)
 
     run()
 
@@ -53,7 +65,7 @@ def test_fuzz_ics_with_built_calendars():
     @FUZZ
     @given(ics_calendar())
     def run(body):
-        check_extractor("ics built", ics.extract, body)
+        check_extractor("ics built", ics_compared, body)
 
     run()
 

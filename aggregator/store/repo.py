@@ -234,13 +234,14 @@ class Store:
         incoming: dict[tuple[str, str], Event] = {}
         for ev in events:
             incoming[(_uid_key(ev.source_uid), ev.recurrence_id)] = ev  # the last of duplicate keys wins
+        added: list[dict] = []  # new rows go in with one executemany, not one ORM object each
         for key, ev in incoming.items():
             digest = ev.content_hash()
             row = existing.get(key)
             if row is None:
-                row = EventRow(source_id=source_id, uid_key=key[0], recurrence_id=key[1], first_seen=now, sequence=0)
-                _fill(row, ev, digest, now)
-                s.add(row)
+                values = _columns(ev, digest, now)
+                values.update(source_id=source_id, uid_key=key[0], recurrence_id=key[1], first_seen=now, sequence=0)
+                added.append(values)
                 result.added += 1
             elif row.content_hash != digest or row.gone_at is not None:
                 if row.content_hash != digest:
@@ -254,6 +255,8 @@ class Store:
             if key not in incoming and row.gone_at is None:
                 row.gone_at = now
                 result.gone += 1
+        if added:
+            s.execute(insert(EventRow.__table__), added)
         if result.changed:
             # In the same transaction: a publication mark never outlives the events it was made of.
             s.execute(update(PublicationMarkRow).values(events_version=PublicationMarkRow.events_version + 1))
@@ -595,26 +598,35 @@ def _uid_key(source_uid: str) -> str:
     return hashlib.sha256(source_uid.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def _columns(ev: Event, digest: str, now: datetime) -> dict:
+    """The columns of an event's row that its content decides."""
+    all_day = ev.all_day
+    return {
+        "source_uid": ev.source_uid,
+        "network_id": ev.network_id,
+        "title": ev.title,
+        "description": ev.description,
+        "location": ev.location,
+        "url": ev.url,
+        "all_day": all_day,
+        "tzid": ev.tzid,
+        "start_utc": _instant(ev.start, ev.tzid),
+        "end_utc": None if ev.end is None else _instant(ev.end, ev.tzid),
+        "start_date": ev.start if all_day else None,
+        "end_date": ev.end if all_day else None,
+        "status": ev.status,
+        "categories": list(ev.categories),
+        "rrule": ev.rrule,
+        "rdates": [d.isoformat() for d in ev.rdates],
+        "exdates": [d.isoformat() for d in ev.exdates],
+        "content_hash": digest,
+        "last_modified": now,
+    }
+
+
 def _fill(row: EventRow, ev: Event, digest: str, now: datetime) -> None:
-    row.source_uid = ev.source_uid
-    row.network_id = ev.network_id
-    row.title = ev.title
-    row.description = ev.description
-    row.location = ev.location
-    row.url = ev.url
-    row.all_day = ev.all_day
-    row.tzid = ev.tzid
-    row.start_utc = _instant(ev.start, ev.tzid)
-    row.end_utc = None if ev.end is None else _instant(ev.end, ev.tzid)
-    row.start_date = ev.start if ev.all_day else None
-    row.end_date = ev.end if ev.all_day else None
-    row.status = ev.status
-    row.categories = list(ev.categories)
-    row.rrule = ev.rrule
-    row.rdates = [d.isoformat() for d in ev.rdates]
-    row.exdates = [d.isoformat() for d in ev.exdates]
-    row.content_hash = digest
-    row.last_modified = now
+    for name, value in _columns(ev, digest, now).items():
+        setattr(row, name, value)
 
 
 def _instant(value: When, tzid: str) -> datetime:

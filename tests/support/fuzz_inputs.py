@@ -5,6 +5,7 @@ plausible, odd or wrong — so that the extractors are driven past their first
 from __future__ import annotations
 
 import json
+from datetime import date
 from xml.sax.saxutils import escape
 
 from hypothesis import strategies as st
@@ -56,7 +57,8 @@ ICS_DATES = st.one_of(
     st.from_regex(r"\A[0-9]{8}(T[0-9]{6}Z?)?\Z"),
 )
 TZIDS = st.sampled_from(["", ";TZID=Europe/Berlin", ";TZID=W. Europe Standard Time", ";TZID=Mars/Olympus", ";TZID=",
-                         ";TZID=(UTC+01:00) Amsterdam, Berlin", ";VALUE=DATE", ";VALUE=PERIOD", ';TZID="Europe/Berlin"'])
+                         ";TZID=(UTC+01:00) Amsterdam, Berlin", ";VALUE=DATE", ";VALUE=PERIOD", ';TZID="Europe/Berlin"',
+                         ";TZID=UTC", ";VALUE=DATE-TIME", ";TZID=Europe/London;VALUE=DATE-TIME", ";TZID=Africa/Abidjan"])
 RRULES = st.one_of(
     st.builds(
         lambda freq, parts: "RRULE:" + ";".join([f"FREQ={freq}", *parts]),
@@ -114,11 +116,84 @@ VTIMEZONE = st.builds(
 def ics_calendar(draw) -> bytes:
     parts = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//fuzz//EN"]
     if draw(st.booleans()):
-        parts.append("X-WR-TIMEZONE:" + draw(st.sampled_from(["Europe/Berlin", "Mars/Olympus", "", "W. Europe Standard Time"])))
+        parts.append("X-WR-TIMEZONE:" + draw(st.sampled_from(["Europe/Berlin", "Mars/Olympus", "", "W. Europe Standard Time", "UTC"])))
     parts += draw(st.lists(VTIMEZONE, max_size=2))
     parts += draw(st.lists(vevent(), min_size=1, max_size=6))
     parts.append("END:VCALENDAR")
     return ("\r\n".join(parts) + "\r\n").encode("utf-8", "surrogatepass")
+
+
+# Calendars of the common shape, all of whose parts are well-formed: what the fast ICS
+# reader (aggregator/extract/ics_lines.py) reads itself, with odd text and every kind of time.
+PLAIN_TZIDS = st.sampled_from(["", ";TZID=Europe/Berlin", ';TZID="Europe/Berlin"', ";TZID=W. Europe Standard Time",
+                               ";TZID=UTC", ";TZID=America/New_York", ";TZID=Etc/GMT-2", ";VALUE=DATE-TIME",
+                               ";TZID=/mozilla.org/20050126_1/Europe/Berlin", ";X-FOO=1;TZID=Europe/Berlin"])
+PLAIN_DATETIMES = st.builds(
+    lambda d, t, z: f"{d:%Y%m%d}T{t:%H%M%S}{z}",
+    st.dates(min_value=date(1890, 1, 1), max_value=date(2230, 12, 31)), st.times(), st.sampled_from(["", "", "Z"]))
+PLAIN_DATES = st.dates(min_value=date(1890, 1, 1), max_value=date(2230, 12, 31)).map(lambda d: f"{d:%Y%m%d}")
+PLAIN_TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"), max_size=30).map(
+    lambda t: t.replace("\\", "\\\\").replace(",", "\\,").replace(";", "\\;")) | st.sampled_from(
+    ["a\\nb", "a\\Nb", "x\\:y", "<p>Hallo</p>", "\\\\n", "Ü; ,", "  "])
+
+
+@st.composite
+def _plain_when(draw, name: str) -> str:
+    if draw(st.integers(0, 4)) == 0:
+        return f"{name};VALUE=DATE:{draw(PLAIN_DATES)}"
+    tz = draw(PLAIN_TZIDS)
+    value = draw(PLAIN_DATETIMES)
+    if "TZID" in tz:
+        value = value.rstrip("Z")
+    return f"{name}{tz}:{value}"
+
+
+@st.composite
+def plain_vevent(draw) -> str:
+    lines = ["BEGIN:VEVENT", f"UID:{draw(st.sampled_from(['a', 'b', 'c@x', 'a']))}", draw(_plain_when("DTSTART"))]
+    for name in draw(st.lists(st.sampled_from(["DTEND", "DURATION", "RRULE", "RDATE", "EXDATE", "RECURRENCE-ID",
+                                               "SUMMARY", "DESCRIPTION", "LOCATION", "URL", "STATUS", "CATEGORIES",
+                                               "SEQUENCE", "DTSTAMP", "X-ALT-DESC;FMTTYPE=text/html", "VALARM"]),
+                              max_size=8, unique=True)):
+        if name in ("DTEND", "RECURRENCE-ID"):
+            lines.append(draw(_plain_when(name)))
+        elif name in ("RDATE", "EXDATE"):
+            lines.append(f"{name}:" + ",".join(draw(st.lists(PLAIN_DATETIMES, min_size=1, max_size=3))))
+        elif name == "DURATION":
+            lines.append("DURATION:" + draw(st.sampled_from(["PT1H", "P1D", "PT90M", "P1W", "PT0S"])))
+        elif name == "RRULE":
+            lines.append(draw(st.sampled_from(["RRULE:FREQ=WEEKLY;COUNT=4", "RRULE:FREQ=MONTHLY;BYDAY=1WE",
+                                               "RRULE:FREQ=DAILY;UNTIL=20260301T000000Z", "RRULE:FREQ=YEARLY;INTERVAL=2"])))
+        elif name == "STATUS":
+            lines.append("STATUS:" + draw(st.sampled_from(["CANCELLED", "confirmed", "TENTATIVE", "CANCELED"])))
+        elif name == "SEQUENCE":
+            lines.append(f"SEQUENCE:{draw(st.integers(0, 5))}")
+        elif name == "DTSTAMP":
+            lines.append("DTSTAMP:20250101T000000Z")
+        elif name == "VALARM":
+            lines += ["BEGIN:VALARM", "ACTION:DISPLAY", "TRIGGER:-PT15M", "DESCRIPTION:x", "END:VALARM"]
+        else:
+            lines.append(f"{name}:{draw(PLAIN_TEXT)}")
+    lines.append("END:VEVENT")
+    return "\r\n".join(lines)
+
+
+@st.composite
+def ics_plain_calendar(draw) -> bytes:
+    calendars = []
+    for _ in range(draw(st.integers(1, 2))):
+        parts = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//fuzz//EN"]
+        xwr = draw(st.sampled_from([None, "Europe/Berlin", "UTC", "America/New_York"]))
+        events = draw(st.lists(plain_vevent(), min_size=0, max_size=5))
+        if xwr and draw(st.booleans()):
+            parts.append(f"X-WR-TIMEZONE:{xwr}")
+            xwr = None
+        parts += events
+        if xwr:
+            parts.append(f"X-WR-TIMEZONE:{xwr}")  # after the events: it still applies to them
+        parts.append("END:VCALENDAR")
+        calendars.append("\r\n".join(parts))
+    return ("\r\n".join(calendars) + "\r\n").encode("utf-8")
 
 
 # --------------------------------------------------------------------------- JSON values for JSON-LD and Tribe
