@@ -28,6 +28,7 @@ from icalendar import Event as VEvent
 import aggregator
 from aggregator.config import Network
 from aggregator.model import Event, StoredEvent, When
+from exporters import vevent_lines
 from exporters.links import safe_url
 from exporters.vtimezone import FIRST_YEAR, LAST_YEAR, vtimezone
 
@@ -132,7 +133,7 @@ def render_calendar(
     head = cal.to_ical()
     assert head.endswith(_END)
     rendered = rendered if rendered is not None else RenderedVevents()
-    body = [rendered.get(_vevent_key(p, networks, default_zone), lambda p=p: _vevent(p, networks).to_ical()) for p in prepared]
+    body = [rendered.get(_vevent_key(p, networks, default_zone), lambda p=p: _vevent_bytes(p, networks)) for p in prepared]
     # A component's bytes are its lines followed by its subcomponents' bytes, so
     # VEVENTs serialised one by one join to exactly what add_component would give.
     return head[: -len(_END)] + b"".join(body) + _END
@@ -229,42 +230,71 @@ def _rank(p: _Prepared) -> tuple:
     return (s.sequence, _utc(s.last_modified), s.event.content_hash(), _utc(s.first_seen))
 
 
-def _vevent(p: _Prepared, networks: Mapping[str, Network]) -> VEvent:
+def _properties(p: _Prepared, networks: Mapping[str, Network]) -> list[tuple[str, object]]:
+    """The VEVENT's properties as (name, value) in the form icalendar's ``add`` takes."""
     ev = p.stored.event
     labels = [networks[n].label if n in networks else n for n in (p.stored.networks or (ev.network_id,))]
     url = safe_url(ev.url)
-
-    out = VEvent()
-    out.add("UID", p.uid)
     stamp = _utc(p.stored.last_modified)
-    out.add("DTSTAMP", stamp)
-    out.add("LAST-MODIFIED", stamp)
-    out.add("CREATED", _utc(p.stored.first_seen))
-    out.add("SEQUENCE", max(0, int(p.stored.sequence)))
-    out.add("DTSTART", p.start)
+    props: list[tuple[str, object]] = [
+        ("UID", p.uid),
+        ("DTSTAMP", stamp),
+        ("LAST-MODIFIED", stamp),
+        ("CREATED", _utc(p.stored.first_seen)),
+        ("SEQUENCE", max(0, int(p.stored.sequence))),
+        ("DTSTART", p.start),
+    ]
     if p.end is not None:
-        out.add("DTEND", p.end)
+        props.append(("DTEND", p.end))
     if p.recurrence_id is not None:
-        out.add("RECURRENCE-ID", p.recurrence_id)
+        props.append(("RECURRENCE-ID", p.recurrence_id))
     if p.rrule is not None:
-        out.add("RRULE", p.rrule)
+        props.append(("RRULE", p.rrule))
     if p.rdates:
-        out.add("RDATE", p.rdates)
+        props.append(("RDATE", p.rdates))
     if p.exdates:
-        out.add("EXDATE", p.exdates)
-    out.add("SUMMARY", vText(_one_line(ev.title) or "(ohne Titel)"))
+        props.append(("EXDATE", p.exdates))
+    props.append(("SUMMARY", vText(_one_line(ev.title) or "(ohne Titel)")))
     location = _one_line(ev.location)
     if location:
-        out.add("LOCATION", vText(location))
+        props.append(("LOCATION", vText(location)))
     if url:
-        out.add("URL", url)
-    out.add("DESCRIPTION", vText(_description(ev, labels, url)))
+        props.append(("URL", url))
+    props.append(("DESCRIPTION", vText(_description(ev, labels, url))))
     categories = _categories(labels, ev.categories)
     if categories:
-        out.add("CATEGORIES", categories)
-    out.add("STATUS", _STATUS.get(ev.status.lower(), "CONFIRMED"))
-    out.add("TRANSP", "OPAQUE")
+        props.append(("CATEGORIES", categories))
+    props.append(("STATUS", _STATUS.get(ev.status.lower(), "CONFIRMED")))
+    props.append(("TRANSP", "OPAQUE"))
+    return props
+
+
+def _vevent(p: _Prepared, networks: Mapping[str, Network]) -> VEvent:
+    """The VEVENT as an icalendar component (the reference ``_vevent_bytes`` is compared with)."""
+    out = VEvent()
+    for name, value in _properties(p, networks):
+        out.add(name, value)
     return out
+
+
+def _vevent_bytes(p: _Prepared, networks: Mapping[str, Network]) -> bytes:
+    """The VEVENT's bytes: written directly (``exporters.vevent_lines``) for an event without
+    recurrence rules, through icalendar otherwise; the same bytes either way."""
+    if p.rrule is not None or p.rdates or p.exdates or not all(map(vevent_lines.writable_zone, (p.start, p.end, p.recurrence_id))):
+        return _vevent(p, networks).to_ical()
+    return vevent_lines.vevent({name: _line(name, value) for name, value in _properties(p, networks)})
+
+
+def _line(name: str, value: object) -> str:
+    if isinstance(value, (date, datetime)):
+        return vevent_lines.when(name, value)
+    if isinstance(value, int):
+        return f"{name}:{value}"
+    if isinstance(value, list):  # CATEGORIES
+        return name + ":" + ",".join(vevent_lines.escape_text(v) for v in value)
+    if name == "URL":  # a URI, not TEXT: not escaped
+        return f"{name}:{value}"
+    return f"{name}:{vevent_lines.escape_text(str(value))}"
 
 
 def _description(ev: Event, labels: list[str], url: str) -> str:
