@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 STATUSES = ("confirmed", "tentative", "cancelled")
@@ -74,8 +74,16 @@ class Event:
     def all_day(self) -> bool:
         return not isinstance(self.start, datetime)
 
+    # content_hash, computed once: publishing asks for it several times per event.
+    _content_hash: str | None = field(default=None, init=False, repr=False, compare=False)
+
     def content_hash(self) -> str:
         """A digest of everything a subscriber can see; equal content, equal hash."""
+        if self._content_hash is None:
+            object.__setattr__(self, "_content_hash", self._digest())
+        return self._content_hash
+
+    def _digest(self) -> str:
         payload = {
             "title": self.title,
             "start": _iso(self.start),
