@@ -681,24 +681,37 @@ def _top_conflicts(items: list[Slot], rules: ConflictRules, zone: ZoneInfo) -> C
         for i, count in rivals_counted.items():
             rivals[i] = count
 
+    keys = [x.key for x in items]
+    key_json: dict[int, str] = {}  # as conflict_id writes them, only for the slots listed
+
+    def kj(i: int) -> str:
+        got = key_json.get(i)
+        if got is None:
+            got = key_json[i] = json.dumps(list(keys[i]), ensure_ascii=False)
+        return got
+
+    kind_json = {k: json.dumps(k) for k in KINDS}
     listed = [0] * n
-    out: dict[str, Conflict] = {}
+    out: dict[str, tuple] = {}
     for (i, j), (kind, overlap, sc) in chosen.items():
-        a, b = (items[i], items[j]) if rank[i] <= rank[j] else (items[j], items[i])
-        cid = conflict_id(kind, a, b)
+        x, y = (i, j) if rank[i] <= rank[j] else (j, i)
+        first, second = (kj(i), kj(j)) if list(keys[i]) <= list(keys[j]) else (kj(j), kj(i))
+        cid = hashlib.sha256(f"[{kind_json[kind]}, [{first}, {second}]]".encode()).hexdigest()  # = conflict_id(kind, a, b)
         if cid in out:
             continue
-        out[cid] = Conflict(cid, kind, sc, a, b, timedelta(microseconds=overlap))
+        out[cid] = (s_[x], cid, kind, sc, x, y, overlap)
         listed[i] += 1
         listed[j] += 1
+    del chosen
     more = {}
     rivals_by_key = {}
     for i in range(n):
-        rivals_by_key[items[i].key] = rivals[i]
+        rivals_by_key[keys[i]] = rivals[i]
         if rivals[i] > listed[i]:
-            more[items[i].key] = rivals[i] - listed[i]
+            more[keys[i]] = rivals[i] - listed[i]
     total = sum(rivals) // 2
-    result = sorted(out.values(), key=lambda c: (c.a.start.astimezone(UTC), c.id))
+    result = [Conflict(cid, kind, sc, items[x], items[y], timedelta(microseconds=overlap))
+              for _, cid, kind, sc, x, y, overlap in sorted(out.values(), key=lambda r: (r[0], r[1]))]
     return Conflicts(result, rivals=rivals_by_key, more=more, total=max(total, len(result)))
 
 
