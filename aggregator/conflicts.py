@@ -80,6 +80,7 @@ import heapq
 import json
 import re
 import unicodedata
+from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -627,7 +628,9 @@ def _top_conflicts(items: list[Slot], rules: ConflictRules, zone: ZoneInfo) -> C
         return out
 
     best_time = 1.0 if want_overlap else 0.2
-    chosen: dict[tuple[int, int], tuple[str, int, float]] = {}
+    # the listed pairs: i * n + j (i < j) → position in the packed arrays (kind, overlap, score)
+    chosen: dict[int, int] = {}
+    chosen_overlap, chosen_score, chosen_kind = array("q"), array("d"), array("b")
     found_count = [0] * n
     full = [False] * n
     for i in range(n):
@@ -667,9 +670,12 @@ def _top_conflicts(items: list[Slot], rules: ConflictRules, zone: ZoneInfo) -> C
             if j == i or j in taken or uids[j] == ui or not ni.isdisjoint(netsets[j]) or (accept is not None and not accept(j)):
                 continue
             taken.add(j)
-            key = (i, j) if i < j else (j, i)
-            if key not in chosen:
-                chosen[key] = (kind, overlap, sc)
+            code = i * n + j if i < j else j * n + i
+            if code not in chosen:
+                chosen[code] = len(chosen_score)
+                chosen_overlap.append(overlap)
+                chosen_score.append(sc)
+                chosen_kind.append(kind == "overlap")
         found_count[i] = len(taken)
         full[i] = len(taken) >= cap and bool(heap)
 
@@ -692,17 +698,21 @@ def _top_conflicts(items: list[Slot], rules: ConflictRules, zone: ZoneInfo) -> C
 
     kind_json = {k: json.dumps(k) for k in KINDS}
     listed = [0] * n
-    out: dict[str, tuple] = {}
-    for (i, j), (kind, overlap, sc) in chosen.items():
+    result: list[Conflict] = []
+    cids: set[str] = set()
+    for code, at in chosen.items():
+        i, j = divmod(code, n)
+        kind = "overlap" if chosen_kind[at] else "same_day"
         x, y = (i, j) if rank[i] <= rank[j] else (j, i)
         first, second = (kj(i), kj(j)) if list(keys[i]) <= list(keys[j]) else (kj(j), kj(i))
         cid = hashlib.sha256(f"[{kind_json[kind]}, [{first}, {second}]]".encode()).hexdigest()  # = conflict_id(kind, a, b)
-        if cid in out:
+        if cid in cids:
             continue
-        out[cid] = (s_[x], cid, kind, sc, x, y, overlap)
+        cids.add(cid)
+        result.append(Conflict(cid, kind, chosen_score[at], items[x], items[y], timedelta(microseconds=chosen_overlap[at])))
         listed[i] += 1
         listed[j] += 1
-    del chosen
+    del chosen, cids
     more = {}
     rivals_by_key = {}
     for i in range(n):
@@ -710,8 +720,9 @@ def _top_conflicts(items: list[Slot], rules: ConflictRules, zone: ZoneInfo) -> C
         if rivals[i] > listed[i]:
             more[keys[i]] = rivals[i] - listed[i]
     total = sum(rivals) // 2
-    result = [Conflict(cid, kind, sc, items[x], items[y], timedelta(microseconds=overlap))
-              for _, cid, kind, sc, x, y, overlap in sorted(out.values(), key=lambda r: (r[0], r[1]))]
+    start_of = {id(items[i]): s_[i] for i in range(n)}
+    result.sort(key=lambda c: c.id)
+    result.sort(key=lambda c: start_of[id(c.a)])  # stable: by start, then id
     return Conflicts(result, rivals=rivals_by_key, more=more, total=max(total, len(result)))
 
 
