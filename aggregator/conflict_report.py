@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import holidays as holiday_calendars
 
-from aggregator.conflict_state import Tracked, as_tracked, track
+from aggregator.conflict_state import Tracked, as_tracked, side_key, track
 from aggregator.conflicts import Slot, find_conflicts, make_slot, slots
 from aggregator.config import Config
 from aggregator.merge import publication
@@ -33,17 +33,6 @@ class Detected(list):
     @property
     def capped(self) -> bool:
         return bool(self.more)
-
-
-def side_key(side: dict) -> tuple[str, str]:
-    """The (uid, start key) of a stored side (``conflict_state.snapshot``), as ``Slot.key``."""
-    if side.get("all_day"):
-        return (side.get("uid", ""), side.get("day_start", ""))
-    try:
-        start = datetime.fromisoformat(side.get("start", "")).astimezone(timezone.utc).isoformat()
-    except ValueError:
-        start = side.get("start", "")
-    return (side.get("uid", ""), start)
 
 
 def detect(config: Config, store: Store, now: datetime, start: datetime | None = None, end: datetime | None = None,

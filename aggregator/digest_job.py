@@ -28,8 +28,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from aggregator.conflict_report import context_of, context_periods, detect, side_key
-from aggregator.conflict_state import Tracked
+from aggregator.conflict_report import context_of, context_periods, detect
+from aggregator.conflict_state import Tracked, side_key
 from aggregator.config import Config, Deployment
 from aggregator.mail import SmtpSettings, build_message, send_once
 from aggregator.merge import publication
