@@ -49,11 +49,29 @@ Times, decided here:
   Europe/Berlin compare correctly across the DST switch; the local day of a
   timed event is its day in ``zone``.
 
-Efficiency: overlaps are found by a sweep over the slots sorted by start,
-keeping the set of slots still running (a heap by end); ``same_day`` pairs
-come from buckets of slots per local day. The work grows with the number of
-slots plus the number of pairs that actually share a time or a day, not with
-all pairs.
+Efficiency: without a cap, overlaps are found by a sweep over the slots
+sorted by start, keeping the set of slots still running (a heap by end);
+``same_day`` pairs come from buckets of slots per local day. The work grows
+with the number of slots plus the number of pairs that actually share a time
+or a day, not with all pairs — but on a crowded calendar those pairs grow
+with the square of the events per day (a country-wide synthetic calendar of
+44,000 events has 2.3 million colliding pairs, of 177,000 events 36 million).
+
+**The cap** (``rules.max_per_event`` = K, ``[conflicts] max_per_event``,
+default 25): nobody can act on "your event collides with 300 others", so each
+occurrence lists its K most serious conflicts (score, then the rival that
+comes first), and a pair is listed when it is among the top K of either of
+its two events — an event with few rivals sees them all, however crowded its
+rival's day. Pairs are then not enumerated: per local day the slots are
+indexed by place (venue, city, no city, online) and, within, by interval;
+every member of such a group scores the same against a given slot, so the
+groups of a place class are opened in order of the best score the class can
+reach and their members taken best first until K are found (``_top_conflicts``).
+How many rivals each occurrence has in all is counted from per-day counts
+(``Conflicts.more``, ``Conflicts.total``). The work grows with slots × (K +
+interval groups per day), linearly with the calendar when the times of day
+repeat (they do: events start on the hour or half hour). When no slot has more
+than K rivals the result is exactly that of the sweep.
 
 The **score** (0..100, higher is worse) is ``100 × time × place × presence``:
 
