@@ -93,6 +93,7 @@ pair changes kind, it is a different conflict.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import heapq
 import json
@@ -469,7 +470,15 @@ def find_conflicts(
     if n < 2 or not rules.kinds:
         return Conflicts()
     if rules.max_per_event is not None:
-        return _top_conflicts(items, rules, zone)
+        # millions of small acyclic objects (heap entries, conflicts): the cyclic collector would
+        # walk all of them again and again for nothing
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return _top_conflicts(items, rules, zone)
+        finally:
+            if collecting:
+                gc.enable()
     starts = [s.start.astimezone(UTC) for s in items]
     ends = [s.end.astimezone(UTC) for s in items]
     netsets = [frozenset(s.networks) for s in items]
