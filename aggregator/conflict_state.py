@@ -117,7 +117,7 @@ def content_hash(conflict: Conflict) -> str:
 
 def track(store: Store, found: list[Conflict], now: datetime, window_start: datetime) -> list[Tracked]:
     """Record this run's conflicts (see the module docstring); return every stored one."""
-    keep = unlisted(store.conflicts(), found) if getattr(found, "more", None) else set()
+    keep = unlisted(store.open_conflicts_except({c.id for c in found}), found) if getattr(found, "more", None) else set()
     store.track_conflicts(
         [(c.id, c.kind, c.score, c.a.uid, c.b.uid, c.a.start, content_hash(c), {"a": snapshot(c.a), "b": snapshot(c.b)}) for c in found],
         now=now,

@@ -364,6 +364,17 @@ class Store:
                 for r in s.scalars(select(ConflictRow).order_by(ConflictRow.starts_at, ConflictRow.id))
             ]
 
+    def open_conflicts_except(self, ids: set[str]) -> list[dict]:
+        """The open conflicts whose id is not in ``ids`` ({id, a, b, resolved_at}): ids read first,
+        snapshots only of those, so the cost follows what is missing, not what is stored."""
+        with self._session() as s:
+            missing = sorted(cid for cid in s.scalars(select(ConflictRow.id).where(ConflictRow.resolved_at.is_(None))) if cid not in ids)
+            out = []
+            for i in range(0, len(missing), 500):
+                for cid, snap in s.execute(select(ConflictRow.id, ConflictRow.snapshot).where(ConflictRow.id.in_(missing[i:i + 500]))):
+                    out.append({"id": cid, "a": (snap or {}).get("a", {}), "b": (snap or {}).get("b", {}), "resolved_at": None})
+            return out
+
     def conflict_hashes(self) -> dict[str, tuple[str, str | None]]:
         """id → (content hash, acknowledged content hash or None), for read-only lifecycle views."""
         with self._session() as s:
