@@ -342,8 +342,9 @@ def _conflicts(args, config: Config, deployment: Deployment) -> int:
     now = datetime.now(timezone.utc)
     start = datetime.combine(args.date_from, time(0), zone) if args.date_from else None
     end = datetime.combine(args.date_to + timedelta(days=1), time(0), zone) if args.date_to else None
-    found = [t for t in detect(config, _open_store(deployment), now, start, end) if involves(t, args.network) and (not args.kind or t.kind == args.kind)]
-    rows = [as_json(t, now) for t in found]
+    detected = detect(config, _open_store(deployment), now, start, end)
+    found = [t for t in detected if involves(t, args.network) and (not args.kind or t.kind == args.kind)]
+    rows = [as_json(t, now, more=detected.more) for t in found]
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return 0
@@ -354,10 +355,14 @@ def _conflicts(args, config: Config, deployment: Deployment) -> int:
         a, b = r["events"]
         print(f"{r['id'][:12]}  {r['kind']:8} score {r['score']:5.1f}  {r['status']}")
         for side in (a, b):
-            print(f"    {side['start'][:16].replace('T', ' ')}  {side['title']}  [{', '.join(side['networks'])}]" + (f"  @ {side['location']}" if side["location"] else ""))
+            print(f"    {side['start'][:16].replace('T', ' ')}  {side['title']}  [{', '.join(side['networks'])}]" + (f"  @ {side['location']}" if side["location"] else "")
+                  + (f"  (+{side['more']} more)" if side.get("more") else ""))
         if r["acknowledged"]:
             print(f"    acknowledged: {r['acknowledged']}")
     print(f"{len(rows)} conflicts")
+    if detected.capped:
+        print(f"{detected.total} colliding pairs in all; [conflicts] max_per_event = {config.conflicts.max_per_event} lists each "
+              f"event's worst; {len(detected.more)} events have more than are listed")
     return 0
 
 

@@ -211,6 +211,7 @@ class ConflictsSettings(_Strict):
     min_overlap: timedelta = timedelta(0)
     horizon: Duration = timedelta(days=180)
     digest_kinds: list[ConflictKind] = ["overlap"]
+    max_per_event: int = Field(default=25, ge=0)  # 0: no cap
 
     @field_validator("min_overlap", mode="before")
     @classmethod
@@ -233,6 +234,7 @@ class ConflictsSettings(_Strict):
             ignore_longer_than=self.ignore_longer_than,
             min_overlap=self.min_overlap,
             horizon=self.horizon,
+            max_per_event=self.max_per_event or None,
         )
 
 

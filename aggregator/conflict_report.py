@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import holidays as holiday_calendars
 
-from aggregator.conflict_state import Tracked, as_tracked, track
+from aggregator.conflict_state import Tracked, as_tracked, side_key, track
 from aggregator.conflicts import Slot, find_conflicts, make_slot, slots
 from aggregator.config import Config
 from aggregator.merge import publication
@@ -20,8 +20,23 @@ NEW_FOR = timedelta(hours=24)  # without a digest to compare with, "new" means s
 FREE_DAYS_SEARCHED = 21
 
 
+class Detected(list):
+    """A ``list[Tracked]`` plus what ``[conflicts] max_per_event`` left out (see ``conflicts.Conflicts``):
+    ``more`` maps an occurrence key (uid, start key) to how many of its conflicts are not listed,
+    ``total`` counts the colliding pairs in all."""
+
+    def __init__(self, items=(), *, more: dict | None = None, total: int | None = None) -> None:
+        super().__init__(items)
+        self.more: dict[tuple[str, str], int] = more or {}
+        self.total: int = len(self) if total is None else total
+
+    @property
+    def capped(self) -> bool:
+        return bool(self.more)
+
+
 def detect(config: Config, store: Store, now: datetime, start: datetime | None = None, end: datetime | None = None,
-           *, published: list[StoredEvent] | None = None, record: bool = True) -> list[Tracked]:
+           *, published: list[StoredEvent] | None = None, record: bool = True) -> Detected:
     """Find the conflicts in [start, end) (default: now to now + [conflicts] horizon), record
     their lifecycle, and return those found now plus those resolved in the window.
     ``published`` saves recomputing ``publication(config, store, now)`` when the caller has it.
@@ -39,15 +54,22 @@ def detect(config: Config, store: Store, now: datetime, start: datetime | None =
     else:
         tracked = as_tracked(store, found, now, window_start=max(start, now))
     ids = {c.id for c in found}
-    return [t for t in tracked if t.id in ids or (t.resolved and start <= t.starts_at < end)]
+    return Detected([t for t in tracked if t.id in ids or (t.resolved and start <= t.starts_at < end)],
+                    more=getattr(found, "more", None), total=getattr(found, "total", None))
 
 
 def involves(t: Tracked, network: str | None) -> bool:
     return network is None or network in t.a.get("networks", []) or network in t.b.get("networks", [])
 
 
-def as_json(t: Tracked, now: datetime) -> dict:
-    """The ``conflicts --json`` shape: id, kind, score, status, events (uid, title, start, end, networks)."""
+def as_json(t: Tracked, now: datetime, more: dict | None = None) -> dict:
+    """The ``conflicts --json`` shape: id, kind, score, status, events (uid, title, start, end, networks);
+    with ``more`` (``Detected.more``) an event with conflicts beyond those listed says how many (``more``)."""
+    events = [{k: side.get(k) for k in ("uid", "title", "start", "end", "networks", "location", "url")} for side in (t.a, t.b)]
+    if more:
+        for row, side in zip(events, (t.a, t.b)):
+            if n := more.get(side_key(side)):
+                row["more"] = n
     return {
         "id": t.id,
         "kind": t.kind,
@@ -55,9 +77,7 @@ def as_json(t: Tracked, now: datetime) -> dict:
         "status": t.status_since(now - NEW_FOR),
         "first_seen": t.first_seen.isoformat(),
         "acknowledged": t.ack_note if t.acknowledged else None,
-        "events": [
-            {k: side.get(k) for k in ("uid", "title", "start", "end", "networks", "location", "url")} for side in (t.a, t.b)
-        ],
+        "events": events,
     }
 
 

@@ -12,7 +12,10 @@ found and promises:
   side moved, was cancelled or vanished; a resolved one found again is new
   again;
 - conflicts that lie in the past are left as they were (history, not
-  resolution).
+  resolution);
+- a conflict left out only because of ``[conflicts] max_per_event`` (both its
+  events still there, each with more conflicts than are listed) is not
+  resolved either: it is just not listed this time (``unlisted``).
 
 Whether a conflict is *new* for a reader depends on when they last looked:
 ``Tracked.status_since(since)``.
@@ -23,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timezone
 
 from aggregator.conflicts import Conflict, Slot
 from aggregator.store import Store
@@ -84,6 +87,29 @@ def snapshot(slot: Slot) -> dict:
     }
 
 
+def side_key(side: dict) -> tuple[str, str]:
+    """The (uid, start key) of a stored side (``snapshot``), as ``Slot.key``."""
+    if side.get("all_day"):
+        return (side.get("uid", ""), side.get("day_start", ""))
+    try:
+        start = datetime.fromisoformat(side.get("start", "")).astimezone(timezone.utc).isoformat()
+    except ValueError:
+        start = side.get("start", "")
+    return (side.get("uid", ""), start)
+
+
+def unlisted(stored: list[dict], found: list[Conflict]) -> set[str]:
+    """Ids of stored open conflicts not in ``found`` only because a cap left them out: both sides
+    are still there with more conflicts than are listed (``Conflicts.more``). A pair is left out
+    only when it is outside the top of both its events, so these are not resolved, just not shown."""
+    crowded = getattr(found, "more", None)
+    if not crowded:
+        return set()
+    ids = {c.id for c in found}
+    return {row["id"] for row in stored if row["resolved_at"] is None and row["id"] not in ids
+            and side_key(row["a"]) in crowded and side_key(row["b"]) in crowded}
+
+
 def content_hash(conflict: Conflict) -> str:
     payload = json.dumps([conflict.kind, snapshot(conflict.a), snapshot(conflict.b)], sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(payload.encode()).hexdigest()
@@ -91,10 +117,12 @@ def content_hash(conflict: Conflict) -> str:
 
 def track(store: Store, found: list[Conflict], now: datetime, window_start: datetime) -> list[Tracked]:
     """Record this run's conflicts (see the module docstring); return every stored one."""
+    keep = unlisted(store.open_conflicts_except({c.id for c in found}), found) if getattr(found, "more", None) else set()
     store.track_conflicts(
         [(c.id, c.kind, c.score, c.a.uid, c.b.uid, c.a.start, content_hash(c), {"a": snapshot(c.a), "b": snapshot(c.b)}) for c in found],
         now=now,
         window_start=window_start,
+        keep_open=keep,
     )
     return [Tracked(**row) for row in store.conflicts()]
 
@@ -104,7 +132,9 @@ def as_tracked(store: Store, found: list[Conflict], now: datetime, window_start:
     open keeps its stored dates and acknowledgement (withdrawn if its content changed),
     an unknown or resolved one is new, and a stored open one no longer found that lies
     ahead is resolved now."""
-    stored = {row["id"]: Tracked(**row) for row in store.conflicts()}
+    rows = store.conflicts()
+    keep = unlisted(rows, found)
+    stored = {row["id"]: Tracked(**row) for row in rows}
     hashes = store.conflict_hashes()
     out: list[Tracked] = []
     for c in found:
@@ -120,7 +150,7 @@ def as_tracked(store: Store, found: list[Conflict], now: datetime, window_start:
         out.append(replace(old, **sides, last_seen=now, changed_at=now if changed else old.changed_at,
                            ack_note=old.ack_note if acked else None, ack_at=old.ack_at if acked else None))
     for old in stored.values():
-        if not old.resolved and old.starts_at >= window_start:
+        if not old.resolved and old.starts_at >= window_start and old.id not in keep:
             old = replace(old, resolved_at=now)
         out.append(old)
     return out

@@ -49,11 +49,29 @@ Times, decided here:
   Europe/Berlin compare correctly across the DST switch; the local day of a
   timed event is its day in ``zone``.
 
-Efficiency: overlaps are found by a sweep over the slots sorted by start,
-keeping the set of slots still running (a heap by end); ``same_day`` pairs
-come from buckets of slots per local day. The work grows with the number of
-slots plus the number of pairs that actually share a time or a day, not with
-all pairs.
+Efficiency: without a cap, overlaps are found by a sweep over the slots
+sorted by start, keeping the set of slots still running (a heap by end);
+``same_day`` pairs come from buckets of slots per local day. The work grows
+with the number of slots plus the number of pairs that actually share a time
+or a day, not with all pairs — but on a crowded calendar those pairs grow
+with the square of the events per day (a country-wide synthetic calendar of
+44,000 events has 2.3 million colliding pairs, of 177,000 events 36 million).
+
+**The cap** (``rules.max_per_event`` = K, ``[conflicts] max_per_event``,
+default 25): nobody can act on "your event collides with 300 others", so each
+occurrence lists its K most serious conflicts (score, then the rival that
+comes first), and a pair is listed when it is among the top K of either of
+its two events — an event with few rivals sees them all, however crowded its
+rival's day. Pairs are then not enumerated: per local day the slots are
+indexed by place (venue, city, no city, online) and, within, by interval;
+every member of such a group scores the same against a given slot, so the
+groups of a place class are opened in order of the best score the class can
+reach and their members taken best first until K are found (``_top_conflicts``).
+How many rivals each occurrence has in all is counted from per-day counts
+(``Conflicts.more``, ``Conflicts.total``). The work grows with slots × (K +
+interval groups per day), linearly with the calendar when the times of day
+repeat (they do: events start on the hour or half hour). When no slot has more
+than K rivals the result is exactly that of the sweep.
 
 The **score** (0..100, higher is worse) is ``100 × time × place × presence``:
 
@@ -75,14 +93,16 @@ pair changes kind, it is a different conflict.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import heapq
 import json
 import re
 import unicodedata
+from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -103,11 +123,14 @@ class ConflictRules:
     ignore_longer_than: timedelta = timedelta(days=3)
     min_overlap: timedelta = timedelta(0)
     horizon: timedelta = timedelta(days=180)
+    max_per_event: int | None = 25  # each slot's top conflicts (see find_conflicts); None: every pair
 
     def __post_init__(self) -> None:
         unknown = [k for k in self.kinds if k not in KINDS]
         if unknown:
             raise ValueError(f"unknown conflict kind(s) {unknown}; known: {list(KINDS)}")
+        if self.max_per_event is not None and self.max_per_event < 1:
+            raise ValueError("max_per_event must be at least 1 (or None for no cap)")
         object.__setattr__(self, "kinds", tuple(self.kinds))
 
     def window(self, now: datetime) -> tuple[datetime, datetime]:
@@ -403,17 +426,59 @@ def score(kind: str, a: Slot, b: Slot, overlap: timedelta) -> float:
     return round(100 * time_factor * place * presence, 1)
 
 
+class Conflicts(list):
+    """A ``list[Conflict]`` plus what a cap (``ConflictRules.max_per_event``) left out.
+
+    ``rivals``: slot key → how many slots it collides with (of the detected kinds), listed or not;
+    ``more``: slot key → how many of those are not listed (only slots with a positive count);
+    ``total``: how many colliding pairs there are in all (``len(self)`` when nothing was capped).
+    Without a cap, ``rivals`` and ``more`` stay empty and ``total`` is ``len(self)``.
+    """
+
+    def __init__(self, items: Iterable[Conflict] = (), *, rivals: dict | None = None, more: dict | None = None,
+                 total: int | None = None) -> None:
+        super().__init__(items)
+        self.rivals: dict[tuple[str, str], int] = rivals or {}
+        self.more: dict[tuple[str, str], int] = more or {}
+        self.total: int = len(self) if total is None else total
+
+    @property
+    def capped(self) -> bool:
+        return bool(self.more)
+
+    def more_for(self, slot: Slot) -> int:
+        return self.more.get(slot.key, 0)
+
+
 def find_conflicts(
     slots: Sequence[Slot],
     rules: ConflictRules = ConflictRules(),  # noqa: B008 - frozen, never mutated
     *,
     zone: ZoneInfo = DEFAULT_ZONE,
-) -> list[Conflict]:
-    """Every colliding pair among ``slots`` (rules in the module doc), by ``a.start`` then id."""
+) -> Conflicts:
+    """The colliding pairs among ``slots`` (rules in the module doc), by ``a.start`` then id.
+
+    Without ``rules.max_per_event`` every pair. With it (K), each slot's K most serious
+    conflicts (highest score; ties: the rival that comes first by start, end, uid) are
+    listed, and a pair is listed when it is among the top K of **either** side: so every
+    event sees its own K worst rivals, and an event with few rivals sees all of them even
+    when its rival is crowded. When no slot has more than K rivals that is every pair,
+    exactly as without a cap. ``Conflicts.more`` counts, per slot, the rivals not listed.
+    """
     items = list(slots)
     n = len(items)
     if n < 2 or not rules.kinds:
-        return []
+        return Conflicts()
+    if rules.max_per_event is not None:
+        # millions of small acyclic objects (heap entries, conflicts): the cyclic collector would
+        # walk all of them again and again for nothing
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            return _top_conflicts(items, rules, zone)
+        finally:
+            if collecting:
+                gc.enable()
     starts = [s.start.astimezone(UTC) for s in items]
     ends = [s.end.astimezone(UTC) for s in items]
     netsets = [frozenset(s.networks) for s in items]
@@ -469,7 +534,300 @@ def find_conflicts(
                     overlap = max(timedelta(0), min(ends[i], ends[j]) - max(starts[i], starts[j]))
                     add("same_day", i, j, overlap)
 
-    return sorted(found.values(), key=lambda c: (c.a.start.astimezone(UTC), c.id))
+    return Conflicts(sorted(found.values(), key=lambda c: (c.a.start.astimezone(UTC), c.id)))
+
+
+# ---------------------------------------------------------------- the top K of each slot
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONSITE, _ONLINE_CAT, _NOCITY = ("onsite",), ("online",), ("nocity",)
+
+
+def _us(dt: datetime) -> int:
+    return (dt - _EPOCH) // _TICK
+
+
+def _subsets(networks: frozenset) -> list[tuple[frozenset, int]]:
+    """Every non-empty subset with its inclusion-exclusion sign (+1 odd size, -1 even)."""
+    items = sorted(networks)
+    out = []
+    for mask in range(1, 1 << len(items)):
+        sub = frozenset(x for b, x in enumerate(items) if mask >> b & 1)
+        out.append((sub, 1 if len(sub) % 2 else -1))
+    return out
+
+
+def _top_conflicts(items: list[Slot], rules: ConflictRules, zone: ZoneInfo) -> Conflicts:
+    """``find_conflicts`` with a cap K: each slot's K best rivals, found best first.
+
+    The score of a pair depends only on the two intervals and on how their places relate
+    (same venue, same city, a city unknown, different cities, online). So per local day the
+    slots are indexed by place (per venue, per city, no city, on-site, online) and, inside
+    each, grouped by interval: every member of a group scores the same against a given slot.
+    For slot i, each place class is a lazily opened source whose bound (its best possible
+    score) sits in one heap with the groups already opened; groups yield their members in
+    order. The first K acceptable members popped are i's top K, and a class whose bound is
+    below the K-th is never opened. Work per slot: the groups of the classes opened plus K
+    (plus the related or other-class members skipped), not the slots of its day.
+    How many rivals a slot has in all is counted, not enumerated: per day, counts of slots
+    per subset of networks (inclusion-exclusion drops those sharing a network).
+    """
+    cap = rules.max_per_event
+    assert cap is not None
+    n = len(items)
+    kinds = set(rules.kinds)
+    want_overlap, want_same_day = "overlap" in kinds, "same_day" in kinds
+    min_ov = rules.min_overlap // _TICK
+    s_ = [_us(x.start.astimezone(UTC)) for x in items]
+    e_ = [_us(x.end.astimezone(UTC)) for x in items]
+    ep = [max(e_[i], s_[i] + 1) for i in range(n)]  # a moment [t, t) intersects as [t, t + 1µs)
+    span = [e_[i] - s_[i] for i in range(n)]
+    netsets = [frozenset(x.networks) for x in items]
+    uids = [x.uid for x in items]
+    online = [x.online for x in items]
+    venue_cache: dict[str, str] = {}
+    venue = []
+    for x in items:
+        v = venue_cache.get(x.location)
+        if v is None:
+            v = venue_cache[x.location] = normalize_venue(x.location)
+        venue.append(v)
+    city = [x.city.casefold() if x.city else "" for x in items]
+    rank = [0] * n
+    for r, i in enumerate(sorted(range(n), key=lambda k: _order(items[k]))):
+        rank[i] = r
+    days = [_days(x, zone) for x in items]
+
+    # per day: category → interval → members (by rank); counters for rivals
+    index: dict[date, dict[tuple, dict[tuple[int, int], list[int]]]] = defaultdict(lambda: defaultdict(dict))
+    for i in sorted(range(n), key=rank.__getitem__):
+        if online[i]:
+            cats = [_ONLINE_CAT]
+        else:
+            cats = [_ONSITE, ("city", city[i]) if city[i] else _NOCITY]
+            if venue[i]:
+                cats.append(("venue", venue[i]))
+        first, last = days[i]
+        d = first
+        while d <= last:
+            cat_index = index[d]
+            for cat in cats:
+                cat_index[cat].setdefault((s_[i], e_[i]), []).append(i)
+            d += timedelta(days=1)
+    # the groups of a category as a list, once
+    groups: dict[date, dict[tuple, list[tuple[int, int, list[int]]]]] = {
+        d: {cat: [(gs, ge, m) for (gs, ge), m in by.items()] for cat, by in cats.items()} for d, cats in index.items()
+    }
+    del index
+
+    def pair_kind(i: int, gs: int, ge: int, gep: int) -> tuple[str, int] | None:
+        overlap = max(0, min(e_[i], ge) - max(s_[i], gs))
+        if s_[i] < gep and gs < ep[i] and overlap >= min_ov:
+            return ("overlap", overlap) if want_overlap else None
+        return ("same_day", overlap) if want_same_day else None
+
+    def group_score(kind: str, i: int, gspan: int, overlap: int, place: float, presence: float) -> float:
+        if kind == "overlap":
+            shorter = min(span[i], gspan)
+            share = 1.0 if shorter <= 0 else min(1.0, overlap / shorter)
+            time_factor = 0.5 + 0.5 * share
+        else:
+            time_factor = 0.2
+        return round(100 * time_factor * place * presence, 1)
+
+    def classes(i: int) -> list[tuple[tuple, float, float, object]]:
+        """(category, place, presence, member filter or None) of each place class of i."""
+        if online[i]:
+            return [(_ONSITE, 0.7, 0.75, None), (_ONLINE_CAT, 0.7, 0.6, None)]
+        v, c = venue[i], city[i]
+        out: list = []
+        if v:
+            out.append((("venue", v), 1.0, 1.0, None))
+        not_venue = (lambda j: venue[j] != v) if v else None
+        if c:
+            out.append((("city", c), 0.85, 1.0, not_venue))
+            out.append((_NOCITY, 0.7, 1.0, not_venue))
+            out.append((_ONSITE, 0.55, 1.0, (lambda j: city[j] != "" and city[j] != c and venue[j] != v) if v
+                        else (lambda j: city[j] != "" and city[j] != c)))
+        else:
+            out.append((_ONSITE, 0.7, 1.0, not_venue))
+        out.append((_ONLINE_CAT, 0.7, 0.75, None))
+        return out
+
+    best_time = 1.0 if want_overlap else 0.2
+    # the listed pairs: i * n + j (i < j) → position in the packed arrays (kind, overlap, score)
+    chosen: dict[int, int] = {}
+    chosen_overlap, chosen_score, chosen_kind = array("q"), array("d"), array("b")
+    found_count = [0] * n
+    full = [False] * n
+    for i in range(n):
+        heap: list[tuple] = []
+        seq = 0
+        first, last = days[i]
+        d = first
+        while d <= last:
+            day_groups = groups.get(d, {})
+            for cat, place, presence, accept in classes(i):
+                if cat in day_groups:
+                    bound = round(100 * best_time * place * presence, 1)
+                    heap.append((-bound, 0, 0, seq, (day_groups[cat], place, presence, accept)))
+                    seq += 1
+            d += timedelta(days=1)
+        heapq.heapify(heap)
+        taken: set[int] = set()
+        ni, ui = netsets[i], uids[i]
+        while heap and len(taken) < cap:
+            neg, what, r, _, ref = heapq.heappop(heap)
+            if what == 0:  # open a class: one entry per interval group of its members
+                cat_groups, place, presence, accept = ref
+                for gs, ge, members in cat_groups:
+                    pk = pair_kind(i, gs, ge, max(ge, gs + 1))
+                    if pk is None:
+                        continue
+                    kind, overlap = pk
+                    sc = group_score(kind, i, ge - gs, overlap, place, presence)
+                    heapq.heappush(heap, (-sc, 1, rank[members[0]], seq, (members, 0, accept, kind, overlap, sc)))
+                    seq += 1
+                continue
+            members, pos, accept, kind, overlap, sc = ref
+            j = members[pos]
+            if pos + 1 < len(members):
+                heapq.heappush(heap, (neg, 1, rank[members[pos + 1]], seq, (members, pos + 1, accept, kind, overlap, sc)))
+                seq += 1
+            if j == i or j in taken or uids[j] == ui or not ni.isdisjoint(netsets[j]) or (accept is not None and not accept(j)):
+                continue
+            taken.add(j)
+            code = i * n + j if i < j else j * n + i
+            if code not in chosen:
+                chosen[code] = len(chosen_score)
+                chosen_overlap.append(overlap)
+                chosen_score.append(sc)
+                chosen_kind.append(kind == "overlap")
+        found_count[i] = len(taken)
+        full[i] = len(taken) >= cap and bool(heap)
+
+    # how many rivals each slot has: exact for those whose search ran dry, counted for the rest
+    rivals = list(found_count)
+    if any(full):
+        rivals_counted = _count_rivals(items, [i for i in range(n) if full[i]], days, netsets, s_, e_, ep, min_ov,
+                                       want_overlap, want_same_day)
+        for i, count in rivals_counted.items():
+            rivals[i] = count
+
+    keys = [x.key for x in items]
+    key_json: dict[int, str] = {}  # as conflict_id writes them, only for the slots listed
+
+    def kj(i: int) -> str:
+        got = key_json.get(i)
+        if got is None:
+            got = key_json[i] = json.dumps(list(keys[i]), ensure_ascii=False)
+        return got
+
+    kind_json = {k: json.dumps(k) for k in KINDS}
+    listed = [0] * n
+    result: list[Conflict] = []
+    cids: set[str] = set()
+    for code, at in chosen.items():
+        i, j = divmod(code, n)
+        kind = "overlap" if chosen_kind[at] else "same_day"
+        x, y = (i, j) if rank[i] <= rank[j] else (j, i)
+        first, second = (kj(i), kj(j)) if list(keys[i]) <= list(keys[j]) else (kj(j), kj(i))
+        cid = hashlib.sha256(f"[{kind_json[kind]}, [{first}, {second}]]".encode()).hexdigest()  # = conflict_id(kind, a, b)
+        if cid in cids:
+            continue
+        cids.add(cid)
+        result.append(Conflict(cid, kind, chosen_score[at], items[x], items[y], timedelta(microseconds=chosen_overlap[at])))
+        listed[i] += 1
+        listed[j] += 1
+    del chosen, cids
+    more = {}
+    rivals_by_key = {}
+    for i in range(n):
+        rivals_by_key[keys[i]] = rivals[i]
+        if rivals[i] > listed[i]:
+            more[keys[i]] = rivals[i] - listed[i]
+    total = sum(rivals) // 2
+    start_of = {id(items[i]): s_[i] for i in range(n)}
+    result.sort(key=lambda c: c.id)
+    result.sort(key=lambda c: start_of[id(c.a)])  # stable: by start, then id
+    return Conflicts(result, rivals=rivals_by_key, more=more, total=max(total, len(result)))
+
+
+def _count_rivals(items, which, days, netsets, s_, e_, ep, min_ov, want_overlap, want_same_day) -> dict[int, int]:
+    """How many slots each slot of ``which`` collides with (of the wanted kinds), without listing them.
+
+    A pair is counted on the first local day both touch (so a multi-day pair once); the slots
+    sharing a network with i (i itself among them) are taken off by inclusion-exclusion over
+    the subsets of i's networks. With both kinds wanted, every unrelated slot sharing a day
+    collides: day counts suffice. Otherwise per interval group of the day.
+    """
+    n = len(items)
+    per_day_all: dict[date, list[int]] = defaultdict(list)
+    same_uid: dict[tuple[date, str], list[int]] = defaultdict(list)
+    uids = [x.uid for x in items]
+    for i in range(n):
+        first, last = days[i]
+        d = first
+        while d <= last:
+            per_day_all[d].append(i)
+            same_uid[(d, uids[i])].append(i)
+            d += timedelta(days=1)
+    subsets_of: dict[frozenset, list] = {}
+
+    def subs(nets: frozenset) -> list:
+        got = subsets_of.get(nets)
+        if got is None:
+            got = subsets_of[nets] = _subsets(nets)
+        return got
+
+    # per day: (touching, starting that day) → {"*": count, subset: count}; by interval group when needed
+    both = want_overlap and want_same_day
+    count_cache: dict[tuple, dict] = {}
+
+    def counters(d: date, starting: bool) -> dict:
+        key = (d, starting)
+        got = count_cache.get(key)
+        if got is None:
+            got = {}
+            for j in per_day_all[d]:
+                if starting and days[j][0] != d:
+                    continue
+                g = ("*",) if both else (s_[j], e_[j])
+                c = got.setdefault(g, defaultdict(int))
+                c["*"] += 1
+                for sub, _ in subs(netsets[j]):
+                    c[sub] += 1
+            count_cache[key] = got
+        return got
+
+    out: dict[int, int] = {}
+    for i in which:
+        first, last = days[i]
+        total = 0
+        d = first
+        while d <= last:
+            for g, c in counters(d, d != first).items():
+                if not both:
+                    gs, ge = g
+                    overlap = max(0, min(e_[i], ge) - max(s_[i], gs))
+                    is_overlap = s_[i] < max(ge, gs + 1) and gs < ep[i] and overlap >= min_ov
+                    if not (want_overlap if is_overlap else want_same_day):
+                        continue
+                related = sum(sign * c.get(sub, 0) for sub, sign in subs(netsets[i]))
+                total += c["*"] - related
+            # other occurrences of the same uid never collide, even without a network in common
+            for j in same_uid.get((d, uids[i]), ()):
+                if j == i or not netsets[i].isdisjoint(netsets[j]) or (d != first and days[j][0] != d):
+                    continue
+                if not both:
+                    overlap = max(0, min(e_[i], e_[j]) - max(s_[i], s_[j]))
+                    is_overlap = s_[i] < ep[j] and s_[j] < ep[i] and overlap >= min_ov
+                    if not (want_overlap if is_overlap else want_same_day):
+                        continue
+                total -= 1
+            d += timedelta(days=1)
+        out[i] = total
+    return out
 
 
 def conflicts_for(
@@ -486,7 +844,8 @@ def conflicts_for(
         d0, d1 = _days(slot, zone)
         if d0 <= last and d1 >= first:  # only a slot sharing a day can collide
             nearby.append(slot)
-    return [c for c in find_conflicts([candidate, *nearby], rules, zone=zone) if candidate in (c.a, c.b)]
+    every = replace(rules, max_per_event=None)  # one slot's conflicts on a few days: all of them
+    return [c for c in find_conflicts([candidate, *nearby], every, zone=zone) if candidate in (c.a, c.b)]
 
 
 def detect(
@@ -525,6 +884,7 @@ __all__ = [
     "KINDS",
     "Conflict",
     "ConflictRules",
+    "Conflicts",
     "Slot",
     "Slots",
     "city_of",

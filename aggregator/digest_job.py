@@ -29,7 +29,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from aggregator.conflict_report import context_of, context_periods, detect
-from aggregator.conflict_state import Tracked
+from aggregator.conflict_state import Tracked, side_key
 from aggregator.config import Config, Deployment
 from aggregator.mail import SmtpSettings, build_message, send_once
 from aggregator.merge import publication
@@ -139,7 +139,7 @@ def _data(config: Config, tracked: list[Tracked], published, problems, periods, 
     horizon = now + timedelta(weeks=config.digest.upcoming_weeks)
     for t in sorted(mine, key=lambda t: (t.starts_at, -t.score, t.id)):
         status = t.status_since(since)
-        conflict = _conflict(config, t, status, zone, periods)
+        conflict = _conflict(config, t, status, zone, periods, getattr(tracked, "more", None) if not t.resolved else None)
         if status in ("new", "changed"):
             by_status[status].append(conflict)
         elif status == "resolved" and t.resolved_at and t.resolved_at > since:
@@ -170,19 +170,20 @@ def _labels(config: Config, ids) -> tuple[str, ...]:
     return tuple(config.networks[n].label if n in config.networks else n for n in ids)
 
 
-def _side(config: Config, snap: dict, zone: ZoneInfo) -> DigestEvent:
+def _side(config: Config, snap: dict, zone: ZoneInfo, more: dict | None = None) -> DigestEvent:
     all_day = bool(snap.get("all_day"))
     if all_day:
         start, end = date.fromisoformat(snap["day_start"]), date.fromisoformat(snap["day_end"])
     else:
         start, end = datetime.fromisoformat(snap["start"]).astimezone(zone), datetime.fromisoformat(snap["end"]).astimezone(zone)
-    return DigestEvent(snap.get("title", ""), start, end, all_day, _labels(config, snap.get("networks", [])), snap.get("location", ""), snap.get("url", ""))
+    return DigestEvent(snap.get("title", ""), start, end, all_day, _labels(config, snap.get("networks", [])), snap.get("location", ""), snap.get("url", ""),
+                       more=(more or {}).get(side_key(snap), 0))
 
 
-def _conflict(config: Config, t: Tracked, status: str, zone: ZoneInfo, periods) -> DigestConflict:
+def _conflict(config: Config, t: Tracked, status: str, zone: ZoneInfo, periods, more: dict | None = None) -> DigestConflict:
     day = t.starts_at.astimezone(zone).date()
     return DigestConflict(
-        id=t.id, kind=t.kind, score=t.score, status=status, a=_side(config, t.a, zone), b=_side(config, t.b, zone),
+        id=t.id, kind=t.kind, score=t.score, status=status, a=_side(config, t.a, zone, more), b=_side(config, t.b, zone, more),
         first_seen=t.first_seen.astimezone(zone).date(), note=t.ack_note or "", context=tuple(context_of(day, periods)),
     )
 

@@ -82,11 +82,11 @@ def api_routes(config: Config, store: Store, view: PublishedView, clock: Callabl
         except BadRequest as exc:
             return _error(exc)
         at = now()
-        found = detect(config, store, at, start, end, published=view.items(at), record=False)
-        found = [t for t in found if (not networks or set(networks) & (set(t.a.get("networks", [])) | set(t.b.get("networks", []))))
+        detected = detect(config, store, at, start, end, published=view.items(at), record=False)
+        found = [t for t in detected if (not networks or set(networks) & (set(t.a.get("networks", [])) | set(t.b.get("networks", []))))
                  and (kind is None or t.kind == kind)]
         found.sort(key=lambda t: (t.starts_at, t.id))
-        rows = [as_json(t, at) for t in found[offset:offset + limit]]
+        rows = [as_json(t, at, more=detected.more) for t in found[offset:offset + limit]]
         return JSONResponse(_page("conflicts", rows, len(found), limit, offset, request))
 
     async def openapi(request: Request) -> Response:
@@ -398,6 +398,8 @@ def openapi_document(config: Config) -> dict:
                 "networks": {"type": "array", "items": {"type": "string"}},
                 "location": {"type": "string"},
                 "url": {"type": "string"},
+                "more": {"type": "integer", "minimum": 1,
+                         "description": "How many more conflicts this event has than are listed ([conflicts] max_per_event); absent when none."},
             },
         },
         "Conflict": {

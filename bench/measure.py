@@ -242,6 +242,8 @@ def setup_conflicts(world: Path, args):
         found = detect(published, NOW, zone=zone, rules=rules)
         details["conflicts"] = len(found)
         details["by_kind"] = dict(Counter(c.kind for c in found))
+        details["pairs_in_all"] = getattr(found, "total", len(found))  # colliding pairs, listed or not ([conflicts] max_per_event)
+        details["events_with_more"] = len(getattr(found, "more", {}))
 
     return op, details, None
 

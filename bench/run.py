@@ -262,7 +262,9 @@ def _notes(stage: str, r: dict) -> str:
         return (f"{d.get('events')} events; parse {ph.get('parse', {}).get('wall_s', 0):.2f} s, "
                 f"serialise {ph.get('serialise', {}).get('wall_s', 0):.2f} s")
     if stage == "conflicts":
-        return f"{d.get('conflicts')} conflicts among {d.get('published')} events ({d.get('by_kind')})"
+        capped = (f"; {d['pairs_in_all']} colliding pairs in all, {d['events_with_more']} occurrences with more than listed"
+                  if d.get("events_with_more") else "")
+        return f"{d.get('conflicts')} conflicts among {d.get('published')} events ({d.get('by_kind')}){capped}"
     if "published" in d:
         return f"{d['published']} published" + (f", {d['bytes'] / 1e6:.1f} MB" if "bytes" in d else "")
     if "events" in d:

@@ -74,6 +74,7 @@ class DigestEvent:
     location: str
     url: str
     status: str = "confirmed"
+    more: int = 0  # conflicts of this event beyond those listed ([conflicts] max_per_event)
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,8 @@ CATALOGUE: dict[str, dict[str, object]] = {
         "event_status": {"cancelled": "abgesagt", "tentative": "vorläufig"},
         "network": "Netzwerk",
         "networks": "Netzwerke",
+        "more_one": "… und 1 weitere Überschneidung dieses Termins",
+        "more_many": "… und {n} weitere Überschneidungen dieses Termins",
         "place": "Ort",
         "link": "Link",
         "event_page": "Zur Veranstaltung",
@@ -201,6 +204,8 @@ CATALOGUE: dict[str, dict[str, object]] = {
         "event_status": {"cancelled": "cancelled", "tentative": "tentative"},
         "network": "Network",
         "networks": "Networks",
+        "more_one": "… and 1 more conflict of this event",
+        "more_many": "… and {n} more conflicts of this event",
         "place": "Place",
         "link": "Link",
         "event_page": "Event page",
@@ -358,6 +363,7 @@ class _EventView:
     url: str
     host: str
     status: str  # "abgesagt" etc., or ""
+    more: str = ""  # "… und 12 weitere Überschneidungen", or ""
 
 
 @dataclass(frozen=True)
@@ -407,6 +413,7 @@ def _event_view(event: DigestEvent, label: str, cat: dict, language: str) -> _Ev
         url=url,
         host=_host(url),
         status=cat["event_status"].get((event.status or "").lower(), ""),
+        more=(cat["more_one"] if event.more == 1 else cat["more_many"].format(n=event.more)) if event.more > 0 else "",
     )
 
 

@@ -557,3 +557,79 @@ def test_the_sweep_handles_a_busy_half_year_quickly():
     found = find_conflicts(items, ConflictRules(kinds=("overlap",)), zone=BERLIN)
     assert found
     assert clock.perf_counter() - began < 5
+
+
+# ---------------------------------------------------------------- the cap: each event's top K
+
+
+def top_k_reference(items, rules, k):
+    """Every pair from the uncapped detection; a pair is kept when it is among the top k of either side,
+    ranked by score (higher first), then by the rival's order (start, end, uid, recurrence id)."""
+    from dataclasses import replace as _replace
+
+    from aggregator.conflicts import _order
+
+    every = find_conflicts(items, _replace(rules, max_per_event=None), zone=BERLIN)
+    by_slot: dict = {}
+    for c in every:
+        by_slot.setdefault(c.a.key, []).append((-c.score, _order(c.b), c.id))
+        by_slot.setdefault(c.b.key, []).append((-c.score, _order(c.a), c.id))
+    kept = set()
+    for ranked in by_slot.values():
+        kept |= {cid for _, _, cid in sorted(ranked)[:k]}
+    rivals = {key: len(v) for key, v in by_slot.items()}
+    return {c.id for c in every if c.id in kept}, rivals, len(every)
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(
+    items=slot_sets(),
+    k=st.integers(1, 6),
+    min_overlap=st.sampled_from([timedelta(0), timedelta(minutes=30)]),
+    kinds=st.sampled_from([("overlap", "same_day"), ("overlap",), ("same_day",)]),
+    places=st.lists(st.sampled_from(["", "Online", "Haus der Wirtschaft, 99096 Erfurt", "Kaisersaal, 99084 Erfurt",
+                                     "Volkshaus, 07743 Jena", "Saal 2", "Zoom"]), min_size=1, max_size=40),
+)
+def test_a_cap_keeps_the_top_k_of_either_side_and_counts_the_rest(items, k, min_overlap, kinds, places):
+    from dataclasses import replace as _replace
+
+    items = [_replace(s, location=places[n % len(places)], online=is_online(places[n % len(places)]),
+                      city=city_of(places[n % len(places)])) for n, s in enumerate(items)]
+    rules = ConflictRules(kinds=kinds, min_overlap=min_overlap, max_per_event=k)
+    found = find_conflicts(items, rules, zone=BERLIN)
+    want, rivals, total = top_k_reference(items, rules, k)
+    assert {c.id for c in found} == want
+    assert len({c.id for c in found}) == len(found)
+    assert found.total == total
+    listed: dict = {}
+    for c in found:
+        listed[c.a.key] = listed.get(c.a.key, 0) + 1
+        listed[c.b.key] = listed.get(c.b.key, 0) + 1
+    assert found.more == {key: n - listed.get(key, 0) for key, n in rivals.items() if n > listed.get(key, 0)}
+    uncapped = {c.id: c for c in find_conflicts(items, _replace(rules, max_per_event=None), zone=BERLIN)}
+    for c in found:  # the same kind, score and overlap as without the cap
+        assert (c.kind, c.score, c.overlap) == (uncapped[c.id].kind, uncapped[c.id].score, uncapped[c.id].overlap)
+
+
+def test_a_cap_that_is_not_reached_changes_nothing():
+    items = [make_slot(f"e{i}", BASE + timedelta(hours=i % 5), BASE + timedelta(hours=i % 5 + 2), (f"n{i}",), zone=BERLIN)
+             for i in range(12)]
+    every = find_conflicts(items, ConflictRules(max_per_event=None), zone=BERLIN)
+    capped = find_conflicts(items, ConflictRules(max_per_event=11), zone=BERLIN)
+    assert [(c.id, c.score) for c in capped] == [(c.id, c.score) for c in every]
+    assert capped.more == {} and capped.total == len(every) == 66
+
+
+def test_a_crowded_day_lists_each_events_worst_rivals_and_counts_the_others():
+    # 30 events of 30 networks at 10-12 in Erfurt; one of them shares its venue with e0
+    place = "Haus der Wirtschaft, 99096 Erfurt"
+    items = [make_slot(f"e{i:02d}", BASE.replace(hour=10), BASE.replace(hour=12), (f"n{i}",), zone=BERLIN,
+                       location=place if i in (0, 29) else "Kaisersaal, 99084 Erfurt" if i % 2 else "Volkshaus, 07743 Jena")
+             for i in range(30)]
+    found = find_conflicts(items, ConflictRules(max_per_event=3), zone=BERLIN)
+    of_e0 = sorted((c.score, c.b.uid if c.a.uid == "e00" else c.a.uid) for c in found if "e00" in (c.a.uid, c.b.uid))
+    assert of_e0[-1] == (100.0, "e29")  # the same venue first
+    assert len(of_e0) == 3
+    assert found.total == 30 * 29 // 2
+    assert found.more[items[0].key] == 29 - 3
+    assert len(found) <= 30 * 3

@@ -267,3 +267,36 @@ def test_an_acknowledged_conflict_leaves_the_new_and_upcoming_lists_of_the_diges
     conflicts_part = out.text.split("SEIT DER LETZTEN ZUSAMMENFASSUNG ANGEKÜNDIGT")[0]
     assert "ThEEN-Mitgliederversammlung 2025" not in conflicts_part
     assert "TERMINÜBERSCHNEIDUNGEN DER NÄCHSTEN" not in conflicts_part
+
+
+def test_a_conflict_left_out_by_the_cap_is_not_resolved(tmp_path):
+    from datetime import datetime, timezone
+
+    from aggregator.conflict_state import track
+    from aggregator.conflicts import ConflictRules, find_conflicts, make_slot
+    from aggregator.store import Store
+
+    store = Store(f"sqlite:///{tmp_path}/c.sqlite3")
+    store.migrate()
+    now = datetime(2026, 3, 2, 6, tzinfo=timezone.utc)
+    day = datetime(2026, 3, 10, 10, tzinfo=timezone.utc)
+    same = "Haus der Wirtschaft, 99096 Erfurt"
+    items = [make_slot(f"e{i}", day, day.replace(hour=12), (f"n{i}",), location=same if i < 2 else "Volkshaus, 07743 Jena")
+             for i in range(4)]
+    everything = find_conflicts(items, ConflictRules(max_per_event=None))
+    track(store, everything, now, now)
+    assert len(store.conflicts()) == 6
+    # a fifth event at e0's and e1's venue: each of the four keeps only its two worst rivals
+    items.append(make_slot("e4", day, day.replace(hour=12), ("n4",), location=same))
+    capped = find_conflicts(items, ConflictRules(max_per_event=2))
+    assert capped.more and len(capped) < 10
+    track(store, capped, now.replace(hour=7), now)
+    rows = store.conflicts()
+    listed = {c.id for c in capped}
+    assert all(r["resolved_at"] is None for r in rows), "left out by the cap, not resolved"
+    assert listed <= {r["id"] for r in rows}
+    # one event cancelled: its conflicts are resolved
+    rest = [s for s in items if s.uid != "e3"]
+    track(store, find_conflicts(rest, ConflictRules(max_per_event=2)), now.replace(hour=8), now)
+    gone = [r for r in store.conflicts() if "e3" in (r["a"]["uid"], r["b"]["uid"])]
+    assert gone and all(r["resolved_at"] is not None for r in gone)

@@ -353,34 +353,61 @@ class Store:
 
     # --- conflicts ------------------------------------------------------
 
-    def track_conflicts(self, found: list[tuple], *, now: datetime, window_start: datetime) -> None:
+    def track_conflicts(self, found: list[tuple], *, now: datetime, window_start: datetime, keep_open: set[str] = frozenset()) -> None:
         """Record the conflicts of one run; see ``aggregator.conflict_state`` for the rules.
 
-        ``found``: (id, kind, score, a_uid, b_uid, starts_at, content_hash, snapshot) tuples.
+        ``found``: (id, kind, score, a_uid, b_uid, starts_at, content_hash, snapshot) tuples;
+        ``keep_open``: ids not found that are nevertheless not resolved (left out by a cap).
+        Written in bulk and in proportion to what changed: new conflicts inserted, changed or
+        reopened ones updated by id, vanished ones resolved by id; ``last_seen`` of the rest
+        moves in one statement (every open conflict from ``window_start`` on is one seen now,
+        once the unseen ones are resolved). Snapshots of unchanged conflicts are not touched.
         """
+        chunk = 500
         with self._session.begin() as s:
-            rows = {r.id: r for r in s.scalars(select(ConflictRow))}
-            seen = set()
+            stored = {cid: (digest, resolved_at, ack_hash, starts_at)
+                      for cid, digest, resolved_at, ack_hash, starts_at in s.execute(
+                          select(ConflictRow.id, ConflictRow.content_hash, ConflictRow.resolved_at, ConflictRow.ack_hash,
+                                 ConflictRow.starts_at))}
+            new_rows, reopened, changed, changed_unack, seen_early = [], [], [], [], []
+            seen: set[str] = set()
             for cid, kind, score, a_uid, b_uid, starts_at, digest, snap in found:
-                seen.add(cid)
-                row = rows.get(cid)
-                if row is None:
-                    s.add(ConflictRow(id=cid, kind=kind, score=score, a_uid=a_uid, b_uid=b_uid, starts_at=starts_at, status="open",
-                                      content_hash=digest, snapshot=snap, first_seen=now, last_seen=now))
+                if cid in seen:
                     continue
-                if row.resolved_at is not None:  # back again: a new conflict as far as readers are concerned
-                    row.resolved_at, row.first_seen, row.changed_at = None, now, None
-                    row.ack_note = row.ack_hash = row.ack_at = None
-                elif row.content_hash != digest:
-                    row.changed_at = now
-                    if row.ack_hash is not None and row.ack_hash != digest:
-                        row.ack_note = row.ack_hash = row.ack_at = None  # acknowledged for what it was, not for this
-                row.status = "open"
-                row.kind, row.score, row.content_hash, row.snapshot, row.starts_at = kind, score, digest, snap, starts_at
-                row.last_seen = now
-            for cid, row in rows.items():
-                if cid not in seen and row.resolved_at is None and row.starts_at >= window_start:
-                    row.resolved_at, row.status = now, "resolved"
+                seen.add(cid)
+                old = stored.get(cid)
+                if old is None:
+                    new_rows.append({"id": cid, "kind": kind, "score": score, "a_uid": a_uid, "b_uid": b_uid, "starts_at": starts_at,
+                                     "status": "open", "content_hash": digest, "snapshot": snap, "first_seen": now, "last_seen": now})
+                    continue
+                old_digest, resolved_at, ack_hash, _ = old
+                fields = {"id": cid, "kind": kind, "score": score, "content_hash": digest, "snapshot": snap, "starts_at": starts_at,
+                          "status": "open", "last_seen": now}
+                if resolved_at is not None:  # back again: a new conflict as far as readers are concerned
+                    reopened.append({**fields, "resolved_at": None, "first_seen": now, "changed_at": None,
+                                     "ack_note": None, "ack_hash": None, "ack_at": None})
+                elif old_digest != digest:
+                    if ack_hash is not None and ack_hash != digest:  # acknowledged for what it was, not for this
+                        changed_unack.append({**fields, "changed_at": now, "ack_note": None, "ack_hash": None, "ack_at": None})
+                    else:
+                        changed.append({**fields, "changed_at": now})
+                elif starts_at < window_start:
+                    seen_early.append({"id": cid, "last_seen": now})
+            for rows in (new_rows,):
+                for i in range(0, len(rows), chunk):
+                    s.execute(insert(ConflictRow), rows[i:i + chunk])
+            for rows in (reopened, changed, changed_unack, seen_early):
+                for i in range(0, len(rows), chunk):
+                    s.execute(update(ConflictRow), rows[i:i + chunk])
+            gone = sorted(cid for cid, (_, resolved_at, _, starts_at) in stored.items()
+                          if cid not in seen and cid not in keep_open and resolved_at is None and starts_at >= window_start)
+            for i in range(0, len(gone), chunk):
+                s.execute(update(ConflictRow).where(ConflictRow.id.in_(gone[i:i + chunk]))
+                          .values(resolved_at=now, status="resolved").execution_options(synchronize_session=False))
+            # (a conflict kept open though unlisted counts as seen: its two events still collide)
+            s.execute(update(ConflictRow).where(ConflictRow.resolved_at.is_(None), ConflictRow.starts_at >= window_start,
+                                                ConflictRow.last_seen != now)
+                      .values(last_seen=now).execution_options(synchronize_session=False))
 
     def conflicts(self) -> list[dict]:
         with self._session() as s:
@@ -392,6 +419,17 @@ class Store:
                 }
                 for r in s.scalars(select(ConflictRow).order_by(ConflictRow.starts_at, ConflictRow.id))
             ]
+
+    def open_conflicts_except(self, ids: set[str]) -> list[dict]:
+        """The open conflicts whose id is not in ``ids`` ({id, a, b, resolved_at}): ids read first,
+        snapshots only of those, so the cost follows what is missing, not what is stored."""
+        with self._session() as s:
+            missing = sorted(cid for cid in s.scalars(select(ConflictRow.id).where(ConflictRow.resolved_at.is_(None))) if cid not in ids)
+            out = []
+            for i in range(0, len(missing), 500):
+                for cid, snap in s.execute(select(ConflictRow.id, ConflictRow.snapshot).where(ConflictRow.id.in_(missing[i:i + 500]))):
+                    out.append({"id": cid, "a": (snap or {}).get("a", {}), "b": (snap or {}).get("b", {}), "resolved_at": None})
+            return out
 
     def conflict_hashes(self) -> dict[str, tuple[str, str | None]]:
         """id → (content hash, acknowledged content hash or None), for read-only lifecycle views."""
