@@ -136,7 +136,9 @@ def render_calendar(
     body = [rendered.get(_vevent_key(p, networks, default_zone), lambda p=p: _vevent_bytes(p, networks)) for p in prepared]
     # A component's bytes are its lines followed by its subcomponents' bytes, so
     # VEVENTs serialised one by one join to exactly what add_component would give.
-    return head[: -len(_END)] + b"".join(body) + _END
+    body.insert(0, head[: -len(_END)])
+    body.append(_END)
+    return b"".join(body)  # one copy of the calendar, not three
 
 
 def _vevent_key(p: _Prepared, networks: Mapping[str, Network], default_zone: ZoneInfo) -> str:
