@@ -200,9 +200,17 @@ def _words(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # one object per set of networks (cached): hashed by identity, cheaply
 class _Labels:
-    patterns: tuple[tuple[re.Pattern, str], ...]  # (whole-word pattern on word text, network id)
+    patterns: tuple[tuple[re.Pattern, str], ...]  # (whole-word pattern on word text, network id), longest first
+    words: tuple[frozenset[str], ...]  # the words of each pattern's label
+    by_word: Mapping[str, tuple[int, ...]]  # a label's first word → indices of its patterns
+
+    def present(self, tokens: frozenset[str]) -> list[int]:
+        """Indices (in pattern order) of the labels all of whose words are among ``tokens``: the
+        only ones that can match, since removing a label's words never brings another's in."""
+        found = {i for t in tokens for i in self.by_word.get(t, ()) if self.words[i] <= tokens}
+        return sorted(found)
 
 
 def _network_labels(networks: Mapping[str, Network]) -> _Labels:
@@ -229,10 +237,14 @@ def _labels_cached(key: tuple[tuple[str, str, str], ...]) -> _Labels:
                 continue
             found.setdefault(w, nid)
     ordered = sorted(found.items(), key=lambda kv: (-len(kv[0]), kv[0]))
-    return _Labels(tuple((re.compile(rf"(?<!\w){re.escape(w)}(?!\w)"), nid) for w, nid in ordered))
+    by_word: dict[str, list[int]] = defaultdict(list)
+    for i, (w, _nid) in enumerate(ordered):
+        by_word[w.split()[0]].append(i)
+    return _Labels(tuple((re.compile(rf"(?<!\w){re.escape(w)}(?!\w)"), nid) for w, nid in ordered),
+                   tuple(frozenset(w.split()) for w, _ in ordered), {k: tuple(v) for k, v in by_word.items()})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # one object per title (cached): hashed by identity in the score cache
 class _Title:
     text: str  # normalize_title()
     tokens: tuple[str, ...]  # content words (no stop words), sorted
@@ -275,7 +287,9 @@ def _title_cached(title: str, labels: _Labels) -> _Title:
     words = _words(text)
     plain = words
     named: set[str] = set()
-    for pattern, nid in labels.patterns:
+    # Only the labels whose words all occur in the title are tried (a few of hundreds of networks).
+    for i in labels.present(frozenset(words.split())):
+        pattern, nid = labels.patterns[i]
         if pattern.search(words):
             named.add(nid)
             words = _SPACES.sub(" ", pattern.sub(" ", words)).strip()
