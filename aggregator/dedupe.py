@@ -110,6 +110,10 @@ TIME_TOLERANCE = timedelta(minutes=30)
 LATE_TOLERANCE = timedelta(minutes=60)  # up to this, only with the same title in the same city
 MAX_BLOCK_DAYS = 14  # a long event is indexed under at most this many days (its first days)
 SUBSET_CAP = 70.0  # score of titles that each have a word the other lacks
+# A word start shared by more events of one day than this identifies nothing by itself
+# ("Work" of "Workshop" on a busy day): such events are compared when they share two word
+# starts, a page URL, or when one title has no other word.
+RARE_STEM = 12
 
 # --- text --------------------------------------------------------------------
 
@@ -604,15 +608,8 @@ def _event_key(ev: Event) -> tuple:
     return (ev.source_id, ev.source_uid, ev.recurrence_id, ev.start.isoformat(), ev.title, ev.url, ev.location)
 
 
-def _block_keys(f: _Features) -> list[tuple[date, str]]:
-    """(day, word stem) keys: two events are compared only when they share one.
-
-    A duplicate shares at least one content word (or a word start, for compounds
-    written apart: "Energiestammtisch" / "Energie-Stammtisch") on at least one day.
-    """
-    stems = {t[:4] for t in f.title.tokens} or {f.title.text[:4]}
-    if f.url:
-        stems.add("\x00" + f.url)
+def _days(f: _Features) -> list[date]:
+    """The days an event is indexed under: its first days (at most ``MAX_BLOCK_DAYS``) and its last."""
     days = []
     day = f.when.first
     while day <= f.when.last and len(days) < MAX_BLOCK_DAYS:
@@ -620,7 +617,40 @@ def _block_keys(f: _Features) -> list[tuple[date, str]]:
         day += timedelta(days=1)
     if f.when.last not in days:  # a long event: also its last day
         days.append(f.when.last)
-    return [(d, s) for d in days for s in stems]
+    return days
+
+
+def _stems(f: _Features) -> tuple[str, ...]:
+    """Word starts of the title's content words (four letters: compounds written apart share
+    theirs, "Energiestammtisch" / "Energie-Stammtisch"), sorted."""
+    return tuple(sorted({t[:4] for t in f.title.tokens} or {f.title.text[:4]}))
+
+
+def _candidate_blocks(feats: Sequence[_Features]) -> tuple[list[list[int]], list[tuple[list[int], list[int]]]]:
+    """Blocks of events to compare pairwise, and (probes, members) blocks where only each probe
+    is compared with each member; see ``cluster``."""
+    days = [_days(f) for f in feats]
+    stems = [_stems(f) for f in feats]
+    df: dict[tuple[date, str], list[int]] = defaultdict(list)
+    for p in range(len(feats)):
+        for d in days[p]:
+            for s in stems[p]:
+                df[(d, s)].append(p)
+    blocks: dict[tuple, list[int]] = defaultdict(list)
+    probes: dict[tuple[date, str], list[int]] = defaultdict(list)
+    for p, f in enumerate(feats):
+        st = stems[p]
+        for d in days[p]:
+            if f.url:
+                blocks[(d, "\x00" + f.url)].append(p)
+            for x, s in enumerate(st):
+                if len(df[(d, s)]) <= RARE_STEM:
+                    blocks[(d, s)].append(p)  # a rare word: enough to be compared
+                for t in st[x + 1:]:
+                    blocks[(d, s, t)].append(p)  # two words in common: compared whatever their frequency
+            if len(st) == 1 and len(df[(d, st[0])]) > RARE_STEM:
+                probes[(d, st[0])].append(p)  # a one-word title meets every title with its word
+    return list(blocks.values()), [(ps, df[key]) for key, ps in probes.items()]
 
 
 def cluster(events: Sequence[Event], networks: Mapping[str, Network]) -> list[list[int]]:
@@ -636,10 +666,7 @@ def cluster(events: Sequence[Event], networks: Mapping[str, Network]) -> list[li
             by_source_url[(f.event.source_id, f.url)] += 1
     shared = frozenset(url for (_, url), n in by_source_url.items() if n > 1)
 
-    blocks: dict[tuple[date, str], list[int]] = defaultdict(list)
-    for p, f in enumerate(feats):
-        for key in _block_keys(f):
-            blocks[key].append(p)
+    blocks, probe_blocks = _candidate_blocks(feats)
 
     seen: set[tuple[int, int]] = set()
     edges: list[tuple[float, int, int]] = []
@@ -660,7 +687,7 @@ def cluster(events: Sequence[Event], networks: Mapping[str, Network]) -> list[li
         elif score == VETO:
             vetoed.add(pair)
 
-    for members in blocks.values():
+    for members in blocks:
         # Timed events are compared only with timed events starting within the hour
         # (anything further apart is vetoed anyway), and with every untimed one.
         timed = sorted((p for p in members if stamp[p] is not None), key=lambda p: (stamp[p], p))
@@ -675,6 +702,11 @@ def cluster(events: Sequence[Event], networks: Mapping[str, Network]) -> list[li
         for x, p in enumerate(untimed):
             for q in untimed[x + 1:]:
                 consider(p, q)
+    for probes, members in probe_blocks:
+        for p in probes:
+            for q in members:
+                if q != p and (stamp[p] is None or stamp[q] is None or abs(stamp[q] - stamp[p]) <= window):
+                    consider(p, q)
     seen.clear()
 
     # Kruskal-like: strongest pairs first. A union is refused when it would put two
