@@ -323,16 +323,47 @@ def _title_cached(title: str, labels: _Labels) -> _Title:
 
 
 @lru_cache(maxsize=200_000)
-def _token_match(u: str, v: str) -> bool:
+def _token_match(u: str, v: str) -> str:
+    """"" (no match), "same", "head" (the shorter is the end of the longer: "stammtisch" /
+    "energiestammtisch"), "start" (the shorter begins the longer: "energie" /
+    "energiestammtisch") or "typo" ("thueringer" / "thueringen")."""
     if u == v:
-        return True
-    if len(u) >= 5 and len(v) >= 5 and (u in v or v in u):  # compounds: "stammtisch" / "energiestammtisch"
-        return True
-    return len(u) >= 4 and len(v) >= 4 and fuzz.ratio(u, v) >= 85  # "thueringer" / "thueringen"
+        return "same"
+    if len(u) >= 5 and len(v) >= 5:
+        short, long_ = (u, v) if len(u) <= len(v) else (v, u)
+        if long_.endswith(short):
+            return "head"
+        if long_.startswith(short):
+            return "start"
+    # A typo, not another word with the same ending ("lasertechnik" / "glastechnik"): same beginning.
+    if len(u) >= 4 and len(v) >= 4 and u[:3] == v[:3] and fuzz.ratio(u, v) >= 85:
+        return "typo"
+    return ""
 
 
 def _unmatched(a: tuple[str, ...], b: tuple[str, ...]) -> list[str]:
-    return [u for u in a if not any(_token_match(u, v) for v in b)]
+    """Words of ``a`` that no word of ``b`` matches. A word both have is matched by itself and
+    matches nothing else ("Energie sparen" / "Windenergie: Energie sparen" leaves "windenergie"
+    unmatched). A word that only begins a longer one matches it when the rest of the longer one
+    is in the shorter word's title too ("Energie-Stammtisch" / "Energiestammtisch"), not
+    otherwise: a "Praxisdialog" is no "Praxis", "Medizintechnik" no "Medizin"."""
+    both = set(a) & set(b)
+    rest_a = [u for u in a if u not in both]
+    rest_b = [v for v in b if v not in both]
+    out = []
+    for u in rest_a:
+        for v in rest_b:
+            kind = _token_match(u, v)
+            if kind == "start":
+                short, long_, side = (u, v, a) if len(u) <= len(v) else (v, u, b)
+                tail = long_[len(short):]
+                if not any(t != short and (t.startswith(tail[:5]) or tail.startswith(t)) for t in side if len(t) >= 4):
+                    continue
+            if kind:
+                break
+        else:
+            out.append(u)
+    return out
 
 
 @dataclass(frozen=True)
