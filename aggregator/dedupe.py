@@ -15,6 +15,21 @@ into ``events``. Promises:
 - blocking by date first, then title (fuzzy, after normalising case, umlauts,
   punctuation and network prefixes), start/end, place and canonical URL.
 
+Candidates (which pairs are compared at all): two events are compared when they
+share a day (an event's days: its first ``MAX_BLOCK_DAYS`` and its last) and on
+it the same page URL, or a title word start (the first four letters of a
+content word) that at most ``RARE_STEM`` events of that day have, or two title
+word starts whatever their frequency; a title with a single word start meets
+every title of its days with that word start. Timed events further apart than
+``LATE_TOLERANCE`` are not compared (they veto each other anyway). A word start
+that many events of a day share ("Work" of "Workshop", a common topic) carries
+no identity by itself, so a pair sharing only such a word and nothing else is
+not compared: on a day with at most ``RARE_STEM`` events (every Thuringian day)
+nothing changes; on crowded days the work per event stays bounded instead of
+growing with the number of events of the day. Work: features once per event
+(titles and places once per distinct text), pairs compared about linear in the
+number of events (``bench/dedupe_growth.py`` measures it).
+
 The pipeline (``aggregator/merge.py``) turns clusters into published events
 with stable UIDs.
 
@@ -193,6 +208,8 @@ _PLZ_CITY = re.compile(r"\b\d{5}\s+([a-z][a-z\-]+)")
 def _fold(text: str) -> str:
     """Casefold, umlauts as ae/oe/ue/ss, other accents dropped; punctuation kept."""
     text = unicodedata.normalize("NFKC", text or "").casefold().translate(_FOLD)
+    if text.isascii():
+        return text  # nothing left to decompose
     text = unicodedata.normalize("NFKD", text)
     return "".join(c for c in text if not unicodedata.combining(c))
 
@@ -674,14 +691,20 @@ def _candidate_blocks(feats: Sequence[_Features]) -> tuple[list[list[int]], list
         for d in days[p]:
             if f.url:
                 blocks[(d, "\x00" + f.url)].append(p)
-            for x, s in enumerate(st):
+            common = []
+            for s in st:
                 if len(df[(d, s)]) <= RARE_STEM:
                     blocks[(d, s)].append(p)  # a rare word: enough to be compared
-                for t in st[x + 1:]:
-                    blocks[(d, s, t)].append(p)  # two words in common: compared whatever their frequency
-            if len(st) == 1 and len(df[(d, st[0])]) > RARE_STEM:
+                else:
+                    common.append(s)
+            # Two common words in common: compared whatever their frequency (a pair with a rare
+            # word in common meets in that word's block already).
+            for x, s in enumerate(common):
+                for t in common[x + 1:]:
+                    blocks[(d, s, t)].append(p)
+            if len(st) == 1 and common:
                 probes[(d, st[0])].append(p)  # a one-word title meets every title with its word
-    return list(blocks.values()), [(ps, df[key]) for key, ps in probes.items()]
+    return [b for b in blocks.values() if len(b) > 1], [(ps, df[key]) for key, ps in probes.items()]
 
 
 def cluster(events: Sequence[Event], networks: Mapping[str, Network]) -> list[list[int]]:
