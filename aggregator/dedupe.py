@@ -105,6 +105,7 @@ listing page (``/veranstaltungen/``, ``/termine.html`` …), and (inside
 
 from __future__ import annotations
 
+import gc
 import re
 import unicodedata
 from collections import defaultdict
@@ -676,39 +677,61 @@ def _stems(f: _Features) -> tuple[str, ...]:
 
 def _candidate_blocks(feats: Sequence[_Features]) -> tuple[list[list[int]], list[tuple[list[int], list[int]]]]:
     """Blocks of events to compare pairwise, and (probes, members) blocks where only each probe
-    is compared with each member; see ``cluster``."""
+    is compared with each member; see the module docstring ("Candidates")."""
     days = [_days(f) for f in feats]
     stems = [_stems(f) for f in feats]
-    df: dict[tuple[date, str], list[int]] = defaultdict(list)
+    with_stem: dict[tuple[date, str], list[int]] = defaultdict(list)
     for p in range(len(feats)):
         for d in days[p]:
             for s in stems[p]:
-                df[(d, s)].append(p)
-    blocks: dict[tuple, list[int]] = defaultdict(list)
-    probes: dict[tuple[date, str], list[int]] = defaultdict(list)
-    for p, f in enumerate(feats):
-        st = stems[p]
+                with_stem[(d, s)].append(p)
+    # Pairs of word starts that are common on the day, and who has them.
+    common_of: dict[tuple[int, date], list[str]] = {}
+    with_pair: dict[tuple[date, str, str], list[int]] = defaultdict(list)
+    for p in range(len(feats)):
         for d in days[p]:
-            if f.url:
-                blocks[(d, "\x00" + f.url)].append(p)
-            common = []
-            for s in st:
-                if len(df[(d, s)]) <= RARE_STEM:
-                    blocks[(d, s)].append(p)  # a rare word: enough to be compared
-                else:
-                    common.append(s)
-            # Two common words in common: compared whatever their frequency (a pair with a rare
-            # word in common meets in that word's block already).
+            common = [s for s in stems[p] if len(with_stem[(d, s)]) > RARE_STEM]
+            if common:
+                common_of[(p, d)] = common
             for x, s in enumerate(common):
                 for t in common[x + 1:]:
-                    blocks[(d, s, t)].append(p)
-            if len(st) == 1 and common:
-                probes[(d, st[0])].append(p)  # a one-word title meets every title with its word
-    return [b for b in blocks.values() if len(b) > 1], [(ps, df[key]) for key, ps in probes.items()]
+                    with_pair[(d, s, t)].append(p)
+    blocks: list[list[int]] = [m for key, m in with_stem.items() if 1 < len(m) <= RARE_STEM]
+    blocks += [m for m in with_pair.values() if 1 < len(m) <= RARE_STEM]
+    by_url: dict[tuple[date, str], list[int]] = defaultdict(list)
+    probes: dict[tuple, list[int]] = defaultdict(list)
+    for p, f in enumerate(feats):
+        for d in days[p]:
+            if f.url:
+                by_url[(d, f.url)].append(p)
+            common = common_of.get((p, d))
+            if not common or len(common) < len(stems[p]):
+                continue  # a rare word start of its own: in that block
+            keys = [(d, s) for s in common] + [(d, s, t) for x, s in enumerate(common) for t in common[x + 1:]]
+            sizes = {k: len(with_stem[k]) if len(k) == 2 else len(with_pair[k]) for k in keys}
+            if any(n <= RARE_STEM for n in sizes.values()):
+                continue  # a rare pair of word starts: in that block
+            # Nothing rare about the title on this day ("Stammtisch", "Lunch & Learn"): it meets
+            # every event of its rarest word start or pair of them.
+            probes[min(keys, key=lambda k: (sizes[k], k))].append(p)
+    blocks += [m for m in by_url.values() if len(m) > 1]
+    return blocks, [(ps, with_stem[key] if len(key) == 2 else with_pair[key]) for key, ps in probes.items()]
 
 
 def cluster(events: Sequence[Event], networks: Mapping[str, Network]) -> list[list[int]]:
     """Group the indices of ``events`` that are the same event (see the module docstring)."""
+    # Millions of small tuples (pairs, keys, edges) and no reference cycles: the cyclic
+    # collector would walk them again and again, a cost growing faster than the input.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _cluster(events, networks)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _cluster(events: Sequence[Event], networks: Mapping[str, Network]) -> list[list[int]]:
     labels = _network_labels(networks)
     order = sorted(range(len(events)), key=lambda i: (_event_key(events[i]), i))
     feats = [_features(events[i], labels) for i in order]  # position p ↔ events[order[p]]
