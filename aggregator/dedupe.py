@@ -84,15 +84,20 @@ Title score: rapidfuzz ``token_sort_ratio`` (and ``ratio`` with spaces removed,
 for "Energie-Stammtisch" / "Energiestammtisch") over the content words (stop
 words and numbers left out); words only one title adds that merely place or
 label ("Thüringer", "Jena", "Workshop") are left out at one point each. When
-one title's words are all in the other (exact, fuzzy ≥ 85, or compound
-containment), the "full" score is 90 + 10 × coverage, unless the extra words
+one title's words are all in the other (exact; a typo: fuzzy ≥ 85 with the same
+first three letters; or compound containment: the end of a compound, or its
+start when the compound's rest is in the shorter word's title too — a
+"Praxisdialog" is no "Praxis"; a word both titles have matches only itself,
+so "Energie" in both does not also cover "Windenergie"), the "full" score is 90 + 10 × coverage, unless the extra words
 mark a part ("Auftakt", "Teil", "Eröffnung") or the smaller title has a single
 word that is not a long name found verbatim in the other.
 "Strict" scores do not reward one title being a subset of the other, so the
 "Cross-Cluster-Woche 2025" (13.–17.10.) never swallows its "Auftakt" on the
 13th. A title whose words are not a subset either way — each side has a
 content word the other lacks ("KI in der Produktion" / "KI in der Medizin")
-— scores at most 70, so only the same event page can join such titles. A
+— scores at most 70, so only the same event page can join such titles; at most 70 as well:
+titles that each add a different city or a different format ("Workshop: X" /
+"Vortrag: X"; "Webinar", "Online-Seminar" and "Seminar" count as one format). A
 generic title (only words like "Stammtisch", "Mitgliederversammlung",
 "Neujahrsempfang" after normalising) needs the same event page, matching
 start times and the same place, or the same owner (the networks named in the
@@ -181,6 +186,9 @@ _GENERIC_WORDS = frozenset(
     vorstandssitzung beiratssitzung jahrestagung tagung konferenz exkursion fruehstueck mittagstisch
     sprechstunde infoveranstaltung informationsveranstaltung veranstaltung online digital event meetup""".split()
 )
+# Words that name an event's format; two titles that each add a different one name two events.
+_FORMAT_WORDS = frozenset("workshop webinar seminar onlineseminar vortrag tagung konferenz exkursion sprechstunde".split())
+_FORMAT_KIND = {"webinar": "online", "onlineseminar": "online", "seminar": "online"}
 # Words that mark a part of a larger event: "Cross-Cluster-Woche 2025: Auftakt" is not the week.
 _PART_WORDS = frozenset(
     "auftakt auftaktveranstaltung eroeffnung kickoff abschluss abschlussveranstaltung teil tag modul session block vorabend".split()
@@ -413,6 +421,12 @@ def _title_score(a: _Title, b: _Title) -> _Score:
     cities_a = [t for t in only_a if t in _CITIES]
     cities_b = [t for t in only_b if t in _CITIES]
     if cities_a and cities_b:  # "Stammtisch Jena" / "Stammtisch Erfurt"
+        return _Score(SUBSET_CAP, SUBSET_CAP, generic, True)
+    # A different format each ("Workshop: X" / "Vortrag: X"): one network may hold both on one
+    # topic. Online formats are one format under several names ("Webinar" / "Online-Seminar").
+    formats_a = {_FORMAT_KIND.get(t, t) for t in only_a if t in _FORMAT_WORDS}
+    formats_b = {_FORMAT_KIND.get(t, t) for t in only_b if t in _FORMAT_WORDS}
+    if formats_a and formats_b and not (formats_a & formats_b):
         return _Score(SUBSET_CAP, SUBSET_CAP, generic, True)
     # Words only one title adds that merely place or label ("Thüringer", "in Jena",
     # "Workshop") are left out of the comparison.

@@ -302,3 +302,12 @@ def test_a_duplicate_on_a_crowded_day_is_still_found():
     assert [n, n + 1] in clusters
     assert [n + 2, n + 3] in clusters
     assert sum(len(c) for c in clusters) == len(events)
+
+
+def test_titles_that_each_add_a_different_format_stay_apart():
+    # One network may hold a workshop and a talk on one topic; "Webinar" and "Online-Seminar" are one format.
+    a = ev("itnet-ics", "Webinar: Softwareentwicklung Testfelder und Reallabore", "2026-12-22T16:00", location="Online")
+    b = ev("mit-ics", "Workshop: Softwareentwicklung Testfelder und Reallabore", "2026-12-22T16:00", location="Online")
+    c = ev("thzm-ics", "Online-Seminar: Softwareentwicklung Testfelder und Reallabore", "2026-12-22T16:00", location="Online")
+    assert not same_event(a, b, NETWORKS)
+    assert same_event(a, c, NETWORKS)
