@@ -121,6 +121,13 @@ def examples(clusters, owner, truth, candidates, limit: int) -> list[str]:
     return out
 
 
+def _peak_mb() -> int:
+    """Peak RSS of this process (the world and its events included), MB."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+
 def one(n_sites: int, seed: int, profile: str | None, show: int, repeat: int) -> dict:
     import gc
 
@@ -166,7 +173,7 @@ def one(n_sites: int, seed: int, profile: str | None, show: int, repeat: int) ->
     finally:
         dedupe._compare = original
     result = {"sites": n_sites, "candidates": len(candidates), "cpu_s": min([cpu, *runs]), "wall_s": wall,
-              "pairs_compared": compared, **quality(clusters, owner, truth)}
+              "pairs_compared": compared, "peak_rss_mb": _peak_mb(), **quality(clusters, owner, truth)}
     if show:
         result["wrong_examples"] = examples(clusters, owner, truth, candidates, show)
     return result
@@ -197,7 +204,7 @@ def main(argv=None) -> int:
         r = json.loads(proc.stdout.strip().splitlines()[-1])
         results.append(r)
         print(f"{r['sites']:>5} sites: {r['candidates']:>7} candidates  cluster CPU {r['cpu_s']:7.2f} s (wall {r['wall_s']:6.2f} s)  "
-              f"{r['pairs_compared']} pairs compared; {r['clusters']} clusters for {r['events']} events: {r['wrong_merges']} wrong merges, {r['missed_duplicates']} missed duplicates",
+              f"{r['pairs_compared']} pairs compared, peak {r['peak_rss_mb']} MB; {r['clusters']} clusters for {r['events']} events: {r['wrong_merges']} wrong merges, {r['missed_duplicates']} missed duplicates",
               flush=True)
         for line in r.get("wrong_examples", []):
             print("   wrong:", line)
