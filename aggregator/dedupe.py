@@ -15,6 +15,21 @@ into ``events``. Promises:
 - blocking by date first, then title (fuzzy, after normalising case, umlauts,
   punctuation and network prefixes), start/end, place and canonical URL.
 
+Candidates (which pairs are compared at all): two events are compared when they
+share a day (an event's days: its first ``MAX_BLOCK_DAYS`` and its last) and on
+it the same page URL, or a title word start (the first four letters of a
+content word) that at most ``RARE_STEM`` events of that day have, or two title
+word starts whatever their frequency; a title with a single word start meets
+every title of its days with that word start. Timed events further apart than
+``LATE_TOLERANCE`` are not compared (they veto each other anyway). A word start
+that many events of a day share ("Work" of "Workshop", a common topic) carries
+no identity by itself, so a pair sharing only such a word and nothing else is
+not compared: on a day with at most ``RARE_STEM`` events (every Thuringian day)
+nothing changes; on crowded days the work per event stays bounded instead of
+growing with the number of events of the day. Work: features once per event
+(titles and places once per distinct text), pairs compared about linear in the
+number of events (``bench/dedupe_growth.py`` measures it).
+
 The pipeline (``aggregator/merge.py``) turns clusters into published events
 with stable UIDs.
 
@@ -69,15 +84,20 @@ Title score: rapidfuzz ``token_sort_ratio`` (and ``ratio`` with spaces removed,
 for "Energie-Stammtisch" / "Energiestammtisch") over the content words (stop
 words and numbers left out); words only one title adds that merely place or
 label ("Thüringer", "Jena", "Workshop") are left out at one point each. When
-one title's words are all in the other (exact, fuzzy ≥ 85, or compound
-containment), the "full" score is 90 + 10 × coverage, unless the extra words
+one title's words are all in the other (exact; a typo: fuzzy ≥ 85 with the same
+first three letters; or compound containment: the end of a compound, or its
+start when the compound's rest is in the shorter word's title too — a
+"Praxisdialog" is no "Praxis"; a word both titles have matches only itself,
+so "Energie" in both does not also cover "Windenergie"), the "full" score is 90 + 10 × coverage, unless the extra words
 mark a part ("Auftakt", "Teil", "Eröffnung") or the smaller title has a single
 word that is not a long name found verbatim in the other.
 "Strict" scores do not reward one title being a subset of the other, so the
 "Cross-Cluster-Woche 2025" (13.–17.10.) never swallows its "Auftakt" on the
 13th. A title whose words are not a subset either way — each side has a
 content word the other lacks ("KI in der Produktion" / "KI in der Medizin")
-— scores at most 70, so only the same event page can join such titles. A
+— scores at most 70, so only the same event page can join such titles; at most 70 as well:
+titles that each add a different city or a different format ("Workshop: X" /
+"Vortrag: X"; "Webinar", "Online-Seminar" and "Seminar" count as one format). A
 generic title (only words like "Stammtisch", "Mitgliederversammlung",
 "Neujahrsempfang" after normalising) needs the same event page, matching
 start times and the same place, or the same owner (the networks named in the
@@ -90,6 +110,7 @@ listing page (``/veranstaltungen/``, ``/termine.html`` …), and (inside
 
 from __future__ import annotations
 
+import gc
 import re
 import unicodedata
 from collections import defaultdict
@@ -110,6 +131,10 @@ TIME_TOLERANCE = timedelta(minutes=30)
 LATE_TOLERANCE = timedelta(minutes=60)  # up to this, only with the same title in the same city
 MAX_BLOCK_DAYS = 14  # a long event is indexed under at most this many days (its first days)
 SUBSET_CAP = 70.0  # score of titles that each have a word the other lacks
+# A word start shared by more events of one day than this identifies nothing by itself
+# ("Work" of "Workshop" on a busy day): such events are compared when they share two word
+# starts, a page URL, or when one title has no other word.
+RARE_STEM = 12
 
 # --- text --------------------------------------------------------------------
 
@@ -161,6 +186,9 @@ _GENERIC_WORDS = frozenset(
     vorstandssitzung beiratssitzung jahrestagung tagung konferenz exkursion fruehstueck mittagstisch
     sprechstunde infoveranstaltung informationsveranstaltung veranstaltung online digital event meetup""".split()
 )
+# Words that name an event's format; two titles that each add a different one name two events.
+_FORMAT_WORDS = frozenset("workshop webinar seminar onlineseminar vortrag tagung konferenz exkursion sprechstunde".split())
+_FORMAT_KIND = {"webinar": "online", "onlineseminar": "online", "seminar": "online"}
 # Words that mark a part of a larger event: "Cross-Cluster-Woche 2025: Auftakt" is not the week.
 _PART_WORDS = frozenset(
     "auftakt auftaktveranstaltung eroeffnung kickoff abschluss abschlussveranstaltung teil tag modul session block vorabend".split()
@@ -189,6 +217,8 @@ _PLZ_CITY = re.compile(r"\b\d{5}\s+([a-z][a-z\-]+)")
 def _fold(text: str) -> str:
     """Casefold, umlauts as ae/oe/ue/ss, other accents dropped; punctuation kept."""
     text = unicodedata.normalize("NFKC", text or "").casefold().translate(_FOLD)
+    if text.isascii():
+        return text  # nothing left to decompose
     text = unicodedata.normalize("NFKD", text)
     return "".join(c for c in text if not unicodedata.combining(c))
 
@@ -200,9 +230,17 @@ def _words(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # one object per set of networks (cached): hashed by identity, cheaply
 class _Labels:
-    patterns: tuple[tuple[re.Pattern, str], ...]  # (whole-word pattern on word text, network id)
+    patterns: tuple[tuple[re.Pattern, str], ...]  # (whole-word pattern on word text, network id), longest first
+    words: tuple[frozenset[str], ...]  # the words of each pattern's label
+    by_word: Mapping[str, tuple[int, ...]]  # a label's first word → indices of its patterns
+
+    def present(self, tokens: frozenset[str]) -> list[int]:
+        """Indices (in pattern order) of the labels all of whose words are among ``tokens``: the
+        only ones that can match, since removing a label's words never brings another's in."""
+        found = {i for t in tokens for i in self.by_word.get(t, ()) if self.words[i] <= tokens}
+        return sorted(found)
 
 
 def _network_labels(networks: Mapping[str, Network]) -> _Labels:
@@ -229,10 +267,14 @@ def _labels_cached(key: tuple[tuple[str, str, str], ...]) -> _Labels:
                 continue
             found.setdefault(w, nid)
     ordered = sorted(found.items(), key=lambda kv: (-len(kv[0]), kv[0]))
-    return _Labels(tuple((re.compile(rf"(?<!\w){re.escape(w)}(?!\w)"), nid) for w, nid in ordered))
+    by_word: dict[str, list[int]] = defaultdict(list)
+    for i, (w, _nid) in enumerate(ordered):
+        by_word[w.split()[0]].append(i)
+    return _Labels(tuple((re.compile(rf"(?<!\w){re.escape(w)}(?!\w)"), nid) for w, nid in ordered),
+                   tuple(frozenset(w.split()) for w, _ in ordered), {k: tuple(v) for k, v in by_word.items()})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # one object per title (cached): hashed by identity in the score cache
 class _Title:
     text: str  # normalize_title()
     tokens: tuple[str, ...]  # content words (no stop words), sorted
@@ -275,7 +317,9 @@ def _title_cached(title: str, labels: _Labels) -> _Title:
     words = _words(text)
     plain = words
     named: set[str] = set()
-    for pattern, nid in labels.patterns:
+    # Only the labels whose words all occur in the title are tried (a few of hundreds of networks).
+    for i in labels.present(frozenset(words.split())):
+        pattern, nid = labels.patterns[i]
         if pattern.search(words):
             named.add(nid)
             words = _SPACES.sub(" ", pattern.sub(" ", words)).strip()
@@ -305,16 +349,47 @@ def _title_cached(title: str, labels: _Labels) -> _Title:
 
 
 @lru_cache(maxsize=200_000)
-def _token_match(u: str, v: str) -> bool:
+def _token_match(u: str, v: str) -> str:
+    """"" (no match), "same", "head" (the shorter is the end of the longer: "stammtisch" /
+    "energiestammtisch"), "start" (the shorter begins the longer: "energie" /
+    "energiestammtisch") or "typo" ("thueringer" / "thueringen")."""
     if u == v:
-        return True
-    if len(u) >= 5 and len(v) >= 5 and (u in v or v in u):  # compounds: "stammtisch" / "energiestammtisch"
-        return True
-    return len(u) >= 4 and len(v) >= 4 and fuzz.ratio(u, v) >= 85  # "thueringer" / "thueringen"
+        return "same"
+    if len(u) >= 5 and len(v) >= 5:
+        short, long_ = (u, v) if len(u) <= len(v) else (v, u)
+        if long_.endswith(short):
+            return "head"
+        if long_.startswith(short):
+            return "start"
+    # A typo, not another word with the same ending ("lasertechnik" / "glastechnik"): same beginning.
+    if len(u) >= 4 and len(v) >= 4 and u[:3] == v[:3] and fuzz.ratio(u, v) >= 85:
+        return "typo"
+    return ""
 
 
 def _unmatched(a: tuple[str, ...], b: tuple[str, ...]) -> list[str]:
-    return [u for u in a if not any(_token_match(u, v) for v in b)]
+    """Words of ``a`` that no word of ``b`` matches. A word both have is matched by itself and
+    matches nothing else ("Energie sparen" / "Windenergie: Energie sparen" leaves "windenergie"
+    unmatched). A word that only begins a longer one matches it when the rest of the longer one
+    is in the shorter word's title too ("Energie-Stammtisch" / "Energiestammtisch"), not
+    otherwise: a "Praxisdialog" is no "Praxis", "Medizintechnik" no "Medizin"."""
+    both = set(a) & set(b)
+    rest_a = [u for u in a if u not in both]
+    rest_b = [v for v in b if v not in both]
+    out = []
+    for u in rest_a:
+        for v in rest_b:
+            kind = _token_match(u, v)
+            if kind == "start":
+                short, long_, side = (u, v, a) if len(u) <= len(v) else (v, u, b)
+                tail = long_[len(short):]
+                if not any(t != short and (t.startswith(tail[:5]) or tail.startswith(t)) for t in side if len(t) >= 4):
+                    continue
+            if kind:
+                break
+        else:
+            out.append(u)
+    return out
 
 
 @dataclass(frozen=True)
@@ -346,6 +421,12 @@ def _title_score(a: _Title, b: _Title) -> _Score:
     cities_a = [t for t in only_a if t in _CITIES]
     cities_b = [t for t in only_b if t in _CITIES]
     if cities_a and cities_b:  # "Stammtisch Jena" / "Stammtisch Erfurt"
+        return _Score(SUBSET_CAP, SUBSET_CAP, generic, True)
+    # A different format each ("Workshop: X" / "Vortrag: X"): one network may hold both on one
+    # topic. Online formats are one format under several names ("Webinar" / "Online-Seminar").
+    formats_a = {_FORMAT_KIND.get(t, t) for t in only_a if t in _FORMAT_WORDS}
+    formats_b = {_FORMAT_KIND.get(t, t) for t in only_b if t in _FORMAT_WORDS}
+    if formats_a and formats_b and not (formats_a & formats_b):
         return _Score(SUBSET_CAP, SUBSET_CAP, generic, True)
     # Words only one title adds that merely place or label ("Thüringer", "in Jena",
     # "Workshop") are left out of the comparison.
@@ -590,15 +671,8 @@ def _event_key(ev: Event) -> tuple:
     return (ev.source_id, ev.source_uid, ev.recurrence_id, ev.start.isoformat(), ev.title, ev.url, ev.location)
 
 
-def _block_keys(f: _Features) -> list[tuple[date, str]]:
-    """(day, word stem) keys: two events are compared only when they share one.
-
-    A duplicate shares at least one content word (or a word start, for compounds
-    written apart: "Energiestammtisch" / "Energie-Stammtisch") on at least one day.
-    """
-    stems = {t[:4] for t in f.title.tokens} or {f.title.text[:4]}
-    if f.url:
-        stems.add("\x00" + f.url)
+def _days(f: _Features) -> list[date]:
+    """The days an event is indexed under: its first days (at most ``MAX_BLOCK_DAYS``) and its last."""
     days = []
     day = f.when.first
     while day <= f.when.last and len(days) < MAX_BLOCK_DAYS:
@@ -606,11 +680,72 @@ def _block_keys(f: _Features) -> list[tuple[date, str]]:
         day += timedelta(days=1)
     if f.when.last not in days:  # a long event: also its last day
         days.append(f.when.last)
-    return [(d, s) for d in days for s in stems]
+    return days
+
+
+def _stems(f: _Features) -> tuple[str, ...]:
+    """Word starts of the title's content words (four letters: compounds written apart share
+    theirs, "Energiestammtisch" / "Energie-Stammtisch"), sorted."""
+    return tuple(sorted({t[:4] for t in f.title.tokens} or {f.title.text[:4]}))
+
+
+def _candidate_blocks(feats: Sequence[_Features]) -> tuple[list[list[int]], list[tuple[list[int], list[int]]]]:
+    """Blocks of events to compare pairwise, and (probes, members) blocks where only each probe
+    is compared with each member; see the module docstring ("Candidates")."""
+    days = [_days(f) for f in feats]
+    stems = [_stems(f) for f in feats]
+    with_stem: dict[tuple[date, str], list[int]] = defaultdict(list)
+    for p in range(len(feats)):
+        for d in days[p]:
+            for s in stems[p]:
+                with_stem[(d, s)].append(p)
+    # Pairs of word starts that are common on the day, and who has them.
+    common_of: dict[tuple[int, date], list[str]] = {}
+    with_pair: dict[tuple[date, str, str], list[int]] = defaultdict(list)
+    for p in range(len(feats)):
+        for d in days[p]:
+            common = [s for s in stems[p] if len(with_stem[(d, s)]) > RARE_STEM]
+            if common:
+                common_of[(p, d)] = common
+            for x, s in enumerate(common):
+                for t in common[x + 1:]:
+                    with_pair[(d, s, t)].append(p)
+    blocks: list[list[int]] = [m for key, m in with_stem.items() if 1 < len(m) <= RARE_STEM]
+    blocks += [m for m in with_pair.values() if 1 < len(m) <= RARE_STEM]
+    by_url: dict[tuple[date, str], list[int]] = defaultdict(list)
+    probes: dict[tuple, list[int]] = defaultdict(list)
+    for p, f in enumerate(feats):
+        for d in days[p]:
+            if f.url:
+                by_url[(d, f.url)].append(p)
+            common = common_of.get((p, d))
+            if not common or len(common) < len(stems[p]):
+                continue  # a rare word start of its own: in that block
+            keys = [(d, s) for s in common] + [(d, s, t) for x, s in enumerate(common) for t in common[x + 1:]]
+            sizes = {k: len(with_stem[k]) if len(k) == 2 else len(with_pair[k]) for k in keys}
+            if any(n <= RARE_STEM for n in sizes.values()):
+                continue  # a rare pair of word starts: in that block
+            # Nothing rare about the title on this day ("Stammtisch", "Lunch & Learn"): it meets
+            # every event of its rarest word start or pair of them.
+            probes[min(keys, key=lambda k: (sizes[k], k))].append(p)
+    blocks += [m for m in by_url.values() if len(m) > 1]
+    return blocks, [(ps, with_stem[key] if len(key) == 2 else with_pair[key]) for key, ps in probes.items()]
 
 
 def cluster(events: Sequence[Event], networks: Mapping[str, Network]) -> list[list[int]]:
     """Group the indices of ``events`` that are the same event (see the module docstring)."""
+    # Millions of small tuples (pairs, keys, edges) and no reference cycles: the cyclic
+    # collector would walk them again and again, a cost growing faster than the input.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _cluster(events, networks)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _cluster(events: Sequence[Event], networks: Mapping[str, Network]) -> list[list[int]]:
     labels = _network_labels(networks)
     order = sorted(range(len(events)), key=lambda i: (_event_key(events[i]), i))
     feats = [_features(events[i], labels) for i in order]  # position p ↔ events[order[p]]
@@ -622,10 +757,7 @@ def cluster(events: Sequence[Event], networks: Mapping[str, Network]) -> list[li
             by_source_url[(f.event.source_id, f.url)] += 1
     shared = frozenset(url for (_, url), n in by_source_url.items() if n > 1)
 
-    blocks: dict[tuple[date, str], list[int]] = defaultdict(list)
-    for p, f in enumerate(feats):
-        for key in _block_keys(f):
-            blocks[key].append(p)
+    blocks, probe_blocks = _candidate_blocks(feats)
 
     seen: set[tuple[int, int]] = set()
     edges: list[tuple[float, int, int]] = []
@@ -646,7 +778,7 @@ def cluster(events: Sequence[Event], networks: Mapping[str, Network]) -> list[li
         elif score == VETO:
             vetoed.add(pair)
 
-    for members in blocks.values():
+    for members in blocks:
         # Timed events are compared only with timed events starting within the hour
         # (anything further apart is vetoed anyway), and with every untimed one.
         timed = sorted((p for p in members if stamp[p] is not None), key=lambda p: (stamp[p], p))
@@ -661,6 +793,11 @@ def cluster(events: Sequence[Event], networks: Mapping[str, Network]) -> list[li
         for x, p in enumerate(untimed):
             for q in untimed[x + 1:]:
                 consider(p, q)
+    for probes, members in probe_blocks:
+        for p in probes:
+            for q in members:
+                if q != p and (stamp[p] is None or stamp[q] is None or abs(stamp[q] - stamp[p]) <= window):
+                    consider(p, q)
     seen.clear()
 
     # Kruskal-like: strongest pairs first. A union is refused when it would put two

@@ -246,3 +246,68 @@ def test_cluster_on_20000_synthetic_events_completes():
     clusters = cluster(events, quality.networks())
     assert sorted(i for c in clusters for i in c) == list(range(len(events)))
     assert any(len(c) > 1 for c in clusters)
+
+
+# --- wrong merges found in the bench's synthetic world (country-50k) ---------------------------
+
+
+def test_a_word_both_titles_have_does_not_also_cover_a_longer_word_of_one_of_them():
+    # "energie" is in both; "Windenergie" is a topic of its own, not covered by it.
+    a = ev("theen-ics", "Lunch & Learn: Lebensmitteltechnik Energie sparen im Betrieb", "2026-05-04T10:00", location="Online")
+    b = ev("mit-ics", "Windenergie: Energie sparen im Betrieb (Netzwerktreffen)", "2026-05-04T10:00",
+           location="Rathaussaal Mühlhausen, Ratsstraße 19, 99974 Mühlhausen")
+    assert not same_event(a, b, NETWORKS)
+
+
+def test_a_word_that_only_begins_a_compound_is_not_that_compound():
+    # A "Praxisdialog" is no "Praxis", "Medizintechnik" no "Medizin" ...
+    a = ev("itnet-ics", "Praxisdialog: Wissenstransfer Wertschöpfung steigern", "2026-12-22T09:30",
+           location="Wasserwerk Burgau, Reifsteinweg 20, 07745 Jena")
+    b = ev("mit-ics", "Online-Seminar: Wissenstransfer in der Praxis", "2026-12-22T10:00", location="Online")
+    c = ev("medways-ics", "Robotik: in der Medizin (Lunch & Learn)", "2026-02-12T18:00", location="Online")
+    d = ev("thzm-ics", "Lunch & Learn Medizintechnik – in der Medizin", "2026-02-12T18:00", location="Online")
+    assert not same_event(a, b, NETWORKS)
+    assert not same_event(c, d, NETWORKS)
+    # ... but the start of a compound written apart still is ("Energie-Stammtisch" / "Energiestammtisch").
+    e = ev("theen-ics", "Energie Stammtisch Mitte", "2025-09-30T18:00", location="Erfurt, Café Nerly")
+    f = ev("theen-web", "Energiestammtisch Mitte", "2025-09-30T18:00", location="Café Nerly, Erfurt")
+    assert same_event(e, f, NETWORKS)
+
+
+def test_words_with_the_same_ending_but_another_beginning_are_no_typo():
+    a = ev("itnet-ics", "Webinar Lasertechnik – Kosten senken", "2026-04-30T16:00", location="Online")
+    b = ev("mit-ics", "Lunch & Learn Wassertechnik – Kosten senken", "2026-04-30T16:00", location="Online")
+    assert not same_event(a, b, NETWORKS)
+    c = ev("theen-ics", "Thüringer Kunststofftag", "2026-04-30T09:00", location="Erfurt")
+    d = ev("mit-ics", "Thueringer Kunstofftag", "2026-04-30T09:00", location="Erfurt")
+    assert same_event(c, d, NETWORKS)
+
+
+def test_a_duplicate_on_a_crowded_day_is_still_found():
+    # Hundreds of events of one day share "Workshop" and the topic's word; the duplicate shares
+    # more than that, so it meets its twin although those words alone make no block.
+    day = "2026-06-10"
+    topics = ["Photonik", "Sensorik", "Robotik", "Logistik", "Leichtbau"]
+    aspects = [f"Thema{n:03d}" for n in range(60)]
+    crowd = [ev(f"s{i}-ics", f"Workshop {topics[i % 5]} {aspects[i % 60]}", f"{day}T{9 + i % 8:02d}:00",
+                network=f"s{i}") for i in range(300)]
+    a = ev("x1-ics", "Workshop Photonik Quantenoptik im Mittelstand", f"{day}T10:00", location="Jena", network="x1")
+    b = ev("x2-rss", "Einladung: Workshop Photonik – Quantenoptik im Mittelstand", f"{day}T10:00", location="Jena",
+           network="x2")
+    c = ev("x3-rss", "Photonikforum", f"{day}T10:00", location="Jena", network="x3")
+    d = ev("x4-rss", "Photonik-Forum", f"{day}T10:00", location="Jena", network="x4")
+    events = crowd + [a, b, c, d]
+    clusters = cluster(events, NETWORKS)
+    n = len(crowd)
+    assert [n, n + 1] in clusters
+    assert [n + 2, n + 3] in clusters
+    assert sum(len(c) for c in clusters) == len(events)
+
+
+def test_titles_that_each_add_a_different_format_stay_apart():
+    # One network may hold a workshop and a talk on one topic; "Webinar" and "Online-Seminar" are one format.
+    a = ev("itnet-ics", "Webinar: Softwareentwicklung Testfelder und Reallabore", "2026-12-22T16:00", location="Online")
+    b = ev("mit-ics", "Workshop: Softwareentwicklung Testfelder und Reallabore", "2026-12-22T16:00", location="Online")
+    c = ev("thzm-ics", "Online-Seminar: Softwareentwicklung Testfelder und Reallabore", "2026-12-22T16:00", location="Online")
+    assert not same_event(a, b, NETWORKS)
+    assert same_event(a, c, NETWORKS)
