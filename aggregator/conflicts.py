@@ -618,6 +618,11 @@ def _top_conflicts(items: list[Slot], rules: ConflictRules, zone: ZoneInfo) -> C
     groups: dict[date, dict[tuple, list[tuple[int, int, list[int]]]]] = {
         d: {cat: [(gs, ge, m) for (gs, ge), m in by.items()] for cat, by in cats.items()} for d, cats in index.items()
     }
+    # the distinct network sets of a category's members: a class where every one shares a
+    # network with i holds no rival of i and is not opened (a dense series alone on its day)
+    cat_nets: dict[date, dict[tuple, list[frozenset]]] = {
+        d: {cat: list({netsets[j] for m in by.values() for j in m}) for cat, by in cats.items()} for d, cats in index.items()
+    }
     del index
 
     def pair_kind(i: int, gs: int, ge: int, gep: int) -> tuple[str, int] | None:
@@ -665,17 +670,17 @@ def _top_conflicts(items: list[Slot], rules: ConflictRules, zone: ZoneInfo) -> C
         seq = 0
         first, last = days[i]
         d = first
+        ni, ui = netsets[i], uids[i]
         while d <= last:
             day_groups = groups.get(d, {})
             for cat, place, presence, accept in classes(i):
-                if cat in day_groups:
+                if cat in day_groups and any(ni.isdisjoint(ns) for ns in cat_nets[d][cat]):
                     bound = round(100 * best_time * place * presence, 1)
                     heap.append((-bound, 0, 0, seq, (day_groups[cat], place, presence, accept)))
                     seq += 1
             d += timedelta(days=1)
         heapq.heapify(heap)
         taken: set[int] = set()
-        ni, ui = netsets[i], uids[i]
         while heap and len(taken) < cap:
             neg, what, r, _, ref = heapq.heappop(heap)
             if what == 0:  # open a class: one entry per interval group of its members
