@@ -190,16 +190,19 @@ def dedupe_quality(db: Path) -> dict:
 
 
 def setup_export(world: Path, args):
-    from aggregator.pipeline import export
+    from aggregator.pipeline import export, render
     from bench.synth import NOW
 
     config, store, deployment = _product(world)
-    out = world / "export" / "calendar.ics"
+    out = world / "export" / ("rendered.ics" if args.render else "calendar.ics")
     out.parent.mkdir(exist_ok=True)
     details: dict = {}
 
     def op(clock: Clock) -> None:
-        data = export(config, store, deployment, now=NOW)
+        if args.render:  # what an export costs when the publication does not stand (a new day, a change)
+            data = render(config, store, now=NOW)
+        else:
+            data = export(config, store, deployment, now=NOW)
         out.write_bytes(data)
         details["bytes"] = len(data)
 
@@ -405,6 +408,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--db", help="refresh: the database file below <world>/db/ (default bench.sqlite3; ics-only.sqlite3 with --only-kind)")
     ap.add_argument("--only-kind", choices=["ics", "feed", "html", "jsonld", "tribe"], help="refresh: only the sources of this kind")
     ap.add_argument("--profile", type=Path, help="run the stage under cProfile; write the top entries here (and .prof)")
+    ap.add_argument("--render", action="store_true", help="export: render from the stored events even while the publication stands")
     args = ap.parse_args(argv)
     result = run(args.stage, args.world.resolve(), args)
     args.out.write_text(json.dumps(result, indent=1))

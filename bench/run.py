@@ -13,6 +13,7 @@ process (``bench/server.py``) and runs each measurement in a fresh process
 ``warm_304``          the same refresh again: nothing changed, every site answers 304
 ``unchanged_200``     again, with no site sending validators: 200 with the same bodies
 ``export``            the merged ICS from what is stored (``netzwerktimer export ics``)
+``export_rendered``   the same rendered anew, as when the publication does not stand (no bar)
 ``icalendar_merged``  baseline: icalendar serialises the exported calendar (same events)
 ``dedupe``            clustering + merging of the stored events (``merge.publication``)
 ``conflicts``         conflict detection over the published events
@@ -61,7 +62,7 @@ SCENARIOS = {
     "country-200k": (1000, 200),
 }
 ALIASES = {"country": ["country-50k", "country-200k"]}
-PRODUCT_STAGES = ("cold_ics", "cold", "warm_304", "unchanged_200", "export", "dedupe", "conflicts", "changed_1pct")
+PRODUCT_STAGES = ("cold_ics", "cold", "warm_304", "unchanged_200", "export", "export_rendered", "dedupe", "conflicts", "changed_1pct")
 PROFILABLE = ("cold", "changed_1pct", "export", "dedupe", "conflicts")
 MEMORY_BAR_MB = 1.5 * 1024
 EXPONENT_BAR = 1.15
@@ -76,6 +77,7 @@ PLAN = [
     ("warm_304", ["refresh"], "all"),
     ("unchanged_200", ["refresh"], "none"),
     ("export", ["export"], None),
+    ("export_rendered", ["export", "--render"], None),
     ("icalendar_merged", ["icalendar_merged"], None),
     ("dedupe", ["dedupe"], None),
     ("conflicts", ["conflicts"], None),
