@@ -141,6 +141,12 @@ def setup_refresh(world: Path, args):
     only = args.only_kind
     config, store, deployment = _product(world, args.db or ("ics-only.sqlite3" if only else "bench.sqlite3"), fresh=args.fresh_db)
     sources = [s for s in select_sources(config, None) if not only or s.kind == only]
+    # Setup, not the stage: the extractors are imported on first use, which a running service
+    # has done long before (the floor's setup imports httpx the same way).
+    import importlib
+
+    for module in {f"aggregator.extract.{s.kind}" for s in sources} | {"aggregator.extract.completeness"}:
+        importlib.import_module(module)
     details: dict = {}
 
     def op(clock: Clock) -> None:
