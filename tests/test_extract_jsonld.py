@@ -8,6 +8,8 @@ event with a frozen ``now``.
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -385,7 +387,7 @@ def test_json_ld_graph_page():
     result = extract(body, ctx("https://www.medways.example/veranstaltungen/"))
     sub = result.events[3]
     assert sub.source_uid.startswith("sha256:") and len(sub.source_uid) == 7 + 32
-    assert result.events[:3] + [RawEvent(**{**sub.__dict__, "source_uid": "sha256:"})] == GRAPH_EVENTS
+    assert result.events[:3] + [dataclasses.replace(sub, source_uid="sha256:")] == GRAPH_EVENTS
     assert len(result.warnings) == 2
     assert result.warnings[0].startswith("JSON-LD block 3 is not valid JSON")
     assert "rescheduled" in result.warnings[1]

@@ -8,6 +8,8 @@ project states a count (corpus/expectations.md §2), against that count.
 
 from __future__ import annotations
 
+import dataclasses
+
 import hashlib
 import json
 import os
@@ -471,7 +473,7 @@ def test_merged_export_of_the_whole_corpus_passes_ics_check(tmp_path, monkeypatc
         require(CORPUS / "ics", "the ICS corpus")
     stamp = datetime(2025, 9, 1, tzinfo=UTC)
     stored = [
-        StoredEvent(event=Event(**{**ev.__dict__, "source_id": path.stem}), first_seen=stamp, last_modified=stamp, sequence=0)
+        StoredEvent(event=dataclasses.replace(ev, source_id=path.stem), first_seen=stamp, last_modified=stamp, sequence=0)
         for path in files
         for ev in pipeline(path.name)
     ]
