@@ -141,7 +141,7 @@ class ConflictRules:
 # ---------------------------------------------------------------- slots
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Slot:
     """One occurrence of one published event.
 
@@ -377,7 +377,7 @@ def normalize_venue(location: str) -> str:
 # ---------------------------------------------------------------- conflicts
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Conflict:
     """Two colliding slots; ``a`` starts first (ties: the earlier end, then uid)."""
 
