@@ -189,7 +189,7 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
     """
 
     def __init__(self, *, allow_private: bool, limits: httpx.Limits):
-        ssl_context = _ssl_context()
+        ssl_context = tls_context()
         super().__init__(verify=ssl_context, limits=limits)
         # httpx has no parameter for the network backend, so its pool is rebuilt with
         # ours, with the same settings httpx gives it (tests/test_net_guard.py checks
@@ -206,7 +206,7 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
 
 
 @functools.cache
-def _ssl_context() -> ssl.SSLContext:
+def tls_context() -> ssl.SSLContext:
     """httpx's default context (certifi's roots, hostname checks), made once per process:
     loading the roots costs more CPU than a whole refresh of sites answering 304."""
     return httpx.create_ssl_context()

@@ -147,6 +147,9 @@ def setup_refresh(world: Path, args):
 
     for module in {f"aggregator.extract.{s.kind}" for s in sources} | {"aggregator.extract.completeness"}:
         importlib.import_module(module)
+    from aggregator.net_guard import tls_context
+
+    tls_context()  # made once per process (loading the CA roots); the floor's is made in its setup too
     details: dict = {}
 
     def op(clock: Clock) -> None:
@@ -268,10 +271,13 @@ def setup_floor(world: Path, args):
     sites = [s["urls"] for s in expected["per_site"].values()]
     details: dict = {}
 
+    tls = httpx.create_ssl_context()  # once per process, as the product's (in setup on both sides)
+
     async def download() -> None:
         slots: dict[str, asyncio.Semaphore] = {}
         t = settings.timeout
         async with httpx.AsyncClient(
+            verify=tls,
             headers={"User-Agent": user_agent_for(settings), "Accept": ACCEPT, "Accept-Encoding": "gzip, deflate"},
             timeout=httpx.Timeout(t, pool=None),
             limits=httpx.Limits(max_connections=None, max_keepalive_connections=20),
