@@ -729,22 +729,35 @@ def _top_conflicts(items: list[Slot], rules: ConflictRules, zone: ZoneInfo) -> C
         return got
 
     kind_json = {k: json.dumps(k) for k in KINDS}
-    listed = [0] * n
+    # The pairs as two packed arrays, so the dict (an object per key and value) is gone
+    # before the conflicts are made: at country scale these are millions.
+    codes, ats = array("q", chosen.keys()), array("q", chosen.values())
+    del chosen
+    overlaps: dict[int, timedelta] = {}  # equal overlaps and scores share one object
+    scores: dict[float, float] = {}
     result: list[Conflict] = []
-    cids: set[str] = set()
-    for code, at in chosen.items():
+    for code, at in zip(codes, ats):
         i, j = divmod(code, n)
         kind = "overlap" if chosen_kind[at] else "same_day"
         x, y = (i, j) if rank[i] <= rank[j] else (j, i)
         first, second = (kj(i), kj(j)) if list(keys[i]) <= list(keys[j]) else (kj(j), kj(i))
         cid = hashlib.sha256(f"[{kind_json[kind]}, [{first}, {second}]]".encode()).hexdigest()  # = conflict_id(kind, a, b)
-        if cid in cids:
-            continue
-        cids.add(cid)
-        result.append(Conflict(cid, kind, chosen_score[at], items[x], items[y], timedelta(microseconds=chosen_overlap[at])))
-        listed[i] += 1
-        listed[j] += 1
-    del chosen, cids
+        us = chosen_overlap[at]
+        overlap = overlaps.get(us)
+        if overlap is None:
+            overlap = overlaps[us] = timedelta(microseconds=us)
+        sc = scores.setdefault(chosen_score[at], chosen_score[at])
+        result.append(Conflict(cid, kind, sc, items[x], items[y], overlap))
+    del codes, ats, overlaps, scores
+    # Two pairs of slots may name one conflict (slots with the same key): the first stays.
+    result.sort(key=lambda c: c.id)  # stable: equal ids keep the order they were made in
+    result[:] = [c for k, c in enumerate(result) if k == 0 or c.id != result[k - 1].id]
+    index_of = {id(x): i for i, x in enumerate(items)}
+    listed = [0] * n
+    for c in result:
+        listed[index_of[id(c.a)]] += 1
+        listed[index_of[id(c.b)]] += 1
+    del index_of
     more = {}
     rivals_by_key = {}
     for i in range(n):
@@ -753,8 +766,7 @@ def _top_conflicts(items: list[Slot], rules: ConflictRules, zone: ZoneInfo) -> C
             more[keys[i]] = rivals[i] - listed[i]
     total = sum(rivals) // 2
     start_of = {id(items[i]): s_[i] for i in range(n)}
-    result.sort(key=lambda c: c.id)
-    result.sort(key=lambda c: start_of[id(c.a)])  # stable: by start, then id
+    result.sort(key=lambda c: start_of[id(c.a)])  # stable: by start, then id (sorted by id above)
     return Conflicts(result, rivals=rivals_by_key, more=more, total=max(total, len(result)))
 
 
