@@ -303,7 +303,7 @@ class Store:
         with self._session() as s:
             return {
                 (r.uid, r.recurrence_id): PublishedState(r.uid, r.recurrence_id, r.content_hash, r.sequence, r.first_seen, r.last_modified)
-                for r in s.scalars(select(PublishedRow))
+                for r in s.execute(select(PublishedRow.__table__))  # plain rows: one per published entry
             }
 
     def save_published(self, states: list[PublishedState]) -> None:
