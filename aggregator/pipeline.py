@@ -138,14 +138,14 @@ def refresh(
     if publish_after:
         # Not only when events changed: time alone changes what is published (a vanished
         # event's grace ends, old events pass retention); publication_mark knows when.
-        if publication_mark.stands(config, store, now) and _published_path(deployment).exists():
+        mark = store.publication_mark()
+        if publication_mark.stands(config, mark, now) and _published_path(deployment).exists():
             report.publication_stands = True
             log.info("publication stands: nothing it is made of changed", extra=_fields(event="publish", outcome="stands"))
         else:
-            version = publication_mark.events_version(store)
             report.publication = publication(config, store, now)
             report.published = publish(config, store, deployment, now=now, published=report.publication)
-            publication_mark.record(config, store, version, report.publication.valid_until)
+            publication_mark.record(config, store, mark.events_version, report.publication.valid_until)
     failed = len(report.failed)
     log.info("refreshed %d sources, %d failed", len(report.sources), failed,
              extra=_fields(event="refresh", outcome="error" if failed else "ok", sources=len(report.sources), failed=failed,
@@ -552,7 +552,7 @@ def export(config: Config, store: Store, deployment: Deployment, network_id: str
     While the last publication stands (``publication_mark``), the merged calendar is the
     published file, byte for byte what ``render`` would give; otherwise it is rendered."""
     now = now or datetime.now(timezone.utc)
-    if network_id is None and publication_mark.stands(config, store, now):
+    if network_id is None and publication_mark.stands(config, store.publication_mark(), now):
         try:
             return _published_path(deployment).read_bytes()
         except FileNotFoundError:

@@ -28,6 +28,7 @@ from pathlib import Path
 import aggregator
 from aggregator.config import Config
 from aggregator.store import Store
+from aggregator.store.repo import PublicationMark
 
 # The modules whose code decides what is published (and how it is rendered).
 _PUBLISHING_CODE = ("aggregator.merge", "aggregator.dedupe", "aggregator.recurrence", "exporters.ics", "exporters.vtimezone")
@@ -56,18 +57,13 @@ def inputs_key(config: Config, events_version: int) -> str:
     return hashlib.sha256(f"{_code_digest()}|{_config_digest(config)}|{events_version}".encode()).hexdigest()
 
 
-def stands(config: Config, store: Store, now: datetime) -> bool:
-    """Would ``publication(config, store, now)`` give what was last recorded?"""
-    mark = store.publication_mark()
+def stands(config: Config, mark: PublicationMark, now: datetime) -> bool:
+    """Would ``publication(config, store, now)`` give what was last recorded? (``mark``: ``store.publication_mark()``)"""
     return (mark.inputs_key is not None and mark.valid_until is not None and now < mark.valid_until
             and mark.inputs_key == inputs_key(config, mark.events_version))
 
 
-def events_version(store: Store) -> int:
-    """Read before computing a publication: a change stored meanwhile then makes the mark stale."""
-    return store.publication_mark().events_version
-
-
 def record(config: Config, store: Store, version: int, valid_until: datetime) -> None:
-    """Note that the publication made of events at ``version`` stands until ``valid_until``."""
+    """Note that the publication made of events at ``version`` (read before it was computed, so a
+    change stored meanwhile makes the mark stale) stands until ``valid_until``."""
     store.save_publication_mark(inputs_key(config, version), valid_until)

@@ -49,7 +49,7 @@ class PublishedView:
             st = self.calendar_path.stat()
         except FileNotFoundError:
             return None  # nothing published yet: no cache to trust
-        if publication_mark.stands(self.config, self.store, now):
-            mark = self.store.publication_mark()  # the same until the stored events or the configuration change
+        mark = self.store.publication_mark()
+        if publication_mark.stands(self.config, mark, now):  # the same until the stored events or the configuration change
             return (st.st_ino, st.st_mtime_ns, st.st_size, mark.inputs_key, mark.valid_until)
         return (st.st_ino, st.st_mtime_ns, st.st_size, now.replace(second=0, microsecond=0))
