@@ -741,8 +741,17 @@ def cluster(events: Sequence[Event], networks: Mapping[str, Network]) -> list[li
     try:
         return _cluster(events, networks)
     finally:
+        _clear_caches()
         if enabled:
             gc.enable()
+
+
+def _clear_caches() -> None:
+    """Forget the titles, places, URLs and scores of one clustering: they pay off within a
+    run (a title is compared with many others) but at country scale they hold hundreds of
+    megabytes, which the publication rendered next (and a service between refreshes) needs."""
+    for cached in (_title_cached, _token_match, _title_score, _place, _url_key):
+        cached.cache_clear()
 
 
 def _cluster(events: Sequence[Event], networks: Mapping[str, Network]) -> list[list[int]]:

@@ -233,6 +233,19 @@ def test_cluster_never_holds_two_events_of_one_source():
         assert len(sources) == len(set(sources))
 
 
+def test_cluster_keeps_no_cached_titles_places_or_scores_afterwards():
+    """The per-title caches live for one clustering: at country scale they hold hundreds of
+    megabytes that the publication rendered next, and a service between refreshes, needs."""
+    from aggregator import dedupe
+
+    events, _ = quality.load_set()
+    items = [events[k] for k in sorted(events)]
+    cluster(items, quality.networks())
+    caches = [dedupe._title_cached, dedupe._token_match, dedupe._title_score, dedupe._place, dedupe._url_key]
+    assert [c.cache_info().currsize for c in caches] == [0] * len(caches)
+    assert max(c.cache_info().hits for c in caches) == 0  # cleared, counters too
+
+
 def test_cluster_does_not_chain_through_a_vague_listing():
     erfurt = ev("thcm-news", "Sommerfest der Netzwerke", "2025-07-03T17:00", location="Erfurt, egapark")
     jena = ev("medways-ics", "Sommerfest der Jenaer Netzwerke", "2025-07-03T17:00", location="Jena, Volksbad")

@@ -151,3 +151,29 @@ def test_two_runs_saving_the_same_new_published_entries_at_once_both_succeed(sto
         t.join()
     assert errors == []
     assert len(store.published_states()) == 200
+
+
+def test_bulk_writes_larger_than_one_batch_store_every_row(store: Store, monkeypatch):
+    """Published states, rendered VEVENTs and cluster UIDs are written in batches of
+    ``BULK_ROWS`` (memory at country scale): the rows of every batch arrive, the last
+    partial one included, and updates reach rows in later batches too."""
+    from aggregator.store import repo
+    from aggregator.store.repo import PublishedState
+
+    monkeypatch.setattr(repo, "BULK_ROWS", 3)
+    now = datetime(2025, 11, 1, tzinfo=timezone.utc)
+    states = [PublishedState(f"uid{i}@netzwerktimer", "", "hash", 0, now, now) for i in range(8)]
+    store.save_published(states)
+    store.save_published([replace(st, sequence=1) for st in states[5:]])
+    saved = store.published_states()
+    assert len(saved) == 8
+    assert [saved[(f"uid{i}@netzwerktimer", "")].sequence for i in range(8)] == [0] * 5 + [1] * 3
+
+    store.save_rendered_vevents({f"k{i}": f"BEGIN:VEVENT {i}".encode() for i in range(7)}, set())
+    assert store.rendered_vevents() == {f"k{i}": f"BEGIN:VEVENT {i}".encode() for i in range(7)}
+
+    store.sync_events("src", [ev(f"e{i}") for i in range(7)], now=T0)
+    rows = {m.event.source_uid: m.row_id for m in store.members(since=T0 - timedelta(days=400))}
+    store.set_merged_uids({row_id: f"m-{uid}" for uid, row_id in rows.items()})
+    assert {m.event.source_uid: m.merged_uid for m in store.members(since=T0 - timedelta(days=400))} == {
+        f"e{i}": f"m-e{i}" for i in range(7)}

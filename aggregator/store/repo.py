@@ -10,6 +10,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
 from pathlib import Path
+from typing import Iterable
 from zoneinfo import ZoneInfo
 
 from alembic import command
@@ -83,6 +84,24 @@ class FetchRecord:
     etag: str | None = None
     http_last_modified: str | None = None
     body_digest: str | None = None
+
+
+# Rows per executemany in bulk writes: SQLAlchemy compiles the parameters of one call all
+# at once, so a first publication of 200,000 entries in one call held them all twice.
+BULK_ROWS = 2000
+
+
+def _bulk(session: Session, statement, rows: Iterable[dict]) -> None:
+    """Execute ``statement`` for ``rows`` (an insert or an update by primary key) in
+    executemany calls of ``BULK_ROWS``, within the caller's transaction."""
+    chunk: list[dict] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == BULK_ROWS:
+            session.execute(statement, chunk)
+            chunk = []
+    if chunk:
+        session.execute(statement, chunk)
 
 
 class Store:
@@ -285,7 +304,7 @@ class Store:
             return
         with self._session.begin() as s:
             # One executemany by primary key: a first publication touches every row.
-            s.execute(update(EventRow), [{"id": row_id, "merged_uid": uid} for row_id, uid in changes.items()])
+            _bulk(s, update(EventRow), ({"id": row_id, "merged_uid": uid} for row_id, uid in changes.items()))
 
     def publication_mark(self) -> PublicationMark:
         """The stored events' version and the inputs of the last recorded publication."""
@@ -326,10 +345,8 @@ class Store:
                     existing = {(u, r) for u, r in s.execute(select(PublishedRow.uid, PublishedRow.recurrence_id))}
                     new = [r for r in rows if (r["uid"], r["recurrence_id"]) not in existing]
                     old = [r for r in rows if (r["uid"], r["recurrence_id"]) in existing]
-                    if new:
-                        s.execute(insert(PublishedRow), new)
-                    if old:
-                        s.execute(update(PublishedRow), old)
+                    _bulk(s, insert(PublishedRow), new)
+                    _bulk(s, update(PublishedRow), old)
                 return
             except IntegrityError:
                 if attempt == 2:
@@ -346,7 +363,7 @@ class Store:
             return
         with self._session.begin() as s:
             if added:
-                s.execute(insert(RenderedRow), [{"key": k, "ics": v} for k, v in added.items()])
+                _bulk(s, insert(RenderedRow), ({"key": k, "ics": v} for k, v in added.items()))
             stale = sorted(unused)
             for i in range(0, len(stale), 500):
                 s.execute(delete(RenderedRow).where(RenderedRow.key.in_(stale[i:i + 500])))
