@@ -105,7 +105,10 @@ def first_warning(site: Site, source_id: str) -> str:
 
 
 def bounded(fn, *, seconds: float, megabytes: float):
-    """Run ``fn``; assert it took less than ``seconds`` and its Python allocations peaked under ``megabytes``."""
+    """Run ``fn``; assert its Python allocations peaked under ``megabytes`` and it ended
+    within ``seconds``. The time limit is a runaway guard, not a speed bar (speed is
+    measured in ``bench/``): an unbounded walk costs hours, so the limit is set far above
+    what a loaded CI machine needs and cannot flake."""
     tracemalloc.start()
     t0 = time.monotonic()
     try:
@@ -146,7 +149,7 @@ def test_a_tiny_calendar_with_a_dense_rule_costs_bounded_time_and_memory_and_war
         conflicts = detect(site.config, site.store, NOW)
         return report, ics, conflicts
 
-    report, ics, conflicts = bounded(everything, seconds=30, megabytes=30)
+    report, ics, conflicts = bounded(everything, seconds=300, megabytes=30)
     assert [r.outcome for r in report.sources] == ["fetched", "fetched"]
     assert b"RRULE:FREQ=" in ics  # published as the rule it is, never expanded into the file
     assert len(conflicts) <= 500  # the series takes part with its first 500 occurrences at most
@@ -182,7 +185,7 @@ def test_a_gzip_bomb_is_stopped_while_it_inflates_and_is_the_source_error(site):
     site.server.misbehave("/bomb.ics", "status", code=200, body=bomb,
                           headers={"Content-Type": "text/calendar", "Content-Encoding": "gzip"})
     site.configure([dict(id="bomb", network="a", kind="ics", url=site.server.url("/bomb.ics"))], max_bytes=1_000_000)
-    report = bounded(site.refresh, seconds=20, megabytes=10)
+    report = bounded(site.refresh, seconds=120, megabytes=10)
     assert report.sources[0].error == "response larger than 1000000 bytes (max_bytes)"
     assert site.status()["bomb"]["error"] == "response larger than 1000000 bytes (max_bytes)"
 
@@ -244,7 +247,7 @@ def test_a_later_list_page_over_max_html_nodes_fails_the_run_and_keeps_the_last_
 def test_a_million_tags_cost_no_tree(site):
     url = site.file("p1.html", page(1, filler=1_000_000, last=True))  # 8 MB of <i>x</i>
     site.configure([dict(id="list", network="a", kind="html", url=url, html=LIST)])
-    report = bounded(site.refresh, seconds=30, megabytes=50)
+    report = bounded(site.refresh, seconds=300, megabytes=50)
     assert "more than max_html_nodes (200000)" in report.sources[0].error
 
 
@@ -290,9 +293,9 @@ def test_count_elements_counts_start_tags_of_bytes_text_and_utf16():
 
 def test_a_description_with_too_many_tags_is_read_without_a_tree():
     fragment = "<p>Workshop am 14.10.2025</p>" + "<i>x</i>" * 300_000
-    text = bounded(lambda: clean_text(fragment), seconds=10, megabytes=30)
+    text = bounded(lambda: clean_text(fragment), seconds=120, megabytes=30)
     assert text.startswith("Workshop am 14.10.2025") and "<" not in text
-    assert bounded(lambda: html_to_text(fragment), seconds=10, megabytes=30).startswith("Workshop am 14.10.2025")
+    assert bounded(lambda: html_to_text(fragment), seconds=120, megabytes=30).startswith("Workshop am 14.10.2025")
 
 
 def ev(uid: str, start, *, end=None, rrule=None, recurrence_id="") -> Event:

@@ -108,6 +108,11 @@ def _paths(source: FixtureSource) -> set[str]:
     return {p.split("?", 1)[0] for p in (source.path, *source.next_pages, *source.details)}
 
 
+# A clean source must never time out, even on a loaded machine (a 1 s read timeout did, in
+# CI beside a benchmark); the timeout faults stall 5 s, well past this.
+SETTINGS = {"timeout": 2.5}
+
+
 class ChaosRun:
     """One run's state: server, store, baseline, active faults. See the module docstring."""
 
@@ -121,7 +126,7 @@ class ChaosRun:
         self.store = Store(database_url or f"sqlite:///{workdir / 'netzwerktimer.sqlite3'}")
         self.report.database = self.store.engine.dialect.name
         self.store.migrate()
-        self.config = load_config(write_config(self.config_path, self.server))
+        self.config = load_config(write_config(self.config_path, self.server, settings=SETTINGS))
         self.deployment = Deployment(self.config_path, workdir / "data", self.store.url)
         self.env = {"NETZWERKTIMER_DATABASE_URL": self.store.url, "NETZWERKTIMER_DATA_DIR": str(self.deployment.data_dir)}
         self.client = TestClient(create_app(self.config, self.deployment, self.store, clock=lambda: T0))
@@ -165,7 +170,7 @@ class ChaosRun:
         self.server.behave()
         self.server.reset_log()  # the test server's own log is not the product's memory
         faulty, urls = self._inject()
-        config = load_config(write_config(self.config_path, self.server, urls=urls))
+        config = load_config(write_config(self.config_path, self.server, urls=urls, settings=SETTINGS))
         try:
             refresh(config, self.store, self.deployment, select_sources(config, None), now=T0 + timedelta(hours=n))
         except Exception:  # the product must never let one escape
