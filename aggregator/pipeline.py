@@ -41,7 +41,7 @@ from aggregator.recurrence import over_limit
 from aggregator.store import SourceState, Store, SyncResult
 from aggregator.store.repo import FetchRecord
 from exporters.files import write_atomic
-from exporters.ics import RenderedVevents, render_calendar
+from exporters.ics import RenderedVevents, render_calendar_parts
 
 log = logging.getLogger(__name__)
 
@@ -523,7 +523,14 @@ def _published_path(deployment: Deployment):
 def render(config: Config, store: Store, network_id: str | None = None, *, now: datetime | None = None,
            published: list[StoredEvent] | None = None) -> bytes:
     """The merged calendar (or one network's) as ICS bytes, from what is stored
-    (``published``: the publication at ``now``, when the caller has it already).
+    (``published``: the publication at ``now``, when the caller has it already):
+    ``render_parts`` joined."""
+    return b"".join(render_parts(config, store, network_id, now=now, published=published))
+
+
+def render_parts(config: Config, store: Store, network_id: str | None = None, *, now: datetime | None = None,
+                 published: list[StoredEvent] | None = None) -> list[bytes]:
+    """``render``'s calendar as its parts in order (``exporters.ics.render_calendar_parts``).
 
     VEVENTs rendered by the last publish are reused; rendering the whole calendar
     stores the new ones and forgets those it no longer uses."""
@@ -533,7 +540,7 @@ def render(config: Config, store: Store, network_id: str | None = None, *, now: 
         name = f"{name} – {config.networks[network_id].label}"
         items = [i for i in items if network_id in i.networks]
     rendered = RenderedVevents(known=store.rendered_vevents())
-    data = render_calendar(
+    parts = render_calendar_parts(
         items,
         networks=config.networks,
         name=name,
@@ -542,7 +549,7 @@ def render(config: Config, store: Store, network_id: str | None = None, *, now: 
         rendered=rendered,
     )
     store.save_rendered_vevents(rendered.added, rendered.unused() if network_id is None else set())
-    return data
+    return parts
 
 
 def export(config: Config, store: Store, deployment: Deployment, network_id: str | None = None, *,
@@ -565,9 +572,10 @@ def publish(config: Config, store: Store, deployment: Deployment, *, now: dateti
     """Write the merged calendar atomically; return whether its bytes changed. Logs one record (``publish``)."""
     started = time.perf_counter()
     path = _published_path(deployment)
-    data = render(config, store, now=now, published=published)
-    changed = write_atomic(path, data)
+    parts = render_parts(config, store, now=now, published=published)
+    changed = write_atomic(path, parts)  # written part by part: the calendar is never joined in memory
     log.info("calendar %s: %s", "written" if changed else "unchanged", path,
-             extra=_fields(event="publish", outcome="written" if changed else "unchanged", events=data.count(b"BEGIN:VEVENT"),
-                           bytes=len(data), duration_s=_since(started)))
+             extra=_fields(event="publish", outcome="written" if changed else "unchanged",
+                           events=sum(p.count(b"BEGIN:VEVENT") for p in parts), bytes=sum(len(p) for p in parts),
+                           duration_s=_since(started)))
     return changed

@@ -6,12 +6,14 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from typing import Sequence
 
 STALE_TEMP_SECONDS = 600  # a temporary file this old belongs to a write that was killed
 
 
-def write_atomic(path: Path, data: bytes) -> bool:
-    """Write ``data`` to ``path`` atomically; return whether the file changed.
+def write_atomic(path: Path, data: bytes | Sequence[bytes]) -> bool:
+    """Write ``data`` (bytes, or a sequence of chunks written one after the other) to
+    ``path`` atomically; return whether the file changed.
 
     The bytes go to a temporary file in the same folder, are flushed to disk
     and then renamed over ``path`` (``os.replace``), so a web server or a
@@ -19,9 +21,12 @@ def write_atomic(path: Path, data: bytes) -> bool:
     When ``path`` already holds exactly ``data`` nothing is written and its
     mtime stays as it was (HTTP ``Last-Modified`` and ETags stay valid);
     the result is then ``False``. Missing parent folders are created; the
-    temporary files of earlier writes that were killed are removed.
+    temporary files of earlier writes that were killed are removed. Chunks are
+    compared and written as they are, never joined: a country's calendar is
+    hundreds of megabytes, and neither it nor the old file is held twice.
     """
     path = Path(path)
+    chunks = [data] if isinstance(data, (bytes, bytearray, memoryview)) else data
     mode = 0o644
     try:
         st = path.stat()
@@ -29,7 +34,7 @@ def write_atomic(path: Path, data: bytes) -> bool:
         pass
     else:
         mode = st.st_mode & 0o777
-        if st.st_size == len(data) and path.read_bytes() == data:
+        if st.st_size == sum(len(c) for c in chunks) and _holds(path, chunks):
             return False
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(path.parent, f".{path.name}.")
@@ -37,7 +42,8 @@ def write_atomic(path: Path, data: bytes) -> bool:
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            for chunk in chunks:
+                fh.write(chunk)
             fh.flush()
             os.fsync(fh.fileno())
         # mkstemp creates 0600; published files are meant to be read by others
@@ -49,6 +55,15 @@ def write_atomic(path: Path, data: bytes) -> bool:
         raise
     _fsync_dir(path.parent)
     return True
+
+
+def _holds(path: Path, chunks: Sequence[bytes]) -> bool:
+    """Whether the file at ``path`` starts with exactly these chunks (read piece by piece)."""
+    try:
+        with open(path, "rb") as fh:
+            return all(fh.read(len(chunk)) == chunk for chunk in chunks)
+    except OSError:
+        return False
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -92,7 +92,25 @@ def render_calendar(
     timezone: str = "Europe/Berlin",
     rendered: RenderedVevents | None = None,
 ) -> bytes:
-    """One VCALENDAR with every event, as bytes (UTF-8, CRLF, folded lines).
+    """One VCALENDAR with every event, as bytes (UTF-8, CRLF, folded lines):
+    ``render_calendar_parts`` joined (see there)."""
+    return b"".join(render_calendar_parts(events, networks=networks, name=name, refresh=refresh, timezone=timezone,
+                                          rendered=rendered))
+
+
+def render_calendar_parts(
+    events: Iterable[StoredEvent],
+    *,
+    networks: Mapping[str, Network],
+    name: str,
+    refresh: timedelta,
+    timezone: str = "Europe/Berlin",
+    rendered: RenderedVevents | None = None,
+) -> list[bytes]:
+    """One VCALENDAR with every event, as the list of its parts in order (the head with
+    the VTIMEZONEs, one part per VEVENT, the end); joined, they are the calendar's bytes
+    (UTF-8, CRLF, folded lines). A caller writing a file writes the parts one after the
+    other instead of joining them: at country scale the calendar is hundreds of megabytes.
 
     ``networks`` names the networks (label in CATEGORIES and DESCRIPTION);
     ``name`` is the calendar's display name, ``refresh`` how often clients
@@ -138,7 +156,7 @@ def render_calendar(
     # VEVENTs serialised one by one join to exactly what add_component would give.
     body.insert(0, head[: -len(_END)])
     body.append(_END)
-    return b"".join(body)  # one copy of the calendar, not three
+    return body
 
 
 def _vevent_key(p: _Prepared, networks: Mapping[str, Network], default_zone: ZoneInfo) -> str:
@@ -429,4 +447,4 @@ def _rrule(text: str, start: When, zone: tzinfo | None, uid: str) -> vRecur | No
     return rule
 
 
-__all__ = ["PRODID", "public_uid", "render_calendar"]
+__all__ = ["PRODID", "public_uid", "render_calendar", "render_calendar_parts"]

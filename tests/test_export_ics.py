@@ -436,6 +436,26 @@ def test_write_atomic(tmp_path):
     assert path.stat().st_mode & 0o044 == 0o044  # readable by the web server
 
 
+def test_write_atomic_takes_the_calendar_in_parts_and_compares_them_without_joining(tmp_path):
+    """``publish`` writes the calendar part by part (never joined in memory): the file is the
+    parts joined, and the same bytes in other parts leave it untouched."""
+    from exporters.ics import render_calendar_parts
+
+    path = tmp_path / "feed.ics"
+    parts = render_calendar_parts(sample(), networks=NETWORKS, name="Netzwerktimer – Test, Thüringen", refresh=timedelta(hours=6))
+    assert len(parts) > 3
+    assert write_atomic(path, parts) is True
+    assert path.read_bytes() == b"".join(parts) == render(sample())
+    before = path.stat().st_mtime_ns
+    assert write_atomic(path, [b"".join(parts[:2]), *parts[2:]]) is False
+    assert path.stat().st_mtime_ns == before
+    changed = [*parts[:-2], parts[-2].replace(b"SUMMARY:", b"SUMMARY:X"), parts[-1]]
+    assert write_atomic(path, changed) is True
+    assert path.read_bytes() == b"".join(changed)
+    assert write_atomic(path, parts[:-1]) is True  # a prefix of the file is a change too
+    assert path.read_bytes() == b"".join(parts[:-1])
+
+
 def test_a_temporary_file_left_by_a_killed_write_is_removed_by_a_later_one(tmp_path):
     # Found by the crash run: SIGKILL between creating the temporary file and renaming it.
     path = tmp_path / "feed.ics"
