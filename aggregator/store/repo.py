@@ -296,7 +296,12 @@ class Store:
             ends = func.coalesce(EventRow.end_utc, EventRow.start_utc)
             # Plain rows, not ORM objects: this reads every event on each publication.
             q = select(EventRow.__table__).where(EventRow.gone_at.is_(None) | (ends >= since) | EventRow.rrule.is_not(None)).order_by(EventRow.id)
-            return [Member(r.id, _stored(r).event, r.merged_uid, r.first_seen, r.last_modified, r.gone_at) for r in s.execute(q)]
+            # Streamed in batches: 200,000 raw rows buffered at once left hundreds of megabytes
+            # of fragmented heap behind them. Equal values (source and network ids, zones,
+            # the timestamps of one run) are kept once, not once per event.
+            shared: dict = {}
+            return [Member(r.id, _stored(r, shared).event, r.merged_uid, _once(shared, r.first_seen), _once(shared, r.last_modified),
+                           r.gone_at) for r in s.execute(q.execution_options(yield_per=BULK_ROWS))]
 
     def set_merged_uids(self, changes: dict[int, str]) -> None:
         """Record the cluster UID of events whose UID changed (nothing else is written)."""
@@ -322,7 +327,8 @@ class Store:
         with self._session() as s:
             return {
                 (r.uid, r.recurrence_id): PublishedState(r.uid, r.recurrence_id, r.content_hash, r.sequence, r.first_seen, r.last_modified)
-                for r in s.execute(select(PublishedRow.__table__))  # plain rows: one per published entry
+                # plain rows, streamed: one per published entry
+                for r in s.execute(select(PublishedRow.__table__).execution_options(yield_per=BULK_ROWS))
             }
 
     def save_published(self, states: list[PublishedState]) -> None:
@@ -355,7 +361,7 @@ class Store:
     def rendered_vevents(self) -> dict[str, bytes]:
         """key → VEVENT bytes, as the last publish left them (``exporters.ics.RenderedVevents``)."""
         with self._session() as s:
-            return {k: bytes(v) for k, v in s.execute(select(RenderedRow.key, RenderedRow.ics))}
+            return {k: bytes(v) for k, v in s.execute(select(RenderedRow.key, RenderedRow.ics).execution_options(yield_per=BULK_ROWS))}
 
     def save_rendered_vevents(self, added: dict[str, bytes], unused: set[str]) -> None:
         """Keep the newly rendered VEVENTs and forget the ones the calendar no longer uses."""
@@ -700,7 +706,14 @@ def _parse_when(text: str, tzid: str) -> When:
     return value
 
 
-def _stored(r: EventRow) -> StoredEvent:
+def _once(shared: dict | None, value):
+    """``value``, or the equal object ``shared`` already holds (``shared`` None: ``value``)."""
+    return value if shared is None else shared.setdefault(value, value)
+
+
+def _stored(r: EventRow, shared: dict | None = None) -> StoredEvent:
+    """The stored event of a row; with ``shared``, values equal to earlier rows' (ids,
+    zone, status; the URL when it is the source's UID) are those rows' objects."""
     if r.all_day:
         start, end = r.start_date, r.end_date
     else:
@@ -708,18 +721,18 @@ def _stored(r: EventRow) -> StoredEvent:
         start = r.start_utc.astimezone(zone)
         end = None if r.end_utc is None else r.end_utc.astimezone(zone)
     ev = Event(
-        source_id=r.source_id,
-        network_id=r.network_id,
+        source_id=_once(shared, r.source_id),
+        network_id=_once(shared, r.network_id),
         source_uid=r.source_uid,
-        recurrence_id=r.recurrence_id,
+        recurrence_id=_once(shared, r.recurrence_id),
         title=r.title,
         description=r.description,
         location=r.location,
-        url=r.url,
+        url=r.source_uid if r.url == r.source_uid else r.url,
         start=start,
         end=end,
-        tzid=r.tzid,
-        status=r.status,
+        tzid=_once(shared, r.tzid),
+        status=_once(shared, r.status),
         categories=tuple(r.categories or ()),
         rrule=r.rrule,
         rdates=tuple(_parse_when(d, r.tzid) for d in r.rdates or ()),
