@@ -28,7 +28,9 @@ not compared: on a day with at most ``RARE_STEM`` events (every Thuringian day)
 nothing changes; on crowded days the work per event stays bounded instead of
 growing with the number of events of the day. Work: features once per event
 (titles and places once per distinct text), pairs compared about linear in the
-number of events (``bench/dedupe_growth.py`` measures it).
+number of events (``bench/dedupe_growth.py`` measures it). Memory: every block
+belongs to one day, so the candidate indexes (word starts, pairs of them, URLs)
+are built and dropped one day at a time, never for all days at once.
 
 The pipeline (``aggregator/merge.py``) turns clusters into published events
 with stable UIDs.
@@ -114,7 +116,7 @@ import gc
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
@@ -689,47 +691,56 @@ def _stems(f: _Features) -> tuple[str, ...]:
     return tuple(sorted({t[:4] for t in f.title.tokens} or {f.title.text[:4]}))
 
 
-def _candidate_blocks(feats: Sequence[_Features]) -> tuple[list[list[int]], list[tuple[list[int], list[int]]]]:
-    """Blocks of events to compare pairwise, and (probes, members) blocks where only each probe
-    is compared with each member; see the module docstring ("Candidates")."""
-    days = [_days(f) for f in feats]
+def _candidate_blocks(feats: Sequence[_Features]) -> Iterator[tuple[list[list[int]], list[tuple[list[int], list[int]]]]]:
+    """Per day, in date order: blocks of events to compare pairwise, and (probes, members) blocks
+    where only each probe is compared with each member; see the module docstring ("Candidates").
+    Every block belongs to one day, so the indexes are built for one day at a time: held for all
+    days at once they were millions of keys at country scale."""
     stems = [_stems(f) for f in feats]
-    with_stem: dict[tuple[date, str], list[int]] = defaultdict(list)
-    for p in range(len(feats)):
-        for d in days[p]:
-            for s in stems[p]:
-                with_stem[(d, s)].append(p)
-    # Pairs of word starts that are common on the day, and who has them.
-    common_of: dict[tuple[int, date], list[str]] = {}
-    with_pair: dict[tuple[date, str, str], list[int]] = defaultdict(list)
-    for p in range(len(feats)):
-        for d in days[p]:
-            common = [s for s in stems[p] if len(with_stem[(d, s)]) > RARE_STEM]
-            if common:
-                common_of[(p, d)] = common
-            for x, s in enumerate(common):
-                for t in common[x + 1:]:
-                    with_pair[(d, s, t)].append(p)
-    blocks: list[list[int]] = [m for key, m in with_stem.items() if 1 < len(m) <= RARE_STEM]
-    blocks += [m for m in with_pair.values() if 1 < len(m) <= RARE_STEM]
-    by_url: dict[tuple[date, str], list[int]] = defaultdict(list)
-    probes: dict[tuple, list[int]] = defaultdict(list)
+    on_day: dict[date, list[int]] = defaultdict(list)
     for p, f in enumerate(feats):
-        for d in days[p]:
-            if f.url:
-                by_url[(d, f.url)].append(p)
-            common = common_of.get((p, d))
-            if not common or len(common) < len(stems[p]):
-                continue  # a rare word start of its own: in that block
-            keys = [(d, s) for s in common] + [(d, s, t) for x, s in enumerate(common) for t in common[x + 1:]]
-            sizes = {k: len(with_stem[k]) if len(k) == 2 else len(with_pair[k]) for k in keys}
-            if any(n <= RARE_STEM for n in sizes.values()):
-                continue  # a rare pair of word starts: in that block
-            # Nothing rare about the title on this day ("Stammtisch", "Lunch & Learn"): it meets
-            # every event of its rarest word start or pair of them.
-            probes[min(keys, key=lambda k: (sizes[k], k))].append(p)
+        for d in _days(f):
+            on_day[d].append(p)
+    for d in sorted(on_day):
+        yield _day_blocks(feats, stems, on_day.pop(d))
+
+
+def _day_blocks(feats: Sequence[_Features], stems: list[tuple[str, ...]],
+                members: list[int]) -> tuple[list[list[int]], list[tuple[list[int], list[int]]]]:
+    """The blocks of one day's events (``members``, ascending)."""
+    with_stem: dict[str, list[int]] = defaultdict(list)
+    for p in members:
+        for s in stems[p]:
+            with_stem[s].append(p)
+    # Pairs of word starts that are common on the day, and who has them.
+    common_of: dict[int, list[str]] = {}
+    with_pair: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for p in members:
+        common = [s for s in stems[p] if len(with_stem[s]) > RARE_STEM]
+        if common:
+            common_of[p] = common
+        for x, s in enumerate(common):
+            for t in common[x + 1:]:
+                with_pair[(s, t)].append(p)
+    blocks: list[list[int]] = [m for m in with_stem.values() if 1 < len(m) <= RARE_STEM]
+    blocks += [m for m in with_pair.values() if 1 < len(m) <= RARE_STEM]
+    by_url: dict[str, list[int]] = defaultdict(list)
+    probes: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    for p in members:
+        if feats[p].url:
+            by_url[feats[p].url].append(p)
+        common = common_of.get(p)
+        if not common or len(common) < len(stems[p]):
+            continue  # a rare word start of its own: in that block
+        keys = [(s,) for s in common] + [(s, t) for x, s in enumerate(common) for t in common[x + 1:]]
+        sizes = {k: len(with_stem[k[0]]) if len(k) == 1 else len(with_pair[k]) for k in keys}
+        if any(n <= RARE_STEM for n in sizes.values()):
+            continue  # a rare pair of word starts: in that block
+        # Nothing rare about the title on this day ("Stammtisch", "Lunch & Learn"): it meets
+        # every event of its rarest word start or pair of them.
+        probes[min(keys, key=lambda k: (sizes[k], k))].append(p)
     blocks += [m for m in by_url.values() if len(m) > 1]
-    return blocks, [(ps, with_stem[key] if len(key) == 2 else with_pair[key]) for key, ps in probes.items()]
+    return blocks, [(ps, with_stem[key[0]] if len(key) == 1 else with_pair[key]) for key, ps in probes.items()]
 
 
 def cluster(events: Sequence[Event], networks: Mapping[str, Network]) -> list[list[int]]:
@@ -766,9 +777,12 @@ def _cluster(events: Sequence[Event], networks: Mapping[str, Network]) -> list[l
             by_source_url[(f.event.source_id, f.url)] += 1
     shared = frozenset(url for (_, url), n in by_source_url.items() if n > 1)
 
-    blocks, probe_blocks = _candidate_blocks(feats)
-
+    # Pairs already compared. A pair meets only on a day both events are indexed under, so
+    # ``seen`` is emptied after each day; only a pair of two multi-day events can meet again
+    # on a later day, and is remembered in ``seen_across`` for the whole run.
     seen: set[tuple[int, int]] = set()
+    seen_across: set[tuple[int, int]] = set()
+    multi_day = [f.when.last > f.when.first for f in feats]  # ⇔ indexed under several days
     edges: list[tuple[float, int, int]] = []
     vetoed: set[tuple[int, int]] = set()
     window = LATE_TOLERANCE.total_seconds()
@@ -776,9 +790,10 @@ def _cluster(events: Sequence[Event], networks: Mapping[str, Network]) -> list[l
 
     def consider(p: int, q: int) -> None:
         pair = (p, q) if p < q else (q, p)
-        if pair in seen:
+        known = seen_across if multi_day[p] and multi_day[q] else seen
+        if pair in known:
             return
-        seen.add(pair)
+        known.add(pair)
         if feats[p].event.source_id == feats[q].event.source_id:
             return
         score = _compare(feats[pair[0]], feats[pair[1]], shared)
@@ -787,27 +802,29 @@ def _cluster(events: Sequence[Event], networks: Mapping[str, Network]) -> list[l
         elif score == VETO:
             vetoed.add(pair)
 
-    for members in blocks:
-        # Timed events are compared only with timed events starting within the hour
-        # (anything further apart is vetoed anyway), and with every untimed one.
-        timed = sorted((p for p in members if stamp[p] is not None), key=lambda p: (stamp[p], p))
-        untimed = [p for p in members if stamp[p] is None]
-        for x, p in enumerate(timed):
-            for q in timed[x + 1:]:
-                if stamp[q] - stamp[p] > window:
-                    break
-                consider(p, q)
-            for q in untimed:
-                consider(p, q)
-        for x, p in enumerate(untimed):
-            for q in untimed[x + 1:]:
-                consider(p, q)
-    for probes, members in probe_blocks:
-        for p in probes:
-            for q in members:
-                if q != p and (stamp[p] is None or stamp[q] is None or abs(stamp[q] - stamp[p]) <= window):
+    for blocks, probe_blocks in _candidate_blocks(feats):
+        for members in blocks:
+            # Timed events are compared only with timed events starting within the hour
+            # (anything further apart is vetoed anyway), and with every untimed one.
+            timed = sorted((p for p in members if stamp[p] is not None), key=lambda p: (stamp[p], p))
+            untimed = [p for p in members if stamp[p] is None]
+            for x, p in enumerate(timed):
+                for q in timed[x + 1:]:
+                    if stamp[q] - stamp[p] > window:
+                        break
                     consider(p, q)
-    seen.clear()
+                for q in untimed:
+                    consider(p, q)
+            for x, p in enumerate(untimed):
+                for q in untimed[x + 1:]:
+                    consider(p, q)
+        for probes, members in probe_blocks:
+            for p in probes:
+                for q in members:
+                    if q != p and (stamp[p] is None or stamp[q] is None or abs(stamp[q] - stamp[p]) <= window):
+                        consider(p, q)
+        seen.clear()
+    seen_across.clear()
 
     # Kruskal-like: strongest pairs first. A union is refused when it would put two
     # events of one source together, or join two events that veto each other.
