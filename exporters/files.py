@@ -6,7 +6,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Sequence
+from collections.abc import Sequence
 
 STALE_TEMP_SECONDS = 600  # a temporary file this old belongs to a write that was killed
 
