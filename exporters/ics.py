@@ -83,19 +83,10 @@ class RenderedVevents:
         return set(self.known) - self.used
 
 
-def render_calendar(
-    events: Iterable[StoredEvent],
-    *,
-    networks: Mapping[str, Network],
-    name: str,
-    refresh: timedelta,
-    timezone: str = "Europe/Berlin",
-    rendered: RenderedVevents | None = None,
-) -> bytes:
+def render_calendar(events: Iterable[StoredEvent], **options) -> bytes:
     """One VCALENDAR with every event, as bytes (UTF-8, CRLF, folded lines):
-    ``render_calendar_parts`` joined (see there)."""
-    return b"".join(render_calendar_parts(events, networks=networks, name=name, refresh=refresh, timezone=timezone,
-                                          rendered=rendered))
+    ``render_calendar_parts`` (same keyword options) joined."""
+    return b"".join(render_calendar_parts(events, **options))
 
 
 def render_calendar_parts(
