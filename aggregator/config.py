@@ -102,6 +102,10 @@ class Settings(_Strict):
     backoff: float = Field(default=2.0, ge=0)
     max_retry_after: float = Field(default=120.0, ge=0)
     per_host_concurrency: int = Field(default=2, ge=1, le=16)
+    # Sources read at once in one refresh: bounds open sockets (a country's thousand sites must
+    # not need a thousand file descriptors) and keeps httpx's connection pool small (its
+    # bookkeeping is linear in the connections it holds, for every request).
+    parallel_sources: int = Field(default=32, ge=1, le=1000)
     respect_robots_txt: bool = True
     # Off by default: sources are public websites, and a URL, redirect or link that
     # leads into our own network is an attack (SSRF), not an event calendar.

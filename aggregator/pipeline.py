@@ -202,12 +202,18 @@ class _Gathered:
 async def _gather(config: Config, sources: list[Source], items, now: datetime, robots_known: dict[str, str] | None = None,
                   robots_read: dict[str, str] | None = None) -> dict[str, _Gathered]:
     """Fetch every source concurrently and crawl the new bodies (further pages, detail pages),
-    each source within its ``source_timeout``. ``robots_known``: robots.txt texts of earlier
+    each source within its ``source_timeout``, at most ``parallel_sources`` at once (a source's
+    ``source_timeout`` starts when its turn does). ``robots_known``: robots.txt texts of earlier
     runs to use instead of asking; the ones read now are added to ``robots_read``."""
     by_id = {s.id: s for s in sources}
+    turns = asyncio.Semaphore(config.settings.parallel_sources)
     async with Fetcher(config.settings, robots=robots_known) as fetcher:
 
         async def one(source_id: str, url: str, state: CacheState | None) -> tuple[str, _Gathered]:
+            async with turns:
+                return await read(source_id, url, state)
+
+        async def read(source_id: str, url: str, state: CacheState | None) -> tuple[str, _Gathered]:
             source = by_id[source_id]
             limits = config.limits_of(source)
             started = datetime.now(timezone.utc)

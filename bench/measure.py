@@ -24,7 +24,7 @@ Stages (product):
 Baselines:
 
 - ``floor``: only download every site (first page, then its further pages) with
-  httpx, with the product's client settings and per-host concurrency, nothing else;
+  httpx, with the product's client settings, per-host concurrency and sites at once, nothing else;
 - ``mergecal``: parse the ICS files of the world's ICS sites from disk, merge them
   with mergecal, serialise and write the result;
 - ``icalendar``: parse the same ICS files with icalendar (phase ``parse``) and
@@ -294,8 +294,11 @@ def setup_floor(world: Path, args):
                             size += len(chunk)
                         return resp.status_code, size
 
+            turns = asyncio.Semaphore(settings.parallel_sources)  # sites read at once, as the product's refresh
+
             async def site(urls: list[str]) -> list[tuple[int, int]]:
-                return [await get(u) for u in urls]  # pages one after another, as a crawl finds them
+                async with turns:
+                    return [await get(u) for u in urls]  # pages one after another, as a crawl finds them
 
             results = [r for rs in await asyncio.gather(*(site(u) for u in sites)) for r in rs]
         details["requests"] = len(results)

@@ -281,6 +281,19 @@ def test_a_first_fetch_over_the_timeout_is_the_source_error(site):
     assert report.sources[0].outcome == "error" and "source_timeout (1s)" in report.sources[0].error
 
 
+def test_sources_wait_for_their_turn_without_spending_their_timeout(site):
+    urls = [site.file(f"s{i}.ics", calendar(vevent(f"s{i}", "20251001T080000Z", f"S{i}"))) for i in range(6)]
+    for i in range(6):
+        site.server.misbehave(f"/s{i}.ics", "slow", seconds=0.4)
+    site.configure([dict(id=f"s{i}", network="a", kind="ics", url=url) for i, url in enumerate(urls)],
+                   parallel_sources=2, per_host_concurrency=16, source_timeout="1s")
+    t0 = time.monotonic()
+    report = site.refresh()
+    assert time.monotonic() - t0 >= 1.2  # three turns of 0.4 s: longer than any source's timeout
+    assert [r.outcome for r in report.sources] == ["fetched"] * 6
+    assert site.server.max_concurrent == 2
+
+
 # --- the pieces --------------------------------------------------------------------------------
 
 
