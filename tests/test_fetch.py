@@ -425,3 +425,10 @@ def test_dns_failure_is_named_as_such():
 def test_user_agent_without_a_configured_contact_names_only_the_software(sites_server):
     fetch(sites_server.url(CAL), contact="")
     assert sites_server.requests_for(CAL)[0].header("User-Agent") == f"Netzwerktimer/{aggregator.__version__}"
+
+
+def test_sniffio_is_installed_so_httpcore_does_not_search_for_it_on_every_request():
+    # httpcore imports sniffio for each request; a missing module is searched for anew each time.
+    import importlib.util
+
+    assert importlib.util.find_spec("sniffio") is not None
