@@ -48,7 +48,10 @@ _config_digests: dict[int, tuple[Config, str]] = {}  # the config is kept, so it
 def _config_digest(config: Config) -> str:
     kept = _config_digests.get(id(config))
     if kept is None:
-        kept = _config_digests[id(config)] = (config, hashlib.sha256(config.model_dump_json().encode()).hexdigest())
+        # Not where the file was read from: the same sources.toml named by a relative path (a CLI
+        # run) and an absolute one (the service) is the same configuration.
+        dump = config.model_dump_json(exclude={"path"})
+        kept = _config_digests[id(config)] = (config, hashlib.sha256(dump.encode()).hexdigest())
     return kept[1]
 
 

@@ -111,6 +111,15 @@ def test_a_new_configuration_publishes_afresh(world):
     assert "X-WR-CALNAME:Termine Thüringen" in world.calendar().decode()
 
 
+def test_the_same_configuration_read_by_another_path_leaves_the_publication_standing(world, monkeypatch):
+    world.refresh()
+    absolute = Path(world.config.path).resolve()
+    monkeypatch.chdir(absolute.parent)
+    world.config = load_config(absolute.name)  # relative, as `netzwerktimer --config sources.toml` reads it
+    assert world.config.path != str(absolute)
+    assert world.refresh(now=NOW + timedelta(hours=1)).publication_stands
+
+
 def test_a_removed_calendar_file_is_written_again(world):
     world.refresh()
     calendar = world.calendar()
