@@ -93,7 +93,6 @@ pair changes kind, it is a different conflict.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import heapq
 import json
@@ -106,6 +105,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+from aggregator import collector
 from aggregator.model import Event, StoredEvent, When
 from aggregator.recurrence import DEFAULT_LIMIT, expand
 
@@ -472,13 +472,8 @@ def find_conflicts(
     if rules.max_per_event is not None:
         # millions of small acyclic objects (heap entries, conflicts): the cyclic collector would
         # walk all of them again and again for nothing
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
+        with collector.paused():
             return _top_conflicts(items, rules, zone)
-        finally:
-            if collecting:
-                gc.enable()
     starts = [s.start.astimezone(UTC) for s in items]
     ends = [s.end.astimezone(UTC) for s in items]
     netsets = [frozenset(s.networks) for s in items]

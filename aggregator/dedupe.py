@@ -112,7 +112,6 @@ listing page (``/veranstaltungen/``, ``/termine.html`` …), and (inside
 
 from __future__ import annotations
 
-import gc
 import re
 import unicodedata
 from collections import defaultdict
@@ -125,6 +124,7 @@ from zoneinfo import ZoneInfo
 
 from rapidfuzz import fuzz
 
+from aggregator import collector
 from aggregator.config import Network
 from aggregator.model import Event
 
@@ -747,14 +747,11 @@ def cluster(events: Sequence[Event], networks: Mapping[str, Network]) -> list[li
     """Group the indices of ``events`` that are the same event (see the module docstring)."""
     # Millions of small tuples (pairs, keys, edges) and no reference cycles: the cyclic
     # collector would walk them again and again, a cost growing faster than the input.
-    enabled = gc.isenabled()
-    gc.disable()
     try:
-        return _cluster(events, networks)
+        with collector.paused():
+            return _cluster(events, networks)
     finally:
         _clear_caches()
-        if enabled:
-            gc.enable()
 
 
 def _clear_caches() -> None:

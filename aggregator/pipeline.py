@@ -35,7 +35,7 @@ from aggregator.extract import ExtractContext, ExtractError, Extraction
 from aggregator.fetch import ROBOTS_MAX_AGE, CacheState, Fetcher, FetchResult
 from aggregator.model import Event, StoredEvent
 from aggregator.normalize import NormalizeError, normalize
-from aggregator import publication_mark
+from aggregator import collector, publication_mark
 from aggregator.merge import publication, series_window
 from aggregator.recurrence import over_limit
 from aggregator.store import SourceState, Store, SyncResult
@@ -105,6 +105,14 @@ def refresh(
     Logs one record per source (``event`` ``refresh.source``), one for the
     publication (``publish``) and one for the whole refresh (``refresh``).
     """
+    # The process's earlier objects (modules, config, web app) do not become garbage because of a
+    # refresh; a thousand sources' requests would otherwise have full collections walk them again.
+    with collector.earlier_objects_left_alone():
+        return _refresh(config, store, deployment, sources, now=now, publish_after=publish_after, stop=stop)
+
+
+def _refresh(config: Config, store: Store, deployment: Deployment, sources: list[Source], *, now: datetime | None,
+             publish_after: bool, stop: threading.Event | None) -> RefreshReport:
     started = time.perf_counter()
     now = now or datetime.now(timezone.utc)
     states = store.source_states()
