@@ -22,19 +22,32 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 _lock = threading.Lock()
+_paused_scopes = 0
+_enabled_before_pause = False
 _frozen_scopes = 0
 
 
 @contextmanager
 def paused() -> Iterator[None]:
-    """No cyclic collection inside; the collector is as it was on exit (on, unless it was off)."""
-    enabled = gc.isenabled()
-    gc.disable()
+    """No cyclic collection inside; afterwards the collector is as it was (on, unless it was off).
+
+    Scopes may nest or overlap across threads (a web request's publication beside the
+    scheduler's refresh): the first to enter switches the collector off and the last to
+    leave restores it, so one leaving does not switch it on under another.
+    """
+    global _paused_scopes, _enabled_before_pause
+    with _lock:
+        if _paused_scopes == 0:
+            _enabled_before_pause = gc.isenabled()
+            gc.disable()
+        _paused_scopes += 1
     try:
         yield
     finally:
-        if enabled:
-            gc.enable()
+        with _lock:
+            _paused_scopes -= 1
+            if _paused_scopes == 0 and _enabled_before_pause:
+                gc.enable()
 
 
 @contextmanager

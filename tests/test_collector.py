@@ -99,6 +99,24 @@ def test_paused_leaves_a_collector_that_was_off_off():
     assert not gc.isenabled()
 
 
+def test_overlapping_pauses_in_two_threads_switch_the_collector_on_when_the_last_leaves():
+    inside, leave = threading.Event(), threading.Event()
+
+    def other() -> None:
+        with collector.paused():
+            inside.set()
+            leave.wait(10)
+
+    thread = threading.Thread(target=other)
+    with collector.paused():
+        thread.start()
+        assert inside.wait(10)
+    assert not gc.isenabled()  # the other thread is still inside
+    leave.set()
+    thread.join(10)
+    assert gc.isenabled()
+
+
 def test_a_refresh_fetches_with_earlier_objects_left_alone_and_unfreezes_after(tmp_path, sites_server, database_url, monkeypatch):
     world = World(tmp_path, sites_server, database_url)
     frozen_while_fetching = []
