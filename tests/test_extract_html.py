@@ -529,3 +529,18 @@ def test_a_year_less_date_without_a_section_year_is_reported_with_the_year_assum
     result = extract(page, ctx)
     assert [e.start for e in result.events] == [datetime(2025, 11, 27, 18, 0)]
     assert result.warnings == ["item 'Stammtisch': '27. November, 18 Uhr' gives no year; assumed 2025"]
+
+
+@pytest.mark.parametrize(
+    ("text", "place"),
+    [
+        ("Workshop Wasserstoff\nOrt: Erfurt", "Erfurt"),  # "Workshop" starts with the label "Wo"
+        ("Ortsbegehung im Gewerbegebiet\nVeranstaltungsort: Jena, Volkshaus", "Jena, Volkshaus"),
+        ("Adressenliste der Mitglieder", ""),
+        ("Ort\nWeimar, congress centrum", "Weimar, congress centrum"),  # the label alone, the place below
+        ("Ort | Ilmenau, Campus", "Ilmenau, Campus"),  # a table row
+        ("Wo? Gera, Hofwiesenpark", "Gera, Hofwiesenpark"),
+    ],
+)
+def test_a_location_label_is_a_whole_word_not_the_start_of_one(text, place):
+    assert html.find_location(text) == place

@@ -92,7 +92,10 @@ EMPTY_LIST_RE = re.compile(
     r"|\bno\s+(?:upcoming\s+)?events\b"
 )
 LOCATION_LABEL_RE = re.compile(
-    r"(?im)^[ \t|]*(?:Ort|Veranstaltungsort|Tagungsort|Wo|Location|Venue|Adresse|Anschrift)[ \t]*(?:\?:|[:?])?[ \t|]*(?P<value>[^\n]*)$"
+    # A label is a whole word followed by ":" / "?" / a table bar, or alone on its line (the place
+    # then stands on the next): "Workshop" is no "Wo", "Ortsbegehung" no "Ort".
+    r"(?im)^[ \t|]*(?:Ort|Veranstaltungsort|Tagungsort|Wo|Location|Venue|Adresse|Anschrift)\b[ \t]*(?:\?:|[:?|]|(?=$))"
+    r"[ \t|]*(?P<value>[^\n]*)$"
 )
 TIME_LABEL_RE = re.compile(r"(?im)^[ \t|]*(?:Uhrzeit|Zeit|Beginn|Wann)[ \t]*[:?][ \t|]*(?P<value>[^\n]*\d[^\n]*)$")
 MAIN_SELECTORS = (
