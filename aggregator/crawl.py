@@ -20,6 +20,16 @@ details: a warning, and the event is kept as the list shows it. A cap that
 stopped the crawl or refused a page (``max_pages``, ``MAX_DETAILS``,
 ``max_bytes``, ``max_html_nodes``) is named in ``Extraction.caps`` rather than
 among the ordinary warnings, so that the source's status shows it first.
+
+A pagination loop ends with a warning: a link to a page already read, or a page
+whose content is that of one already read under another address, is not read
+again.
+
+Every page read after the first is noted with its cache state in
+``Extraction.pages_read``. The pipeline keeps them, and when a later refresh
+finds the first page unchanged, ``later_pages_changed`` asks for each of them
+conditionally: a change on page 2, on a detail page or in the feed kind
+``auto`` chose is then not missed because page 1 stayed the same.
 """
 
 from __future__ import annotations
@@ -27,14 +37,46 @@ from __future__ import annotations
 import asyncio
 import importlib
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import asdict, dataclass, field, replace
 
 from aggregator.discover import best, discover
 from aggregator.extract import ExtractContext, ExtractError, Extraction, LimitExceeded, extract
-from aggregator.fetch import Fetcher, FetchResult
+from aggregator.fetch import CacheState, Fetcher, FetchResult
 from aggregator.urls import host_of
 
 MAX_DETAILS = 200
+
+
+@dataclass(frozen=True)
+class PageState:
+    """A page a read fetched after the first, and its cache state then."""
+
+    url: str  # as requested (a redirect is followed again next time)
+    etag: str | None = None
+    last_modified: str | None = None
+    body_digest: str | None = None
+    detail: bool = False  # a detail page (else a list page, or the feed kind auto chose)
+
+    @classmethod
+    def of(cls, url: str, page: FetchResult, *, detail: bool = False) -> PageState:
+        return cls(url, page.etag, page.last_modified, page.body_digest, detail)
+
+    def as_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> PageState:
+        return cls(data["url"], data.get("etag"), data.get("last_modified"), data.get("body_digest"), bool(data.get("detail")))
+
+
+@dataclass
+class LaterPagesCheck:
+    """What ``later_pages_changed`` found."""
+
+    changed: str | None = None  # why the source must be read afresh, or None
+    states: list[PageState] = field(default_factory=list)  # the pages' cache state now (when nothing changed)
+    warnings: list[str] = field(default_factory=list)  # pages that could not be checked
+    requests: int = 0
 
 
 async def crawl(kind: str, first: FetchResult, ctx: ExtractContext, fetcher: Fetcher, *, max_pages: int,
@@ -51,13 +93,16 @@ async def crawl(kind: str, first: FetchResult, ctx: ExtractContext, fetcher: Fet
     result = extract(kind, first.body or b"", ctx)
     hosts = {_host(first.url or ctx.url), *(h.lower() for h in allow_hosts)} | ({_host(home)} if home else set())
     seen = {first.url, ctx.url}
+    contents = {first.body_digest} - {None}  # a page under another address can still be one already read
+    loops: list[str] = []
     queue = list(result.next_pages)
     result.next_pages = []
     pages = 1
     while queue:
         url = queue.pop(0)
         if url in seen:
-            continue  # a pagination loop or a link back to an earlier page
+            loops.append(url)  # a pagination loop or a link back to an earlier page
+            continue
         if _host(url) not in hosts:
             result.warnings.append(f"next page on another host skipped: {url}")
             continue
@@ -74,6 +119,11 @@ async def crawl(kind: str, first: FetchResult, ctx: ExtractContext, fetcher: Fet
         if _host(page.url or url) not in hosts:
             result.warnings.append(f"next page {url} redirected to another host, skipped: {page.url}")
             continue
+        if page.body_digest in contents:
+            loops.append(url)
+            continue
+        contents.add(page.body_digest)
+        result.pages_read.append(PageState.of(url, page))
         try:
             more = extract(kind, page.body or b"", replace(ctx, url=page.url or url))
         except ExtractError as exc:
@@ -88,6 +138,8 @@ async def crawl(kind: str, first: FetchResult, ctx: ExtractContext, fetcher: Fet
         result.caps.extend(more.caps)
         result.details.extend((offset + i, u) for i, u in more.details)
         queue.extend(more.next_pages)
+    if loops:
+        result.warnings.append(f"pagination leads back to pages already read; not read again: {', '.join(dict.fromkeys(loops))}")
     if result.details:
         await _enrich(kind, result, ctx, fetcher, hosts, max_bytes)
     return result
@@ -105,6 +157,8 @@ async def _crawl_auto(first: FetchResult, ctx: ExtractContext, fetcher: Fetcher,
         raise ExtractError(f"auto: chose {chosen.kind} at {chosen.url}, but it could not be fetched: {page.error or page.outcome}")
     result = await crawl(chosen.kind, page, replace(ctx, url=page.url or chosen.url), fetcher, max_pages=max_pages,
                          allow_hosts=allow_hosts, max_bytes=max_bytes, home=home)
+    if page is not first:
+        result.pages_read.insert(0, PageState.of(chosen.url, page))
     result.warnings.insert(0, f"auto: read kind {chosen.kind} from {chosen.url} ({chosen.how})")
     return result
 
@@ -127,6 +181,7 @@ async def _enrich(kind: str, result: Extraction, ctx: ExtractContext, fetcher: F
             wanted.append((index, url))
     urls = list(dict.fromkeys(url for _, url in wanted))
     pages = dict(zip(urls, await asyncio.gather(*(fetcher.fetch(u, None, max_bytes=max_bytes) for u in urls))))
+    result.pages_read.extend(PageState.of(url, page, detail=True) for url, page in pages.items() if page.outcome == "fetched")
     for index, url in wanted:
         page = pages[url]
         if page.outcome != "fetched":
@@ -142,6 +197,29 @@ async def _enrich(kind: str, result: Extraction, ctx: ExtractContext, fetcher: F
             continue
         result.events[index] = event
         result.warnings.extend(notes)
+
+
+async def later_pages_changed(fetcher: Fetcher, pages: list[PageState], *, max_bytes: int | None = None) -> LaterPagesCheck:
+    """Ask for each page of an earlier read conditionally (``pages``: its ``pages_read``).
+
+    ``changed`` says why the source must be read afresh: a page answered with new content,
+    or a list page or the chosen feed could not be read (reading afresh then fails with the
+    reason and keeps the last good events, as any failed page does). A detail page that
+    cannot be read is only a warning: it costs the event nothing while its list stands,
+    and reading everything afresh would publish the event without its details."""
+    check = LaterPagesCheck()
+    answers = await asyncio.gather(*(fetcher.fetch(p.url, CacheState(p.etag, p.last_modified, p.body_digest),
+                                                   max_bytes=max_bytes) for p in pages))
+    for state, page in zip(pages, answers):
+        check.requests += page.attempts
+        if page.outcome == "fetched":
+            check.changed = check.changed or f"{state.url} changed"
+        elif page.outcome == "error" and not state.detail:
+            check.changed = check.changed or f"{state.url} could not be checked: {page.error}"
+        elif page.outcome == "error":
+            check.warnings.append(f"detail page {state.url} could not be checked: {page.error}")
+        check.states.append(state if page.outcome == "error" else PageState.of(state.url, page, detail=state.detail))
+    return check
 
 
 def _host(url: str) -> str:

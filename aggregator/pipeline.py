@@ -30,12 +30,13 @@ from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 from aggregator.config import Config, Deployment, Limits, Source
-from aggregator.crawl import crawl
+from aggregator.crawl import PageState, crawl, later_pages_changed
 from aggregator.extract import ExtractContext, ExtractError, Extraction
 from aggregator.fetch import ROBOTS_MAX_AGE, CacheState, Fetcher, FetchResult
 from aggregator.model import Event, StoredEvent
 from aggregator.normalize import NormalizeError, normalize
 from aggregator import collector, publication_mark
+from aggregator.reading_key import reading_key
 from aggregator.merge import publication, series_window
 from aggregator.recurrence import over_limit
 from aggregator.store import SourceState, Store, SyncResult
@@ -116,11 +117,16 @@ def _refresh(config: Config, store: Store, deployment: Deployment, sources: list
     started = time.perf_counter()
     now = now or datetime.now(timezone.utc)
     states = store.source_states()
+    keys = {s.id: reading_key(config, s) for s in sources}
     items = []
     for s in sources:
         st = states.get(s.id)
-        cache = CacheState(st.etag, st.http_last_modified, st.body_digest) if st else None
-        items.append((s.id, s.url, cache))
+        if st and st.reading_key == keys[s.id]:
+            cache = CacheState(st.etag, st.http_last_modified, st.body_digest)
+            later = [PageState.from_json(p) for p in st.later_pages]
+        else:  # never read, or read with other settings or code: what we have says nothing about a read now
+            cache, later = None, []
+        items.append((s.id, s.url, cache, later))
     robots_read: dict[str, str] = {}
     robots_known = store.robots_texts(since=now - ROBOTS_MAX_AGE) if config.settings.respect_robots_txt else {}
     gathered = asyncio.run(_until_stopped(_gather(config, sources, items, now, robots_known, robots_read), stop))
@@ -133,7 +139,8 @@ def _refresh(config: Config, store: Store, deployment: Deployment, sources: list
     unstored: list[tuple[str, FetchRecord]] = []  # fetches that store no events: recorded together
     for source in sources:
         try:
-            report.sources.append(_process(config, store, source, gathered[source.id], now, states.get(source.id), unstored))
+            report.sources.append(_process(config, store, source, gathered[source.id], now, states.get(source.id), unstored,
+                                           keys[source.id]))
         except Exception as exc:  # a bug must not cost the other sources their refresh
             log.exception("source %s failed unexpectedly", source.id)
             reason = f"internal error: {type(exc).__name__}: {exc}"
@@ -205,23 +212,27 @@ class _Gathered:
     extraction: Extraction | None = None
     error: str | None = None
     duration_s: float | None = None
+    # The first page unchanged and the later pages checked: their cache state now, and what could not be checked.
+    later_pages: list[PageState] | None = None
+    later_warnings: list[str] = field(default_factory=list)
 
 
 async def _gather(config: Config, sources: list[Source], items, now: datetime, robots_known: dict[str, str] | None = None,
                   robots_read: dict[str, str] | None = None) -> dict[str, _Gathered]:
     """Fetch every source concurrently and crawl the new bodies (further pages, detail pages),
     each source within its ``source_timeout``, at most ``parallel_sources`` at once (a source's
-    ``source_timeout`` starts when its turn does). ``robots_known``: robots.txt texts of earlier
+    ``source_timeout`` starts when its turn does). ``items``: (source id, URL, cache state of the
+    first page, later pages of the last read). ``robots_known``: robots.txt texts of earlier
     runs to use instead of asking; the ones read now are added to ``robots_read``."""
     by_id = {s.id: s for s in sources}
     turns = asyncio.Semaphore(config.settings.parallel_sources)
     async with Fetcher(config.settings, robots=robots_known) as fetcher:
 
-        async def one(source_id: str, url: str, state: CacheState | None) -> tuple[str, _Gathered]:
+        async def one(source_id: str, url: str, state: CacheState | None, later: list[PageState]) -> tuple[str, _Gathered]:
             async with turns:
-                return await read(source_id, url, state)
+                return await read(source_id, url, state, later)
 
-        async def read(source_id: str, url: str, state: CacheState | None) -> tuple[str, _Gathered]:
+        async def read(source_id: str, url: str, state: CacheState | None, later: list[PageState]) -> tuple[str, _Gathered]:
             source = by_id[source_id]
             limits = config.limits_of(source)
             started = datetime.now(timezone.utc)
@@ -229,7 +240,7 @@ async def _gather(config: Config, sources: list[Source], items, now: datetime, r
             gathered = _Gathered(FetchResult(url=url, outcome="error", started_at=started))
             try:
                 async with asyncio.timeout(limits.source_timeout.total_seconds()):
-                    await _fetch_and_crawl(config, source, limits, url, state, now, fetcher, gathered)
+                    await _fetch_and_crawl(config, source, limits, url, state, later, now, fetcher, gathered)
             except TimeoutError:
                 reason = (f"took longer than source_timeout ({_duration(limits.source_timeout)}) to fetch and read; "
                           "nothing of this run is stored, the last good events stay")
@@ -247,16 +258,25 @@ async def _gather(config: Config, sources: list[Source], items, now: datetime, r
             gathered.duration_s = round(time.perf_counter() - clock_started, 3)
             return source_id, gathered
 
-        gathered = dict(await asyncio.gather(*(one(k, url, state) for k, url, state in items)))
+        gathered = dict(await asyncio.gather(*(one(*item) for item in items)))
         if robots_read is not None:
             robots_read.update(fetcher.robots_read)
         return gathered
 
 
 async def _fetch_and_crawl(config: Config, source: Source, limits: Limits, url: str, state: CacheState | None,
-                           now: datetime, fetcher: Fetcher, gathered: _Gathered) -> None:
-    """Fill ``gathered`` step by step, so that a deadline cutting it short leaves what was done."""
+                           later: list[PageState], now: datetime, fetcher: Fetcher, gathered: _Gathered) -> None:
+    """Fill ``gathered`` step by step, so that a deadline cutting it short leaves what was done.
+    A first page unchanged since the last read spares the read only when the pages that read
+    fetched after it (``later``) are unchanged too; otherwise the source is read afresh."""
     gathered.fetch = result = await fetcher.fetch(url, state, max_bytes=limits.max_bytes)
+    if result.outcome in ("not_modified", "unchanged") and later:
+        check = await later_pages_changed(fetcher, later, max_bytes=limits.max_bytes)
+        if check.changed is None:
+            gathered.later_pages, gathered.later_warnings = check.states, check.warnings
+            return
+        log.info("source %s: first page unchanged, but %s: read afresh", source.id, check.changed)
+        gathered.fetch = result = await fetcher.fetch(url, None, max_bytes=limits.max_bytes)
     if result.outcome != "fetched":
         return
     base = reading_base(result.url or source.url, source.url)
@@ -280,9 +300,9 @@ def _duration(value) -> str:
 
 
 def _process(config: Config, store: Store, source: Source, gathered: _Gathered, now: datetime, state: SourceState | None,
-             unstored: list[tuple[str, FetchRecord]]) -> SourceReport:
+             unstored: list[tuple[str, FetchRecord]], key: str) -> SourceReport:
     """One source's fetch → its report; a fetch that stores events is recorded with them, the
-    others are added to ``unstored`` for the caller to record."""
+    others are added to ``unstored`` for the caller to record. ``key``: the source's reading key."""
     result = gathered.fetch
     record = FetchRecord(
         started_at=result.started_at,
@@ -297,8 +317,11 @@ def _process(config: Config, store: Store, source: Source, gathered: _Gathered, 
         body_digest=result.body_digest,
     )
     if result.outcome != "fetched":
+        if gathered.later_pages is not None:
+            record.later_pages = [p.as_json() for p in gathered.later_pages]
+            record.warnings = list(gathered.later_warnings)
         unstored.append((source.id, record))
-        return SourceReport(source.id, result.outcome, result.status, error=result.error)
+        return SourceReport(source.id, result.outcome, result.status, error=result.error, warnings=list(gathered.later_warnings))
     if gathered.extraction is None:
         # The old events stay; the cache state is not advanced, so the next run reads the body again.
         record.outcome, record.error = "error", gathered.error
@@ -323,6 +346,7 @@ def _process(config: Config, store: Store, source: Source, gathered: _Gathered, 
             record.outcome, record.error = "suspicious", reason
             unstored.append((source.id, record))
             return SourceReport(source.id, "suspicious", result.status, len(events), reason, record.warnings)
+    record.reading_key, record.later_pages = key, [p.as_json() for p in extraction.pages_read]
     sync = store.record_fetch(source.id, record, sync=(events, now))
     return SourceReport(source.id, "fetched", result.status, len(events), None, record.warnings, sync)
 
@@ -402,7 +426,7 @@ class Preview:
 def preview(config: Config, source: Source, *, now: datetime | None = None) -> Preview:
     """Fetch (unconditionally), crawl, extract and normalize one source; store nothing."""
     now = now or datetime.now(timezone.utc)
-    gathered = asyncio.run(_gather(config, [source], [(source.id, source.url, None)], now))[source.id]
+    gathered = asyncio.run(_gather(config, [source], [(source.id, source.url, None, [])], now))[source.id]
     out = Preview(gathered.fetch, error=gathered.fetch.error or gathered.error)
     if gathered.extraction is not None:
         warnings, caps = list(gathered.extraction.warnings), list(gathered.extraction.caps)

@@ -75,14 +75,32 @@ def run(sites_server, first="p1", max_pages=5, allow_hosts=()):
     return asyncio.run(go())
 
 
-def test_pagination_is_followed_and_a_loop_ends(site, sites_server):
+def test_pagination_is_followed_and_a_loop_ends_with_a_warning(site, sites_server):
     site("p1", events=["a"], next=["p2"])
     site("p2", events=["b"], next=["p3"])
     site("p3", events=["c"], next=["p1"])  # back to the start
     result = run(sites_server)
     assert [e.title for e in result.events] == ["a", "b", "c"]
     assert [r.path for r in sites_server.requests if r.path != "/robots.txt"] == ["/p1", "/p2", "/p3"]
-    assert result.warnings == []
+    assert result.warnings == [f"pagination leads back to pages already read; not read again: {sites_server.url('p1')}"]
+
+
+def test_a_page_already_read_under_another_address_is_a_loop_not_more_events(site, sites_server):
+    site("p1", events=["a"], next=["p2"])
+    site("p2", events=["b"], next=["p2?x=1"])  # the same page again, its address dressed up
+    result = run(sites_server)
+    assert [e.title for e in result.events] == ["a", "b"]
+    assert result.warnings == [f"pagination leads back to pages already read; not read again: {sites_server.url('p2?x=1')}"]
+
+
+def test_pages_read_after_the_first_are_noted_with_their_cache_state(site, sites_server):
+    site("p1", events=["a"], next=["p2"], details=[[0, "d1"]])
+    site("p2", events=["b"])
+    site("d1", location="Jena")
+    result = run(sites_server)
+    noted = {(p.url.rsplit("/", 1)[1], p.detail) for p in result.pages_read}
+    assert noted == {("p2", False), ("d1", True)}
+    assert all(p.etag and p.body_digest for p in result.pages_read)
 
 
 def test_max_pages_bounds_the_crawl_with_a_warning(site, sites_server):

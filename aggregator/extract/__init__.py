@@ -73,6 +73,9 @@ class Extraction:
     # Why what was read is only part of the source (a body cut off in transfer, a list
     # page that could not be read), or None. Its events are shown, never stored.
     incomplete: str | None = None
+    # Filled by the crawler, not by extractors: every page it read after the first, with
+    # its cache state (aggregator.crawl.PageState), so a later refresh can check them.
+    pages_read: list = field(default_factory=list)
 
 
 def guarded(what: str) -> Callable[[Callable], Callable]:

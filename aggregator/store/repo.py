@@ -56,6 +56,8 @@ class SourceState:
     event_count: int = 0
     suspicious: str | None = None
     accept_next: bool = False
+    reading_key: str | None = None  # aggregator.reading_key of the last good read
+    later_pages: list[dict] = field(default_factory=list)  # aggregator.crawl.PageState.as_json of its later pages
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,8 @@ class FetchRecord:
     etag: str | None = None
     http_last_modified: str | None = None
     body_digest: str | None = None
+    reading_key: str | None = None  # a read ("fetched"): how it was made
+    later_pages: list[dict] | None = None  # the later pages' cache state to keep; None: leave as it is
 
 
 # Rows per executemany in bulk writes: SQLAlchemy compiles the parameters of one call all
@@ -195,6 +199,9 @@ class Store:
                 row.body_digest = rec.body_digest
             if rec.outcome == "fetched":
                 row.last_warnings = rec.warnings
+                row.reading_key = rec.reading_key
+            if rec.later_pages is not None:
+                row.later_pages = rec.later_pages
         if count_events:  # only a sync changes the count (or a source seen for the first time)
             row.event_count = s.scalar(
                 select(func.count()).select_from(EventRow).where(EventRow.source_id == source_id, EventRow.gone_at.is_(None))
@@ -756,4 +763,6 @@ def _state(row: SourceRow) -> SourceState:
         event_count=row.event_count or 0,
         suspicious=row.suspicious,
         accept_next=bool(row.accept_next),
+        reading_key=row.reading_key,
+        later_pages=list(row.later_pages or []),
     )

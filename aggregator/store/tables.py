@@ -98,6 +98,12 @@ class SourceRow(Base):
     event_count: Mapped[int] = mapped_column(Integer, default=0)
     suspicious: Mapped[str | None] = mapped_column(Text, nullable=True)  # why the last fetch was held back
     accept_next: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # an operator accepted what comes next
+    # How the last good read was made (aggregator.reading_key): when the source's settings or the
+    # extracting code change, the cache state above no longer describes what we would read.
+    reading_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The cache state of every page the last good read fetched after the first (further list
+    # pages, detail pages, the feed kind auto chose): checked when the first page is unchanged.
+    later_pages: Mapped[list | None] = mapped_column(JSON, nullable=True, default=list)
 
 
 class PublishedRow(Base):
