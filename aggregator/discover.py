@@ -24,7 +24,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from bs4 import BeautifulSoup
 from bs4.exceptions import ParserRejectedMarkup
@@ -151,7 +151,7 @@ def _add_links(soup: BeautifulSoup, add) -> None:
         elif "alternate" in rel and kind_type in _FEED_TYPES and "comments" not in link["href"].lower():
             add("feed", link["href"], f'<link rel="alternate" type="{kind_type}">')
         elif rel == "https://api.w.org/":
-            add("tribe", join(link["href"].rstrip("/") + "/", TRIBE_ROUTE), "WordPress REST API (The Events Calendar, if installed)")
+            add("tribe", tribe_api(link["href"]), "WordPress REST API (The Events Calendar, if installed)")
     for a in soup.find_all("a", href=True):
         href = a["href"].strip()
         low = href.lower()
@@ -159,6 +159,18 @@ def _add_links(soup: BeautifulSoup, add) -> None:
             add("ics", "https://" + href[len("webcal://") :], "webcal: link")
         elif urlsplit(low).path.endswith(".ics") or re.search(r"[?&](ical|ics)=1\b", low):
             add("ics", href, ICS_LINK)
+
+
+def tribe_api(rest_root: str) -> str:
+    """The Events Calendar's event list under a WordPress REST root (``<link rel="https://api.w.org/">``).
+    With pretty permalinks the root is a path (``/wp-json/``) and the route is appended to it;
+    with plain permalinks it is ``/?rest_route=/`` and the route belongs in that parameter."""
+    parts = urlsplit(rest_root)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if any(name == "rest_route" for name, _ in query):
+        query = [(name, value.rstrip("/") + "/" + TRIBE_ROUTE if name == "rest_route" else value) for name, value in query]
+        return urlunsplit(parts._replace(query=urlencode(query, safe="/")))
+    return join(rest_root.rstrip("/") + "/", TRIBE_ROUTE)
 
 
 async def discover(first: FetchResult, fetcher: Fetcher, ctx: ExtractContext, *, max_bytes: int | None = None,

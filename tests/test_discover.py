@@ -21,6 +21,7 @@ from aggregator.discover import (
     sniff,
     source_block,
     suggested_id,
+    tribe_api,
 )
 from aggregator.extract import ExtractContext
 from aggregator.fetch import Fetcher
@@ -170,6 +171,21 @@ def test_a_calendar_subscription_is_probed_before_links_to_ics_files(sites_serve
     (webcal,) = [c for c in ranked if c.how == "webcal: link"]
     assert webcal.skipped is None and webcal.error
     assert [c.url.rsplit("/", 1)[-1] for c in ranked if c.skipped] == [f"e{MAX_PROBES - 1}.ics"]
+
+
+@pytest.mark.parametrize(
+    "root, api",
+    [
+        ("https://netz.example/wp-json/", "https://netz.example/wp-json/tribe/events/v1/events"),
+        ("https://netz.example/blog/wp-json", "https://netz.example/blog/wp-json/tribe/events/v1/events"),
+        ("https://netz.example/?rest_route=/", "https://netz.example/?rest_route=/tribe/events/v1/events"),
+        ("https://netz.example/blog/?lang=de&rest_route=/", "https://netz.example/blog/?lang=de&rest_route=/tribe/events/v1/events"),
+    ],
+)
+def test_the_tribe_api_is_found_under_pretty_and_plain_permalinks(root, api):
+    assert tribe_api(root) == api
+    page = f'<html><head><link rel="https://api.w.org/" href="{root}" /></head></html>'.encode()
+    assert [(c.kind, c.url) for c in candidates_in(page, ctx_for("https://netz.example/"))] == [("tribe", api)]
 
 
 @pytest.mark.parametrize(
