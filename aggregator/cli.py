@@ -280,8 +280,7 @@ def _sources_discover(args, config: Config, deployment: Deployment) -> int:
         print(f"{args.url}: no calendar, feed, Tribe API or schema.org events found (kind html with selectors may still work)")
         return EXIT_SOURCES_FAILED
     for c in candidates:
-        outcome = f"{c.events} events" if c.events is not None else f"error: {c.error}"
-        print(f"{c.kind:7} {c.url}\n        {c.how}; {outcome}")
+        print(f"{c.kind:7} {c.url}\n        {c.how}; {c.outcome()}")
     chosen = best(candidates)
     if chosen is None:
         print("none of them yielded events")

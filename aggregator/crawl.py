@@ -80,18 +80,21 @@ class LaterPagesCheck:
 
 
 async def crawl(kind: str, first: FetchResult, ctx: ExtractContext, fetcher: Fetcher, *, max_pages: int,
-                allow_hosts: Iterable[str] = (), max_bytes: int | None = None, home: str | None = None) -> Extraction:
-    """Extract the first page, then its further pages and detail pages on the source's own
-    host or one of ``allow_hosts``. Raises ExtractError only when the first page cannot be
-    read at all. Kind ``auto`` first discovers which kind and URL the page offers, then
-    crawls that. ``max_bytes`` caps every further page (default: the fetcher's
+                allow_hosts: Iterable[str] = (), max_bytes: int | None = None, home: str | None = None,
+                details: bool = True) -> Extraction:
+    """Extract the first page, then its further pages and (unless ``details`` is false, as
+    when discovery only counts events; the detail URLs then stay in ``Extraction.details``)
+    detail pages on the source's own host or one of ``allow_hosts``. Raises ExtractError
+    only when the first page cannot be read at all. Kind ``auto`` first discovers which kind
+    and URL the page offers (probing reads each candidate's pages), then reads the chosen
+    one's detail pages. ``max_bytes`` caps every further page (default: the fetcher's
     ``settings.max_bytes``). ``home``: the source's configured URL; pages on its host count
     as the source's own, also when the first page was redirected to another host (a site
     that moved still links to its old address)."""
     if kind == "auto":
         return await _crawl_auto(first, ctx, fetcher, max_pages=max_pages, allow_hosts=allow_hosts, max_bytes=max_bytes, home=home)
     result = extract(kind, first.body or b"", ctx)
-    hosts = {_host(first.url or ctx.url), *(h.lower() for h in allow_hosts)} | ({_host(home)} if home else set())
+    hosts = _hosts(first.url or ctx.url, allow_hosts, home)
     seen = {first.url, ctx.url}
     contents = {first.body_digest} - {None}  # a page under another address can still be one already read
     loops: list[str] = []
@@ -140,25 +143,29 @@ async def crawl(kind: str, first: FetchResult, ctx: ExtractContext, fetcher: Fet
         queue.extend(more.next_pages)
     if loops:
         result.warnings.append(f"pagination leads back to pages already read; not read again: {', '.join(dict.fromkeys(loops))}")
-    if result.details:
+    if result.details and details:
         await _enrich(kind, result, ctx, fetcher, hosts, max_bytes)
     return result
 
 
+def _hosts(url: str, allow_hosts: Iterable[str], home: str | None) -> set[str]:
+    """The hosts whose pages count as the source's own when its first page came from ``url`` (see ``crawl``)."""
+    return {_host(url), *(h.lower() for h in allow_hosts)} | ({_host(home)} if home else set())
+
+
 async def _crawl_auto(first: FetchResult, ctx: ExtractContext, fetcher: Fetcher, *, max_pages: int,
                       allow_hosts: Iterable[str], max_bytes: int | None, home: str | None) -> Extraction:
-    candidates = await discover(first, fetcher, ctx, max_bytes=max_bytes)
+    """Discover what the page offers and use the best candidate. Probing already read its list
+    pages (the same bounds as crawling them), so only its detail pages are left to read."""
+    candidates = await discover(first, fetcher, ctx, max_bytes=max_bytes, max_pages=max_pages,
+                                allow_hosts=allow_hosts, home=home)
     chosen = best(candidates)
     if chosen is None:
-        tried = "; ".join(f"{c.kind} {c.url}: {c.error or 'no events'}" for c in candidates) or "nothing found"
+        tried = "; ".join(f"{c.kind} {c.url}: {c.outcome()}" for c in candidates) or "nothing found"
         raise ExtractError(f"auto: the page offers no calendar, feed, Tribe API or schema.org events ({tried})")
-    page = first if chosen.url == (first.url or ctx.url) else await fetcher.fetch(chosen.url, None, max_bytes=max_bytes)
-    if page.outcome != "fetched":
-        raise ExtractError(f"auto: chose {chosen.kind} at {chosen.url}, but it could not be fetched: {page.error or page.outcome}")
-    result = await crawl(chosen.kind, page, replace(ctx, url=page.url or chosen.url), fetcher, max_pages=max_pages,
-                         allow_hosts=allow_hosts, max_bytes=max_bytes, home=home)
-    if page is not first:
-        result.pages_read.insert(0, PageState.of(chosen.url, page))
+    result = chosen.extraction
+    if result.details:
+        await _enrich(chosen.kind, result, replace(ctx, url=chosen.url), fetcher, _hosts(chosen.url, allow_hosts, home), max_bytes)
     result.warnings.insert(0, f"auto: read kind {chosen.kind} from {chosen.url} ({chosen.how})")
     return result
 

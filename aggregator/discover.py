@@ -6,23 +6,30 @@ response, or an HTML page with ``<link rel="alternate">`` calendars and feeds,
 ``.ics`` / ``webcal:`` / ``?ical=1`` links, the WordPress REST root (which
 implies the Tribe API) and schema.org events in its markup.
 
-``discover(...)`` then probes each candidate once (fetch + extract) and ranks
-them: those with events first, then by how much a kind tells us
-(``PREFERENCE``). ``netzwerktimer sources discover`` prints the result;
-``kind = "auto"`` uses the best one at refresh time.
+The page's own markup is read with the jsonld extractor on the body already in
+memory (no fetch, bounded by ``max_html_nodes``), so it is always considered.
+
+``discover(...)`` then probes the other candidates (at most ``MAX_PROBES``
+fetches; each read with its pagination, as a source would be) and ranks them:
+those with events first, an ``<a>`` link to a one-event calendar (a per-event
+"iCal export") after every other candidate with events, then by how many
+events each gives, ties by how much a kind tells us (``PREFERENCE``).
+``netzwerktimer sources discover`` prints the result; ``kind = "auto"`` uses
+the best one at refresh time.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, replace
-from urllib.parse import urlsplit, urlunsplit
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from bs4 import BeautifulSoup
 from bs4.exceptions import ParserRejectedMarkup
 
-from aggregator.extract import DEFAULT_MAX_HTML_NODES, ExtractContext, ExtractError, extract
+from aggregator.extract import ExtractContext, ExtractError, Extraction, extract
 from aggregator.extract.markup import count_elements, soup
 from aggregator.fetch import Fetcher, FetchResult
 from aggregator.urls import http_url, join
@@ -31,12 +38,14 @@ from aggregator.urls import http_url, join
 # times and recurrence; JSON-LD is structured but often partial; feeds are
 # usually news with dates only in prose.
 PREFERENCE = ("tribe", "ics", "jsonld", "feed")
+# Fetches one discovery may spend on candidates (the page's own markup needs none).
 MAX_PROBES = 8
 TRIBE_ROUTE = "tribe/events/v1/events"
+OWN_MARKUP = "events in the page's own markup (schema.org or h-event)"
+ICS_LINK = "link to an iCalendar file"
 
 _ICS_TYPES = ("text/calendar", "application/ics", "text/x-vcalendar")
 _FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/feed+json")
-_EVENT_MARKUP = re.compile(rb'(?i)"@type"\s*:\s*(?:\[[^\]]*)?"\w*Event"|itemtype="https?://schema\.org/\w*Event"|class="[^"]*\bh-event\b')
 
 
 @dataclass
@@ -46,11 +55,27 @@ class Candidate:
     kind: str
     url: str
     how: str  # where we found it, for people
-    events: int | None = None  # set by probing
-    error: str | None = None
+    events: int | None = None  # set by probing: events of all its pages
+    error: str | None = None  # why probing it failed
+    skipped: str | None = None  # why it was not probed
+    # What probing read (all list pages), so that kind auto need not fetch it again.
+    extraction: Extraction | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def per_event(self) -> bool:
+        """An ``<a>`` link to a calendar of one event: most likely one event's "iCal export"
+        (WordPress, TYPO3), which stays one event while the page lists more."""
+        return self.how == ICS_LINK and self.events == 1
 
     def rank(self) -> tuple:
-        return (not self.events, PREFERENCE.index(self.kind), self.url)
+        """Sort key, best first: has events, is not a per-event export, most events, richest kind."""
+        return (not self.events, self.per_event, -(self.events or 0), PREFERENCE.index(self.kind), self.url)
+
+    def outcome(self) -> str:
+        """What probing found, for people: "3 events", "error: …" or why it was not probed."""
+        if self.events is not None:
+            return f"{self.events} events"
+        return self.skipped or f"error: {self.error}"
 
 
 def sniff(body: bytes) -> str:
@@ -66,15 +91,19 @@ def sniff(body: bytes) -> str:
     return "html"
 
 
-def candidates_in(body: bytes, url: str, *, max_nodes: int = DEFAULT_MAX_HTML_NODES) -> list[Candidate]:
-    """Every candidate the body is or links to, deduplicated, without fetching anything.
-    A page of more than ``max_nodes`` elements is not parsed for links (only its markup is sniffed)."""
+def candidates_in(body: bytes, ctx: ExtractContext) -> list[Candidate]:
+    """Every candidate the body (fetched from ``ctx.url``) is or links to, deduplicated,
+    without fetching anything. An HTML page's own schema.org events are read here with the
+    jsonld extractor (bounded by ``ctx.max_html_nodes``), so that candidate comes already
+    probed; a page of more than ``ctx.max_html_nodes`` elements is not parsed for links."""
+    url = ctx.url
     found: dict[tuple[str, str], Candidate] = {}
 
-    def add(kind: str, href: str, how: str) -> None:
+    def add(kind: str, href: str, how: str) -> Candidate | None:
         target = _absolute(href, url)
         if target:
-            found.setdefault((kind, target), Candidate(kind, target, how))
+            return found.setdefault((kind, target), Candidate(kind, target, how))
+        return None
 
     own = sniff(body)
     if own == "ics":
@@ -85,15 +114,31 @@ def candidates_in(body: bytes, url: str, *, max_nodes: int = DEFAULT_MAX_HTML_NO
         if b'"events"' in body[:200_000]:
             add("tribe", url, "the URL itself answers like The Events Calendar's REST API")
     else:
-        # a page too big to parse is not searched for links; its markup is still sniffed below
-        if count_elements(body[:5_000_000], max_nodes) <= max_nodes:
+        # a page too big to parse is not searched for links; reading its markup below says why
+        if count_elements(body[:5_000_000], ctx.max_html_nodes) <= ctx.max_html_nodes:
             try:
                 _add_links(soup(body[:5_000_000]), add)
             except ParserRejectedMarkup:
-                pass  # no links to be had from it; its markup is still sniffed below
-        if _EVENT_MARKUP.search(body[:5_000_000]):
-            add("jsonld", url, "schema.org events in the page's markup")
+                pass  # no links to be had from it; its markup is still read below
+        _add_own_markup(body, ctx, add)
     return list(found.values())
+
+
+def _add_own_markup(body: bytes, ctx: ExtractContext, add) -> None:
+    """``add`` the page itself as a jsonld candidate when the jsonld extractor (the one a
+    source of kind jsonld would use) finds events in it, or cannot read it (the error says
+    why, e.g. a cap): what counts as event markup is the extractor's to say, not a pattern's."""
+    try:
+        result = extract("jsonld", body, ctx)
+    except ExtractError as exc:
+        cand = add("jsonld", ctx.url, OWN_MARKUP)
+        if cand is not None:
+            cand.error = str(exc)
+        return
+    if result.events:
+        cand = add("jsonld", ctx.url, OWN_MARKUP)
+        if cand is not None:
+            cand.events, cand.extraction = len(result.events), result
 
 
 def _add_links(soup: BeautifulSoup, add) -> None:
@@ -106,32 +151,63 @@ def _add_links(soup: BeautifulSoup, add) -> None:
         elif "alternate" in rel and kind_type in _FEED_TYPES and "comments" not in link["href"].lower():
             add("feed", link["href"], f'<link rel="alternate" type="{kind_type}">')
         elif rel == "https://api.w.org/":
-            add("tribe", join(link["href"].rstrip("/") + "/", TRIBE_ROUTE), "WordPress REST API (The Events Calendar, if installed)")
+            add("tribe", tribe_api(link["href"]), "WordPress REST API (The Events Calendar, if installed)")
     for a in soup.find_all("a", href=True):
         href = a["href"].strip()
         low = href.lower()
         if low.startswith("webcal://"):
             add("ics", "https://" + href[len("webcal://") :], "webcal: link")
         elif urlsplit(low).path.endswith(".ics") or re.search(r"[?&](ical|ics)=1\b", low):
-            add("ics", href, "link to an iCalendar file")
+            add("ics", href, ICS_LINK)
 
 
-async def discover(first: FetchResult, fetcher: Fetcher, ctx: ExtractContext, *, max_bytes: int | None = None) -> list[Candidate]:
-    """Candidates of the fetched page, each probed once (each probe at most ``max_bytes``), best first."""
-    candidates = candidates_in(first.body or b"", first.url or ctx.url, max_nodes=ctx.max_html_nodes)
-    for cand in candidates[:MAX_PROBES]:
-        if cand.url == (first.url or ctx.url):
-            body = first.body or b""
+def tribe_api(rest_root: str) -> str:
+    """The Events Calendar's event list under a WordPress REST root (``<link rel="https://api.w.org/">``).
+    With pretty permalinks the root is a path (``/wp-json/``) and the route is appended to it;
+    with plain permalinks it is ``/?rest_route=/`` and the route belongs in that parameter."""
+    parts = urlsplit(rest_root)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if any(name == "rest_route" for name, _ in query):
+        query = [(name, value.rstrip("/") + "/" + TRIBE_ROUTE if name == "rest_route" else value) for name, value in query]
+        return urlunsplit(parts._replace(query=urlencode(query, safe="/")))
+    return join(rest_root.rstrip("/") + "/", TRIBE_ROUTE)
+
+
+async def discover(first: FetchResult, fetcher: Fetcher, ctx: ExtractContext, *, max_bytes: int | None = None,
+                   max_pages: int = 1, allow_hosts: Iterable[str] = (), home: str | None = None) -> list[Candidate]:
+    """Candidates of the fetched page, best first (``Candidate.rank``). Each is read as a source
+    of its kind would be: its list pages followed up to ``max_pages`` (on the hosts ``crawl``
+    allows), each page at most ``max_bytes``, detail pages not read. At most ``MAX_PROBES``
+    candidates are fetched, links to whole calendars, feeds and APIs before ``<a>`` links to
+    ``.ics`` files; the others say they were not probed. The page's own markup is always read."""
+    from aggregator.crawl import PageState, crawl  # crawl's kind auto calls discover: imported when needed
+
+    page_url = first.url or ctx.url
+    candidates = candidates_in(first.body or b"", replace(ctx, url=page_url))
+    # per-event exports come in dozens; they must not use up the probes of the page's calendars
+    to_probe = sorted((c for c in candidates if c.events is None and c.error is None), key=lambda c: c.how == ICS_LINK)
+    fetches = 0
+    for cand in to_probe:
+        if cand.url == page_url:
+            page = first
+        elif fetches >= MAX_PROBES:
+            cand.skipped = f"not probed: limit of {MAX_PROBES} probes"
+            continue
         else:
-            probe = await fetcher.fetch(cand.url, None, max_bytes=max_bytes)
-            if probe.outcome != "fetched":
-                cand.error = probe.error or probe.outcome
+            fetches += 1
+            page = await fetcher.fetch(cand.url, None, max_bytes=max_bytes)
+            if page.outcome != "fetched":
+                cand.error = page.error or page.outcome
                 continue
-            body = probe.body or b""
         try:
-            cand.events = len(extract(cand.kind, body, replace(ctx, url=cand.url)).events)
+            result = await crawl(cand.kind, page, replace(ctx, url=page.url or cand.url), fetcher, max_pages=max_pages,
+                                 allow_hosts=allow_hosts, max_bytes=max_bytes, home=home, details=False)
         except ExtractError as exc:
             cand.error = str(exc)
+            continue
+        if page is not first:  # the calendar or feed behind the page: a later refresh checks it too
+            result.pages_read.insert(0, PageState.of(cand.url, page))
+        cand.events, cand.extraction = len(result.events), result
     return sorted(candidates, key=Candidate.rank)
 
 

@@ -447,7 +447,7 @@ async def discover_url(config: Config, url: str, *, now: datetime | None = None)
         if first.outcome != "fetched":
             return first, []
         ctx = ExtractContext(url=first.url or url, timezone=ZoneInfo(config.settings.timezone), now=now)
-        return first, await discover(first, fetcher, ctx)
+        return first, await discover(first, fetcher, ctx, max_pages=config.settings.max_pages)
 
 
 def _normalize_all(raws, source: Source, config: Config, now: datetime, warnings: list[str]) -> list[Event]:

@@ -147,6 +147,22 @@ def test_sources_discover_prints_a_ready_sources_block(tmp_path, sites_server):
     assert source["kind"] == "ics" and source["url"] == sites_server.url("/kalender.ics") and source["network"] == "theen"
 
 
+def test_sources_discover_says_which_candidates_were_not_probed_and_why(tmp_path, sites_server):
+    from aggregator.discover import MAX_PROBES
+
+    config = str(write_config(tmp_path, sites_server))
+    sites_server.root = tmp_path
+    ics = (ROOT / "tests/fixtures/sites/theen/termine.ics").read_bytes()
+    for i in range(MAX_PROBES + 2):
+        (tmp_path / f"t{i}.ics").write_bytes(ics)
+    links = "".join(f'<a href="/t{i}.ics">iCal</a>' for i in range(MAX_PROBES + 2))
+    (tmp_path / "index.html").write_text(f"<html><body>{links}</body></html>")
+    proc = cli(tmp_path, "--config", config, "sources", "discover", sites_server.url("/"))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count(f"; not probed: limit of {MAX_PROBES} probes") == 2
+    assert "error: None" not in proc.stdout
+
+
 def test_auto_source_reads_what_the_page_links_to(tmp_path, sites_server):
     sources = [("theen-auto", "theen", "auto", "/theen/")]
     config = str(write_config(tmp_path, sites_server, sources))

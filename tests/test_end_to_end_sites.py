@@ -167,6 +167,25 @@ def test_auto_chooses_the_tribe_api_of_a_wordpress_event_page(tmp_path, sites_se
     assert r.warnings[0].startswith("auto: read kind tribe from ")
 
 
+def test_auto_finds_the_tribe_api_of_wordpress_with_plain_permalinks(tmp_path, sites_server, store, database_url):
+    config = configure(tmp_path, sites_server, AUTO.replace("/wp-tec/veranstaltungen/", "/wp-plain/?post_type=tribe_events"))
+    deployment = Deployment(Path(config.path), tmp_path / "data", database_url)
+    (r,) = refresh(config, store, deployment, select_sources(config, None), now=NOW).sources
+    assert r.outcome == "fetched" and r.events == 10, (r.error, r.warnings)  # both API pages
+    api = sites_server.url("/wp-plain/?rest_route=/tribe/events/v1/events")
+    assert r.warnings[0] == f"auto: read kind tribe from {api} (WordPress REST API (The Events Calendar, if installed))"
+
+
+def test_auto_reads_a_pages_own_list_rather_than_one_events_ical_export(tmp_path, sites_server, store, database_url):
+    config = configure(tmp_path, sites_server, AUTO.replace("/wp-tec/veranstaltungen/", "/ical-export/termine/"))
+    deployment = Deployment(Path(config.path), tmp_path / "data", database_url)
+    (r,) = refresh(config, store, deployment, select_sources(config, None), now=NOW).sources
+    assert r.outcome == "fetched" and r.events == 3, (r.error, r.warnings)
+    assert r.warnings[0].startswith(f"auto: read kind jsonld from {sites_server.url('/ical-export/termine/')} ")
+    titles = {s.event.title for s in store.published_events("elmug")}
+    assert titles == {"9. Thüringer Maschinenbautag", "7. Thüringer KI-Forum", "Netzwerk-Stammtisch November"}
+
+
 def test_site_order_does_not_change_the_calendar(tmp_path, sites_server):
     outputs = []
     blocks = SOURCES.split("[[sources]]")[1:]
