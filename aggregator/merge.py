@@ -10,8 +10,13 @@
   same whatever order the members arrived in;
 - **stable identity**: a cluster's UID is stored with its members and kept
   while any of them exists, whatever the order of sources or which member came
-  first; a new cluster takes the smallest member UID, so the result does not
-  depend on arrival order; RECURRENCE-ID overrides follow their master;
+  first; a new cluster takes the smallest UID of the members present at its
+  first publication, so within one refresh the order of sources does not
+  matter. Across deployments it may: where sources arrive in separate refreshes
+  the UID is the first arrival's, and no rule can do better without changing a
+  published UID when a member joins (the listings share no key before all are
+  known; that is why clustering is fuzzy). RECURRENCE-ID overrides follow their
+  master;
 - **honest changes**: SEQUENCE and LAST-MODIFIED move only when the published
   content of an entry changes (``published`` table), so a refresh that changed
   nothing upstream yields byte-identical output;
@@ -172,7 +177,8 @@ def _member_key(m: Member) -> tuple:
 def _assign_uids(live: list[Member], clusters: list[list[int]]) -> dict[int, str]:
     """row id → cluster UID. A cluster keeps a UID its members already carry (the one
     held longest wins when two clusters claim it); a new cluster takes its smallest
-    member UID."""
+    member UID. Kept UIDs are what makes a UID stable, and also why it depends on which
+    members were present when the cluster was first published."""
     claims = []
     for ci, indices in enumerate(clusters):
         ms = [live[i] for i in indices]
