@@ -28,7 +28,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from dataclasses import replace
 from datetime import datetime, time, timedelta, timezone
@@ -41,7 +40,7 @@ from aggregator.model import Event, StoredEvent, When
 from aggregator.recurrence import expand
 from aggregator.store import Store
 from aggregator.store.repo import Member, PublishedState
-from exporters.ics import public_uid
+from exporters.ics import appearance_digest, public_uid
 
 
 # Series are expanded from a week back (a series' occurrence of last week may
@@ -127,7 +126,7 @@ def publication(config: Config, store: Store, now: datetime, *, record: bool = T
             if not event.rrule and not event.rdates and _ended_before(event, now - settings.retention, zone):
                 continue
             entries.append((uid, event, networks))
-    result = Publication(_with_publication_state(store, entries, now, record))
+    result = Publication(_with_publication_state(store, entries, now, record, config))
     result.valid_until = min(changes_at)
     return result
 
@@ -312,13 +311,15 @@ def _ended_before(event: Event, limit: datetime, zone: ZoneInfo) -> bool:
 
 
 def _with_publication_state(store: Store, entries: list[tuple[str, Event, tuple[str, ...]]], now: datetime,
-                            record: bool) -> list[StoredEvent]:
-    """Attach SEQUENCE / LAST-MODIFIED / CREATED, moving them only where content changed."""
+                            record: bool, config: Config) -> list[StoredEvent]:
+    """Attach SEQUENCE / LAST-MODIFIED / CREATED, moving them only where what subscribers
+    see changed: the digest covers the event, its networks and how they are named
+    (``exporters.ics.appearance_digest``), so renaming a network is a change too."""
     states = store.published_states()
     changed: list[PublishedState] = []
     out: list[StoredEvent] = []
     for uid, event, networks in entries:
-        digest = hashlib.sha256((event.content_hash() + "|" + ",".join(networks)).encode()).hexdigest()
+        digest = appearance_digest(event, networks, config.networks)
         key = (uid, event.recurrence_id)
         st = states.get(key)
         if st is None:

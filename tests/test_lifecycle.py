@@ -251,6 +251,24 @@ def test_a_changed_event_gets_a_higher_sequence_and_new_last_modified(world):
     assert all(e.decoded("LAST-MODIFIED") == NOW for e in others)
 
 
+def test_renaming_a_network_moves_sequence_and_last_modified_of_its_events_only(world):
+    world.refresh()
+    before = world.vevents()
+    path = Path(world.config.path)
+    path.write_text(path.read_text(encoding="utf-8").replace('short = "ThZM"', 'short = "ThZM-Neu"'), encoding="utf-8")
+    world.config = load_config(path)
+    later = NOW + timedelta(hours=3)
+    world.refresh(now=later)
+    after = world.vevents()
+    mbt, old_mbt = after["9. Thüringer Maschinenbautag"], before["9. Thüringer Maschinenbautag"]
+    assert "ThZM-Neu" in [str(c) for c in mbt["CATEGORIES"].cats]  # what subscribers see changed ...
+    assert int(mbt["SEQUENCE"]) == int(old_mbt["SEQUENCE"]) + 1  # ... so their clients are told
+    assert mbt.decoded("LAST-MODIFIED") == later and str(mbt["UID"]) == str(old_mbt["UID"])
+    theen = after["ThEEN-Mitgliederversammlung 2025"]  # not listed by ThZM: unchanged
+    assert int(theen["SEQUENCE"]) == int(before["ThEEN-Mitgliederversammlung 2025"]["SEQUENCE"])
+    assert theen.decoded("LAST-MODIFIED") == NOW
+
+
 def test_a_cancelled_event_is_published_as_cancelled(world):
     world.refresh()
     cancelled = THEEN_ICS.replace(b"SUMMARY;LANGUAGE=de-de:ThEEN-Mitgliederversammlung 2025", b"STATUS:CANCELLED\r\nSUMMARY;LANGUAGE=de-de:ThEEN-Mitgliederversammlung 2025")
