@@ -28,6 +28,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from dataclasses import replace
 from datetime import datetime, time, timedelta, timezone
@@ -325,6 +326,11 @@ def _with_publication_state(store: Store, entries: list[tuple[str, Event, tuple[
         if st is None:
             st = PublishedState(uid, event.recurrence_id, digest, 0, now, now)
             changed.append(st)
+        elif st.content_hash == _digest_before_labels(event, networks):
+            # Recorded by a version whose digest did not cover the labels: nothing subscribers
+            # see can be told changed, so the row takes the new digest without a new SEQUENCE.
+            st = PublishedState(uid, event.recurrence_id, digest, st.sequence, st.first_seen, st.last_modified)
+            changed.append(st)
         elif st.content_hash != digest:
             st = PublishedState(uid, event.recurrence_id, digest, st.sequence + 1, st.first_seen, max(now, st.last_modified))
             changed.append(st)
@@ -332,3 +338,9 @@ def _with_publication_state(store: Store, entries: list[tuple[str, Event, tuple[
     if record:
         store.save_published(changed)
     return out
+
+
+def _digest_before_labels(event: Event, networks: tuple[str, ...]) -> str:
+    """The published-state digest of versions before network labels were covered (up to
+    November 2026), so that upgrading does not move every entry's SEQUENCE once."""
+    return hashlib.sha256((event.content_hash() + "|" + ",".join(networks)).encode()).hexdigest()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -194,3 +195,19 @@ def test_of_several_links_to_their_own_network_site_the_most_precise_listing_win
     for arrivals in ((("elmug", [own_elmug]), ("thzm", [MBT_THZM])), (("thzm", [MBT_THZM]), ("elmug", [own_elmug]))):
         (p,) = published_after_arrivals(*arrivals).values()
         assert p.event.url == own_elmug.url
+
+
+
+def test_states_recorded_before_labels_were_covered_are_taken_over_without_a_new_sequence(store):
+    store.sync_events("thzm", [MBT_THZM], NOW)
+    (first,) = publication(CONFIG, store, NOW)
+    # As an earlier version recorded it: a digest over the event and the network ids only.
+    legacy = hashlib.sha256((first.event.content_hash() + "|thzm").encode()).hexdigest()
+    (state,) = store.published_states().values()
+    store.save_published([replace(state, content_hash=legacy)])
+    (again,) = publication(CONFIG, store, NOW + timedelta(hours=1))
+    assert (again.sequence, again.last_modified) == (0, NOW)
+    assert next(iter(store.published_states().values())).content_hash != legacy  # taken over once
+    renamed = CONFIG.model_copy(update={"networks": {**CONFIG.networks, "thzm": CONFIG.networks["thzm"].model_copy(update={"short": "ThZM-Neu"})}})
+    (after_rename,) = publication(renamed, store, NOW + timedelta(hours=2))
+    assert (after_rename.sequence, after_rename.last_modified) == (1, NOW + timedelta(hours=2))
