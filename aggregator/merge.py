@@ -212,7 +212,7 @@ def _merged(group: list[Member], config: Config, status_override: str | None) ->
     # Every field is chosen from the members in one order that does not depend on when
     # they were first seen, so the published entry is the same whatever order the
     # sources arrived in.
-    ranked = sorted(masters, key=lambda m: _precedence(m.event, config))
+    ranked = sorted(masters, key=lambda m: _precedence(m.event, config)) if len(masters) > 1 else masters
     rep = ranked[0]
     networks = tuple(sorted({m.event.network_id for m in group}, key=lambda n: (config.networks[n].label if n in config.networks else n).casefold()))
     events = [m.event for m in ranked]
