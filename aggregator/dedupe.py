@@ -506,6 +506,13 @@ def _when(ev: Event) -> _When:
     return _When(local.date(), max(last, local.date()), None if date_only else local)
 
 
+def states_time_of_day(ev: Event) -> bool:
+    """Whether the event names a time of day: not an all-day event, and not a date written
+    as midnight (without an end, or ending at midnight or 23:59), the way date-only
+    listings reach us from many sites. The same reading clustering uses."""
+    return _when(ev).start is not None
+
+
 # --- place -------------------------------------------------------------------
 
 

@@ -5,11 +5,18 @@
 - **one entry per event**: the events of all sources are clustered
   (``aggregator.dedupe``); a cluster is published once, naming every network
   that lists it and keeping the best of each member (the most precise time,
-  the longest description and place, the organiser's own link first);
+  the longest description and place, the organiser's own link first), chosen
+  by a rule over the members (``_precedence``), so every published field is the
+  same whatever order the members arrived in;
 - **stable identity**: a cluster's UID is stored with its members and kept
   while any of them exists, whatever the order of sources or which member came
-  first; a new cluster takes the smallest member UID, so the result does not
-  depend on arrival order; RECURRENCE-ID overrides follow their master;
+  first; a new cluster takes the smallest UID of the members present at its
+  first publication, so within one refresh the order of sources does not
+  matter. Across deployments it may: where sources arrive in separate refreshes
+  the UID is the first arrival's, and no rule can do better without changing a
+  published UID when a member joins (the listings share no key before all are
+  known; that is why clustering is fuzzy). RECURRENCE-ID overrides follow their
+  master;
 - **honest changes**: SEQUENCE and LAST-MODIFIED move only when the published
   content of an entry changes (``published`` table), so a refresh that changed
   nothing upstream yields byte-identical output;
@@ -29,12 +36,12 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from aggregator.config import Config
-from aggregator.dedupe import cluster
+from aggregator.dedupe import cluster, states_time_of_day
 from aggregator.model import Event, StoredEvent, When
 from aggregator.recurrence import expand
 from aggregator.store import Store
 from aggregator.store.repo import Member, PublishedState
-from exporters.ics import public_uid
+from exporters.ics import appearance_digest, public_uid
 
 
 # Series are expanded from a week back (a series' occurrence of last week may
@@ -120,7 +127,7 @@ def publication(config: Config, store: Store, now: datetime, *, record: bool = T
             if not event.rrule and not event.rdates and _ended_before(event, now - settings.retention, zone):
                 continue
             entries.append((uid, event, networks))
-    result = Publication(_with_publication_state(store, entries, now, record))
+    result = Publication(_with_publication_state(store, entries, now, record, config))
     result.valid_until = min(changes_at)
     return result
 
@@ -170,7 +177,8 @@ def _member_key(m: Member) -> tuple:
 def _assign_uids(live: list[Member], clusters: list[list[int]]) -> dict[int, str]:
     """row id → cluster UID. A cluster keeps a UID its members already carry (the one
     held longest wins when two clusters claim it); a new cluster takes its smallest
-    member UID."""
+    member UID. Kept UIDs are what makes a UID stable, and also why it depends on which
+    members were present when the cluster was first published."""
     claims = []
     for ci, indices in enumerate(clusters):
         ms = [live[i] for i in indices]
@@ -201,14 +209,18 @@ def _merged(group: list[Member], config: Config, status_override: str | None) ->
     # A series stays a series: single listings of its dates add their network, not their fields.
     series = [m for m in masters if m.event.rrule or m.event.rdates]
     masters = series or masters
-    rep = min(masters, key=lambda m: (m.event.all_day, m.first_seen, *_member_key(m)))
+    # Every field is chosen from the members in one order that does not depend on when
+    # they were first seen, so the published entry is the same whatever order the
+    # sources arrived in.
+    ranked = sorted(masters, key=lambda m: _precedence(m.event, config)) if len(masters) > 1 else masters
+    rep = ranked[0]
     networks = tuple(sorted({m.event.network_id for m in group}, key=lambda n: (config.networks[n].label if n in config.networks else n).casefold()))
-    events = [m.event for m in masters]
+    events = [m.event for m in ranked]
     merged = replace(
         rep.event,
-        description=_longest(rep.event.description, (e.description for e in events)),
-        location=_longest(rep.event.location, (e.location for e in events)),
-        url=_own_link(rep.event, events, config),
+        description=_longest(e.description for e in events),
+        location=_longest(e.location for e in events),
+        url=_own_link(events, config),
         categories=tuple(dict.fromkeys(c for e in events for c in e.categories)),
         status=status_override or ("cancelled" if any(e.status == "cancelled" for e in events) else rep.event.status),
     )
@@ -219,23 +231,54 @@ def _merged(group: list[Member], config: Config, status_override: str | None) ->
     return out
 
 
-def _longest(default: str, values) -> str:
-    best = default
+def _precedence(event: Event, config: Config) -> tuple:
+    """The order in which a cluster's listings lend their fields; the first is the
+    representative, whose title and time are published.
+
+    The most precise time first: a time of day over a date (an all-day listing or a date
+    written as midnight, ``dedupe.states_time_of_day``), then an end over none. Among
+    equally precise listings the organiser's own (a link on its network's website) comes
+    first, then the smallest (source id, source UID): a rule over the listings alone,
+    never over when they were first seen."""
+    return (not states_time_of_day(event), not _has_end(event), not _on_own_site(event, config),
+            event.source_id, event.source_uid)
+
+
+def _has_end(event: Event) -> bool:
+    """An end the calendar can use: after the start (the exporter drops any other)."""
+    end, start = event.end, event.start
+    if end is None or isinstance(end, datetime) != isinstance(start, datetime):
+        return False
+    return end > start
+
+
+def _longest(values) -> str:
+    """The longest value; of equally long ones the first (``values`` come in precedence order)."""
+    best = ""
     for v in values:
         if len(v) > len(best):
             best = v
     return best
 
 
-def _own_link(rep: Event, events: list[Event], config: Config) -> str:
-    """The organiser's own page first: a link on the website of the network that lists it."""
-    for e in sorted(events, key=lambda e: (e.source_id, e.source_uid)):
-        network = config.networks.get(e.network_id)
-        site = (urlsplit(network.website).hostname or "").removeprefix("www.") if network and network.website else ""
-        host = (urlsplit(e.url).hostname or "").removeprefix("www.")
-        if site and host == site:
-            return e.url
-    return rep.url or next((e.url for e in sorted(events, key=lambda e: (e.source_id, e.source_uid)) if e.url), "")
+def _on_own_site(event: Event, config: Config) -> bool:
+    """Whether the event's link is on the website of the network that lists it."""
+    network = config.networks.get(event.network_id)
+    site = (urlsplit(network.website).hostname or "").removeprefix("www.") if network and network.website else ""
+    host = (urlsplit(event.url).hostname or "").removeprefix("www.")
+    return bool(site) and host == site
+
+
+def _own_link(events: list[Event], config: Config) -> str:
+    """The organiser's own page first: a link on the website of the network that lists it.
+
+    ``events`` come in precedence order (``_precedence``), so when several listings link to
+    their own network's site, the one that states the time most precisely wins (the
+    organiser usually publishes the full programme, networks passing it on often only the
+    date), then the smallest source id. Without such a link: the representative's link,
+    else the first listing's that has one."""
+    own = next((e.url for e in events if _on_own_site(e, config)), "")
+    return own or next((e.url for e in events if e.url), "")
 
 
 def _instant(value: When, zone: ZoneInfo) -> datetime:
@@ -269,17 +312,24 @@ def _ended_before(event: Event, limit: datetime, zone: ZoneInfo) -> bool:
 
 
 def _with_publication_state(store: Store, entries: list[tuple[str, Event, tuple[str, ...]]], now: datetime,
-                            record: bool) -> list[StoredEvent]:
-    """Attach SEQUENCE / LAST-MODIFIED / CREATED, moving them only where content changed."""
+                            record: bool, config: Config) -> list[StoredEvent]:
+    """Attach SEQUENCE / LAST-MODIFIED / CREATED, moving them only where what subscribers
+    see changed: the digest covers the event, its networks and how they are named
+    (``exporters.ics.appearance_digest``), so renaming a network is a change too."""
     states = store.published_states()
     changed: list[PublishedState] = []
     out: list[StoredEvent] = []
     for uid, event, networks in entries:
-        digest = hashlib.sha256((event.content_hash() + "|" + ",".join(networks)).encode()).hexdigest()
+        digest = appearance_digest(event, networks, config.networks)
         key = (uid, event.recurrence_id)
         st = states.get(key)
         if st is None:
             st = PublishedState(uid, event.recurrence_id, digest, 0, now, now)
+            changed.append(st)
+        elif st.content_hash == _digest_before_labels(event, networks):
+            # Recorded by a version whose digest did not cover the labels: nothing subscribers
+            # see can be told changed, so the row takes the new digest without a new SEQUENCE.
+            st = PublishedState(uid, event.recurrence_id, digest, st.sequence, st.first_seen, st.last_modified)
             changed.append(st)
         elif st.content_hash != digest:
             st = PublishedState(uid, event.recurrence_id, digest, st.sequence + 1, st.first_seen, max(now, st.last_modified))
@@ -288,3 +338,9 @@ def _with_publication_state(store: Store, entries: list[tuple[str, Event, tuple[
     if record:
         store.save_published(changed)
     return out
+
+
+def _digest_before_labels(event: Event, networks: tuple[str, ...]) -> str:
+    """The published-state digest of versions before network labels were covered (up to
+    November 2026), so that upgrading does not move every entry's SEQUENCE once."""
+    return hashlib.sha256((event.content_hash() + "|" + ",".join(networks)).encode()).hexdigest()

@@ -150,10 +150,27 @@ def render_calendar_parts(
     return body
 
 
+def appearance_digest(event: Event, network_ids: Iterable[str], networks: Mapping[str, Network]) -> str:
+    """A digest of everything the VEVENT of ``event`` listed by ``network_ids`` shows apart
+    from its UID and the publication state (SEQUENCE, CREATED, LAST-MODIFIED, DTSTAMP):
+    the event's content and the labels its networks are shown by (CATEGORIES and
+    DESCRIPTION; a renamed network changes them). Equal digest, equal lines. The calendar's
+    ``timezone`` is left out: a stored event carries its own zone, or dates (normalize),
+    so that zone changes no line of a VEVENT, only the order of all-day events."""
+    ids = tuple(network_ids) or (event.network_id,)
+    parts = [event.content_hash(), "\x1f".join(ids), "\x1f".join(_labels(ids, networks))]
+    return hashlib.sha256("\x1e".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _labels(network_ids: Iterable[str], networks: Mapping[str, Network]) -> list[str]:
+    """How each network is named to subscribers: its label, or its id when not configured."""
+    return [networks[n].label if n in networks else n for n in network_ids]
+
+
 def _vevent_key(p: _Prepared, networks: Mapping[str, Network], default_zone: ZoneInfo) -> str:
     """Everything ``_vevent`` reads, hashed: same key, same bytes."""
     s = p.stored
-    labels = [networks[n].label if n in networks else n for n in (s.networks or (s.event.network_id,))]
+    labels = _labels(s.networks or (s.event.network_id,), networks)
     parts = [VEVENT_FORMAT, p.uid, s.event.recurrence_id, str(s.sequence), _utc(s.last_modified).isoformat(),
              _utc(s.first_seen).isoformat(), s.event.content_hash(), "\x1f".join(labels), default_zone.key]
     return hashlib.sha256("\x1e".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
@@ -244,7 +261,7 @@ def _rank(p: _Prepared) -> tuple:
 def _properties(p: _Prepared, networks: Mapping[str, Network]) -> list[tuple[str, object]]:
     """The VEVENT's properties as (name, value) in the form icalendar's ``add`` takes."""
     ev = p.stored.event
-    labels = [networks[n].label if n in networks else n for n in (p.stored.networks or (ev.network_id,))]
+    labels = _labels(p.stored.networks or (ev.network_id,), networks)
     url = safe_url(ev.url)
     stamp = _utc(p.stored.last_modified)
     props: list[tuple[str, object]] = [

@@ -14,6 +14,7 @@ import pytest
 from aggregator.config import Deployment, load_config
 from aggregator.pipeline import refresh, render, select_sources
 from aggregator.store import Store
+from exporters.ics import public_uid
 from tests.support.shared import ics_check
 
 NOW = datetime(2025, 9, 1, 6, 0, tzinfo=timezone.utc)
@@ -133,6 +134,84 @@ def test_uids_and_bytes_do_not_depend_on_the_order_of_sources(tmp_path, sites_se
     assert len(outputs) == 1
 
 
+# ThCM lists the KI-Forum that ELMUG lists too, at other times and with another link.
+THCM = """
+[networks.thcm]
+name = "Thüringer ClusterManagement"
+short = "ThCM"
+
+[[sources]]
+id = "thcm-news"
+network = "thcm"
+kind = "html"
+url = "{base}/typo3-news/veranstaltungen/"
+[sources.html]
+item = ".news-list-view .article"
+title = ".header h3"
+date = ".teaser-text [itemprop=description]"
+link = ".header h3 a"
+description = ".teaser-text [itemprop=description]"
+next_page = ".f3-widget-paginator li.next a"
+detail = true
+"""
+
+
+def without_arrival(ics: bytes) -> tuple[bytes, tuple[bytes, ...]]:
+    """The calendar's head and its VEVENTs (sorted, as UIDs also order VEVENTs that start
+    at the same instant) without what records when and in what order sources arrived: the
+    UID, CREATED (first published), LAST-MODIFIED and DTSTAMP (last changed)."""
+    head, *vevents = ics.split(b"BEGIN:VEVENT")
+    kept = (b"\r\n".join(line for line in v.split(b"\r\n") if not line.startswith((b"UID:", b"CREATED:", b"LAST-MODIFIED:", b"DTSTAMP:")))
+            for v in vevents)
+    return head, tuple(sorted(kept))
+
+
+def test_sources_arriving_in_separate_refreshes_in_any_order_publish_the_same_content(tmp_path, sites_server):
+    """Every round a fresh deployment in which the sources arrive one refresh each, a minute
+    apart, in a shuffled order. What is published is the same apart from UIDs and the
+    timestamps of first publication and last change (SEQUENCE, counting the changes, is
+    the same too); a merged event's UID is
+    fixed at its first publication, by the members present then (the first source's listing
+    here), and no later member changes it, so UIDs depend on which source came first."""
+    contents = set()
+    orders = set()
+    rng = random.Random(11)
+    for i in range(10):
+        order = [*SOURCES, "thcm-news"]
+        rng.shuffle(order)
+        orders.add(tuple(order))
+        d = tmp_path / str(i)
+        d.mkdir()
+        config = make_config(d, sites_server)
+        config_path = Path(config.path)
+        config_path.write_text(config_path.read_text(encoding="utf-8") + THCM.format(base=sites_server.base_url), encoding="utf-8")
+        config = load_config(config_path)
+        store = Store(f"sqlite:///{d / 'db.sqlite3'}")
+        store.migrate()
+        deployment = Deployment(config_path, d / "data", store.url)
+        uids_after_first = None
+        for minute, sid in enumerate(order):
+            report = refresh(config, store, deployment, select_sources(config, [sid]), now=NOW + timedelta(minutes=minute))
+            assert [r.outcome for r in report.sources] == ["fetched"]
+            vevents = icalendar.Calendar.from_ical((deployment.public_dir / "calendar.ics").read_bytes()).walk("VEVENT")
+            uids = {str(e["UID"]) for e in vevents}
+            if uids_after_first is None:
+                uids_after_first = uids
+            assert uids_after_first <= uids  # the first source's entries keep their UIDs as the others join
+        calendar = (deployment.public_dir / "calendar.ics").read_bytes()
+        contents.add(without_arrival(calendar))
+        by_uid: dict[str, set[str]] = {}
+        for m in store.members(since=NOW - timedelta(days=365)):
+            by_uid.setdefault(m.merged_uid, set()).add(m.event.source_id)
+        merged = {uid: sources for uid, sources in by_uid.items() if len(sources) > 1}
+        assert merged  # the fixtures hold events listed by several networks
+        for uid, sources in merged.items():
+            first = min(sources, key=order.index)
+            assert any(public_uid(first, m.event.source_uid) == uid for m in store.members(since=NOW) if m.event.source_id == first)
+        store.close()
+    assert len(orders) > 3 and len(contents) == 1
+
+
 def test_nothing_changed_upstream_gives_byte_identical_output(world):
     world.refresh()
     first = world.calendar()
@@ -170,6 +249,24 @@ def test_a_changed_event_gets_a_higher_sequence_and_new_last_modified(world):
     assert after.decoded("LAST-MODIFIED") == later
     others = [e for t, e in world.vevents().items() if t != "ThEEN-Mitgliederversammlung 2025"]
     assert all(e.decoded("LAST-MODIFIED") == NOW for e in others)
+
+
+def test_renaming_a_network_moves_sequence_and_last_modified_of_its_events_only(world):
+    world.refresh()
+    before = world.vevents()
+    path = Path(world.config.path)
+    path.write_text(path.read_text(encoding="utf-8").replace('short = "ThZM"', 'short = "ThZM-Neu"'), encoding="utf-8")
+    world.config = load_config(path)
+    later = NOW + timedelta(hours=3)
+    world.refresh(now=later)
+    after = world.vevents()
+    mbt, old_mbt = after["9. Thüringer Maschinenbautag"], before["9. Thüringer Maschinenbautag"]
+    assert "ThZM-Neu" in [str(c) for c in mbt["CATEGORIES"].cats]  # what subscribers see changed ...
+    assert int(mbt["SEQUENCE"]) == int(old_mbt["SEQUENCE"]) + 1  # ... so their clients are told
+    assert mbt.decoded("LAST-MODIFIED") == later and str(mbt["UID"]) == str(old_mbt["UID"])
+    theen = after["ThEEN-Mitgliederversammlung 2025"]  # not listed by ThZM: unchanged
+    assert int(theen["SEQUENCE"]) == int(before["ThEEN-Mitgliederversammlung 2025"]["SEQUENCE"])
+    assert theen.decoded("LAST-MODIFIED") == NOW
 
 
 def test_a_cancelled_event_is_published_as_cancelled(world):

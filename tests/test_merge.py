@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -122,3 +123,91 @@ def test_events_of_sources_no_longer_configured_or_of_context_sources_are_not_pu
     assert [p.event.source_id for p in publication(CONFIG, store, NOW)] == ["thzm"]
     context = CONFIG.model_copy(update={"sources": [*CONFIG.sources[:1], CONFIG.sources[1].model_copy(update={"role": "context"}), CONFIG.sources[2]]})
     assert publication(context, store, NOW) == []
+
+
+def published_after_arrivals(*arrivals: tuple[str, list[Event]]):
+    """The publication after the sources arrived one by one, each in its own refresh
+    (a fresh store; the publication recorded after each arrival), by (title, recurrence id)."""
+    store = Store("sqlite://")
+    store.migrate()
+    try:
+        for hour, (source, events) in enumerate(arrivals):
+            store.sync_events(source, events, NOW + timedelta(hours=hour))
+            result = publication(CONFIG, store, NOW + timedelta(hours=hour))
+        return {(p.event.title, p.event.recurrence_id): p for p in result}
+    finally:
+        store.close()
+
+
+def content(p):
+    """What a published entry shows, apart from its UID and its publication state."""
+    return p.event.content_hash(), p.networks
+
+
+# A date-only listing written as midnight without an end, as many sites do.
+MBT_THEEN_DATE = ev("theen", "theen", "mbt@theen", "9. Thueringer Maschinenbautag am 22.09.2025",
+                    datetime(2025, 9, 22, 0, 0, tzinfo=BERLIN), end=None, url="https://www.theen-ev.de/termine/mbt")
+
+
+def test_the_merged_event_takes_the_most_precise_time_whichever_listing_came_first():
+    for arrivals in ((("theen", [MBT_THEEN_DATE]), ("thzm", [MBT_THZM])), (("thzm", [MBT_THZM]), ("theen", [MBT_THEEN_DATE]))):
+        (p,) = published_after_arrivals(*arrivals).values()
+        assert (p.event.start, p.event.end) == (MBT_THZM.start, MBT_THZM.end)
+        assert p.event.title == MBT_THZM.title  # the title comes with the time, from the same listing
+        assert p.networks == ("theen", "thzm")
+
+
+def test_a_listing_with_an_end_wins_over_one_with_the_same_start_and_none():
+    start_only = replace(MBT_ELMUG, end=None)
+    for arrivals in ((("elmug", [start_only]), ("thzm", [MBT_THZM])), (("thzm", [MBT_THZM]), ("elmug", [start_only]))):
+        (p,) = published_after_arrivals(*arrivals).values()
+        assert (p.event.start, p.event.end) == (MBT_THZM.start, MBT_THZM.end)
+
+
+def test_every_published_field_is_a_function_of_the_members_not_of_their_arrival():
+    # Equally precise listings that differ in every field, equally long texts included,
+    # neither linking to its own network's site.
+    ki_elmug = ev("elmug", "elmug", "tribe:7", "7. Thüringer KI-Forum", datetime(2025, 10, 1, 9, 30, tzinfo=BERLIN),
+                  end=datetime(2025, 10, 1, 16, 30, tzinfo=BERLIN), location="COMCENTER Brühl, Erfurt",
+                  url="https://events.example/ki-forum-a", description="Vorträge zu KI in KMU.", categories=("KI", "Forum"))
+    ki_thzm = ev("thzm", "thzm", "ki", "7. Thüringer KI-Forum 2025", datetime(2025, 10, 1, 9, 0, tzinfo=BERLIN),
+                 end=datetime(2025, 10, 1, 17, 0, tzinfo=BERLIN), location="Comcenter Brühl, Erfurt",
+                 url="https://events.example/ki-forum-b", description="Vorträge zu KI im Bau.",
+                 categories=("Forum", "Digitalisierung"))
+    first = published_after_arrivals(("elmug", [ki_elmug]), ("thzm", [ki_thzm]))
+    second = published_after_arrivals(("thzm", [ki_thzm]), ("elmug", [ki_elmug]))
+    (a,), (b,) = first.values(), second.values()
+    assert content(a) == content(b)
+    # the rule: the smallest source id among equally precise listings
+    assert (a.event.title, a.event.start, a.event.url) == (ki_elmug.title, ki_elmug.start, ki_elmug.url)
+    assert (a.event.description, a.event.location) == (ki_elmug.description, ki_elmug.location)
+    assert a.event.categories == ("KI", "Forum", "Digitalisierung")
+
+
+def test_of_several_links_to_their_own_network_site_the_most_precise_listing_wins():
+    # Both link to their own network's website; ThEEN, the smaller source id, states only the date.
+    own_theen = replace(MBT_THEEN_DATE, url="https://www.theen-ev.de/termine/mbt")
+    for arrivals in ((("theen", [own_theen]), ("thzm", [MBT_THZM])), (("thzm", [MBT_THZM]), ("theen", [own_theen]))):
+        (p,) = published_after_arrivals(*arrivals).values()
+        assert p.event.url == MBT_THZM.url
+    # Equally precise: the smaller source id.
+    own_elmug = replace(MBT_ELMUG, url="https://elmug.de/veranstaltung/maschinenbautag/")
+    for arrivals in ((("elmug", [own_elmug]), ("thzm", [MBT_THZM])), (("thzm", [MBT_THZM]), ("elmug", [own_elmug]))):
+        (p,) = published_after_arrivals(*arrivals).values()
+        assert p.event.url == own_elmug.url
+
+
+
+def test_states_recorded_before_labels_were_covered_are_taken_over_without_a_new_sequence(store):
+    store.sync_events("thzm", [MBT_THZM], NOW)
+    (first,) = publication(CONFIG, store, NOW)
+    # As an earlier version recorded it: a digest over the event and the network ids only.
+    legacy = hashlib.sha256((first.event.content_hash() + "|thzm").encode()).hexdigest()
+    (state,) = store.published_states().values()
+    store.save_published([replace(state, content_hash=legacy)])
+    (again,) = publication(CONFIG, store, NOW + timedelta(hours=1))
+    assert (again.sequence, again.last_modified) == (0, NOW)
+    assert next(iter(store.published_states().values())).content_hash != legacy  # taken over once
+    renamed = CONFIG.model_copy(update={"networks": {**CONFIG.networks, "thzm": CONFIG.networks["thzm"].model_copy(update={"short": "ThZM-Neu"})}})
+    (after_rename,) = publication(renamed, store, NOW + timedelta(hours=2))
+    assert (after_rename.sequence, after_rename.last_modified) == (1, NOW + timedelta(hours=2))
