@@ -404,6 +404,40 @@ def test_json_ld_graph_page_over_http(sites_server):
     assert result.events[0].url == sites_server.url("/veranstaltungen/netzwerktreffen-digitale-gesundheit/")  # relative: against the page
 
 
+WP_TEC_LIST = SITES / "wp-tec" / "veranstaltungen" / "index.html"
+# The wp-tec list page's JSON-LD (The Events Calendar prints instants in UTC; all-day events as the
+# UTC instants of local 00:00:00 and 23:59:59): the same ten events as the site's REST API and ?ical=1.
+WP_TEC_EVENTS = [
+    ("ELMUG-Stammtisch „Sensorik trifft KI“", datetime(2025, 9, 16, 18, tzinfo=BERLIN), datetime(2025, 9, 16, 20, 30, tzinfo=BERLIN), "confirmed"),
+    ("9. Thüringer Maschinenbautag", datetime(2025, 9, 22, 9, tzinfo=BERLIN), datetime(2025, 9, 22, 17, tzinfo=BERLIN), "confirmed"),
+    ("7. Thüringer KI-Forum", datetime(2025, 10, 1, 9, 30, tzinfo=BERLIN), datetime(2025, 10, 1, 16, 30, tzinfo=BERLIN), "confirmed"),
+    ("Online-Seminar: Cybersicherheit & NIS2 für KMU", datetime(2025, 10, 15, 10, tzinfo=BERLIN), datetime(2025, 10, 15, 11, 30, tzinfo=BERLIN), "confirmed"),
+    ("ELMUG4FUTURE 2025 – Konferenz für Elektronik, Mess- und Sensortechnik", datetime(2025, 11, 4, 9, tzinfo=BERLIN),
+     datetime(2025, 11, 5, 16, tzinfo=BERLIN), "confirmed"),
+    ("Betriebsbesichtigung bei der Sensorwerk Gera GmbH", datetime(2025, 11, 20, 14, tzinfo=BERLIN), datetime(2025, 11, 20, 16, 30, tzinfo=BERLIN), "cancelled"),
+    ("Generalversammlung der ELMUG eG 2025", datetime(2025, 11, 26, 13, tzinfo=BERLIN), datetime(2025, 11, 26, 17, tzinfo=BERLIN), "confirmed"),
+    ("embedded world 2026 – Thüringer Gemeinschaftsstand", date(2026, 3, 10), date(2026, 3, 13), "confirmed"),
+    ("Workshop „EMV-gerechtes Leiterplattendesign“", datetime(2026, 4, 22, 9, tzinfo=BERLIN), datetime(2026, 4, 22, 13, tzinfo=BERLIN), "tentative"),
+    ("Tag der Elektronik an der EAH Jena", date(2026, 5, 20), date(2026, 5, 21), "confirmed"),
+]
+
+
+def test_the_events_calendar_list_page_json_ld_keeps_all_day_events_all_day():
+    home = "https://elmug.de/wp-tec"
+    body = WP_TEC_LIST.read_bytes().replace(b"{{BASE_URL}}", home.removesuffix("/wp-tec").encode())
+    result = extract(body, ctx(home + "/veranstaltungen/"))
+
+    assert result.warnings == []
+    assert [(e.title, e.start, e.end, e.status) for e in result.events] == WP_TEC_EVENTS
+    for got, (_title, start, _end, _status) in zip(result.events, WP_TEC_EVENTS):
+        assert isinstance(got.start, datetime) == isinstance(start, datetime), got.title  # a date is no midnight
+        assert isinstance(got.end, datetime) == isinstance(start, datetime), got.title
+    assert all(e.url.startswith(home + "/veranstaltung/") and e.source_uid == e.url for e in result.events)
+    places = {e.title: e.location for e in result.events}
+    assert places["embedded world 2026 – Thüringer Gemeinschaftsstand"] == "Messezentrum Nürnberg, Messezentrum 1, 90471 Nürnberg"
+    assert places["Online-Seminar: Cybersicherheit & NIS2 für KMU"] == "online"
+
+
 # ------------------------------------------------------------------ schema.org details
 
 
@@ -444,6 +478,14 @@ def test_event_status(status, expected):
         ("2025-10-08T13:00:00+02:00", "2025-10-08T17:00", datetime(2025, 10, 8, 13, tzinfo=BERLIN), datetime(2025, 10, 8, 17, tzinfo=BERLIN)),
         ("2025-10-08T09:00", "2025-10-09", datetime(2025, 10, 8, 9), datetime(2025, 10, 10, 0)),
         ("20251008T130000", None, datetime(2025, 10, 8, 13), None),
+        # The Events Calendar's all-day events: the UTC instants of local 00:00:00 and 23:59:59
+        ("2026-03-09T23:00:00+00:00", "2026-03-12T22:59:59+00:00", date(2026, 3, 10), date(2026, 3, 13)),
+        ("2026-05-19T22:00:00+00:00", "2026-05-20T21:59:59+00:00", date(2026, 5, 20), date(2026, 5, 21)),
+        ("2025-10-08T00:00:00+02:00", "2025-10-08T23:59:59+02:00", date(2025, 10, 8), date(2025, 10, 9)),
+        ("2025-10-08T00:00:00", "2025-10-09T23:59:59", date(2025, 10, 8), date(2025, 10, 10)),
+        # … but not a minute less, nor midnight in another zone than the source's
+        ("2025-10-08T00:00:00+02:00", "2025-10-08T23:59:00+02:00", datetime(2025, 10, 8, tzinfo=BERLIN), datetime(2025, 10, 8, 23, 59, tzinfo=BERLIN)),
+        ("2025-10-08T00:00:00Z", "2025-10-08T23:59:59Z", datetime(2025, 10, 8, tzinfo=UTC), datetime(2025, 10, 8, 23, 59, 59, tzinfo=UTC)),
         ("2025-10-8T9:30", None, datetime(2025, 10, 8, 9, 30), None),
     ],
 )
