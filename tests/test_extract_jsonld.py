@@ -537,6 +537,36 @@ def test_attendance_modes_and_locations():
     assert online_with_place.location == "Studio Weimar"
 
 
+MIXED = "https://schema.org/MixedEventAttendanceMode"
+STUDIO = {"@type": "Place", "name": "Studio Weimar", "address": {"@type": "PostalAddress", "streetAddress": "Markt 1",
+                                                                  "postalCode": "99423", "addressLocality": "Weimar"}}
+ZOOM = {"@type": "VirtualLocation", "url": "https://zoom.example/j/1"}
+
+
+@pytest.mark.parametrize(
+    ("location", "expected"),
+    [
+        ([STUDIO, ZOOM], "Studio Weimar, Markt 1, 99423 Weimar; online: https://zoom.example/j/1"),
+        ([ZOOM, STUDIO], "Studio Weimar, Markt 1, 99423 Weimar; online: https://zoom.example/j/1"),  # the place first
+        (["Erfurt", "https://zoom.example/j/1"], "Erfurt; online: https://zoom.example/j/1"),
+        (STUDIO, "Studio Weimar, Markt 1, 99423 Weimar; online"),  # no link named: still says it is hybrid
+        (ZOOM, "online: https://zoom.example/j/1"),
+        (None, "online"),
+    ],
+)
+def test_mixed_attendance_keeps_the_place_and_the_online_link(location, expected):
+    props = {"eventAttendanceMode": MIXED} | ({"location": location} if location is not None else {})
+    result = extract(page(ev(**props)), CTX)
+
+    assert one(result).location == expected
+    assert result.warnings == []
+
+
+def test_mixed_attendance_of_an_event_moved_online_is_online():
+    got = one(extract(page(ev(eventAttendanceMode=MIXED, eventStatus="https://schema.org/EventMovedOnline", location=ZOOM)), CTX))
+    assert got.location == "online: https://zoom.example/j/1"
+
+
 def test_source_uid_falls_back_to_url_then_a_stable_hash():
     events = extract(page(ev(url="/a"), ev(name="Zwei", url="/a", startDate="2025-10-09"), ev(name="Drei", startDate="2025-10-10")), CTX).events
     assert events[0].source_uid == "https://netzwerk.example/a#2025-10-08T13:00:00+02:00"

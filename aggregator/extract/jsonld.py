@@ -29,7 +29,9 @@ states all-day events so, in UTC. A missing end may come from ``duration`` (ISO
 ``eventStatus``: EventCancelled → cancelled, EventPostponed → tentative,
 EventRescheduled → confirmed (with a warning: the dates are the new ones),
 EventScheduled/EventMovedOnline → confirmed. ``eventAttendanceMode``
-OnlineEventAttendanceMode without a place gives the location "online".
+OnlineEventAttendanceMode without a place gives the location "online";
+MixedEventAttendanceMode keeps both: the place, then the online link (or just
+"online"), e.g. "Studio Weimar; online: https://…".
 
 ``events_in_page`` is ``extract`` under the name the HTML extractor's detail
 pages use; ``enrich`` fills a list-page event's gaps from its detail page.
@@ -471,6 +473,8 @@ def _add_schema_event(node: dict, page: _Page, syntax: str) -> None:
     if (mode.startswith("online") or moved_online) and not _has_place(_get(node, "location"), page):
         if not location.startswith("online"):
             location = "online" + (f": {location}" if location else "")
+    elif mode.startswith("mixed") and not moved_online:
+        location = _hybrid_location(_get(node, "location"), page)
 
     url = _str(_get(node, "url"))
     if url:
@@ -528,6 +532,26 @@ def _has_place(value, page: _Page) -> bool:
         if isinstance(v, dict) and "VirtualLocation" not in _types(v) and (_get(v, "name") or _get(v, "address")):
             return True
     return False
+
+
+def _is_virtual(value) -> bool:
+    """A location that is the online part of an event: a VirtualLocation or a bare http(s) link."""
+    if isinstance(value, str):
+        return value.strip().lower().startswith(("http://", "https://"))
+    return isinstance(value, dict) and "VirtualLocation" in _types(value)
+
+
+def _hybrid_location(value, page: _Page) -> str:
+    """MixedEventAttendanceMode: the place first, then the online part ("online" when the page names no link).
+
+    Both are kept because both are true: the place is where the event competes for an
+    audience on site (conflicts read its city), the link how else to attend. With no
+    place stated it is "online" (with its link), as an online event's.
+    """
+    items = [_resolve(v, page) for v in _as_list(value)[:10]]
+    place = _location([v for v in items if not _is_virtual(v)], page, 0)
+    remote = _location([v for v in items if _is_virtual(v)], page, 0) or "online"
+    return f"{place}; {remote}" if place else remote
 
 
 def _location(value, page: _Page, depth: int) -> str:
