@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 import json
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -191,6 +191,25 @@ def test_songkick_single_concert_page():
     assert ev.title == "Elysian Fields"
     assert ev.start == datetime(2015, 10, 31, 19, 30, tzinfo=timezone(-(datetime(1, 1, 1, 4) - datetime(1, 1, 1))))
     assert ev.location == "The Owl Music Parlor, 497 Rogers Ave, 11225 Brooklyn"
+
+
+@pytest.mark.shared
+def test_songkick_tove_styrke_concert_page_is_its_one_music_event():
+    url = "https://www.songkick.com/concerts/30166884-tove-styrke-at-hoxton-square-bar-and-kitchen"
+    (item,) = expected_json("extruct__songkick-tovestyrke.expected.json")["json-ld"]
+    result = corpus("extruct__songkick-tovestyrke.html", url)
+
+    assert item["@type"] == "MusicEvent"
+    assert result.warnings == []
+    assert one(result) == RawEvent(
+        source_uid=item["url"],  # no @id: the event's url, query and all
+        title="Tove Styrke",
+        start=datetime(2017, 6, 12, 20, 0, tzinfo=timezone(timedelta(hours=1))),  # London's summer offset, not Berlin's
+        end=None,
+        location="Hoxton Square Bar & Kitchen, 2-4 Hoxton Square, N1 6NU London",
+        url=item["url"],
+    )
+    assert one(result).start == datetime.fromisoformat(item["startDate"])
 
 
 MF_EVENT_FILES = sorted(p.name for p in HTML_FILES if p.name.startswith("microformats-tests__") and ("event" in p.name or "hcalendar" in p.name))
