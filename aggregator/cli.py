@@ -82,11 +82,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     sc.add_argument("source_id", nargs="?", metavar="SOURCE_ID", help="a source of sources.toml")
     sc.add_argument("--url", help="try this URL instead of a configured source")
-    sc.add_argument("--kind", choices=KINDS, default="auto", help="with --url: the kind (default auto)")
+    sc.add_argument("--kind", choices=KINDS, default=None, help="with --url: the kind (default auto; html when a selector option is given)")
     sc.add_argument("--network", help="with --url: the network id (default: the first network)")
     for key in ("item", "title", "date", "time", "link", "location", "description", "next-page", "parser"):
-        sc.add_argument(f"--{key}", dest=f"html_{key.replace('-', '_')}", metavar="SELECTOR" if key != "parser" else "MODULE", help=f"with --kind html: [sources.html] {key.replace('-', '_')}")
-    sc.add_argument("--detail", dest="html_detail", action="store_true", help="with --kind html: follow detail pages")
+        sc.add_argument(f"--{key}", dest=f"html_{key.replace('-', '_')}", metavar="SELECTOR" if key != "parser" else "MODULE", help=f"kind html: [sources.html] {key.replace('-', '_')}")
+    sc.add_argument("--detail", dest="html_detail", action="store_true", help="kind html: follow detail pages")
     sc.set_defaults(handler=_sources_check)
     sa = ssub.add_parser("accept", parents=[common], help="accept what a suspicious source yields now, and refresh it")
     sa.add_argument("source_id", metavar="SOURCE_ID")
@@ -231,7 +231,9 @@ def _sources_accept(args, config: Config, deployment: Deployment) -> int:
 
 
 def _sources_check(args, config: Config, deployment: Deployment) -> int:
-    from aggregator.config import Source
+    from zoneinfo import ZoneInfo
+
+    from aggregator import check_table
     from aggregator.pipeline import preview
 
     if bool(args.source_id) == bool(args.url):
@@ -246,20 +248,17 @@ def _sources_check(args, config: Config, deployment: Deployment) -> int:
     else:
         html = {k.removeprefix("html_"): v for k, v in vars(args).items() if k.startswith("html_") and v not in (None, False)}
         network = args.network or next(iter(config.networks), "check")
-        try:
-            source = Source(id="check", network=network, kind=args.kind, url=args.url, html=html or None)
-        except ValueError as exc:
-            print(f"cannot check: {exc}", file=sys.stderr)
+        source = check_table.source_from_options(url=args.url, kind=args.kind, network=network, html=html)
+        if isinstance(source, str):
+            print(f"cannot check: {source}", file=sys.stderr)
             return EXIT_CONFIG
     result = preview(config, source)
     print(f"{source.url}: {result.fetch.outcome}" + (f" (HTTP {result.fetch.status})" if result.fetch.status else ""))
     if result.error:
         print(f"error: {result.error}")
         return EXIT_SOURCES_FAILED
-    rows = [("START", "END", "TITLE", "LOCATION", "LINK")]
-    for ev in sorted(result.events, key=lambda e: (str(e.start), e.title)):
-        rows.append((_when(ev.start), _when(ev.end), ev.title + (" [cancelled]" if ev.status == "cancelled" else "") + (" [series]" if ev.rrule or ev.rdates else ""), ev.location, ev.url))
-    _print_table(rows, widths=(16, 16, 50, 30, 60))
+    for line in check_table.lines(result.events, ZoneInfo(config.settings.timezone)):
+        print(line)
     print(f"{len(result.events)} events")
     for w in result.warnings:
         print(f"  ~ {w}")
@@ -288,20 +287,6 @@ def _sources_discover(args, config: Config, deployment: Deployment) -> int:
     print()
     print(source_block(chosen, suggested_id(chosen.url, chosen.kind), args.network))
     return 0
-
-
-def _when(value) -> str:
-    if value is None:
-        return "-"
-    if hasattr(value, "hour"):
-        return value.strftime("%Y-%m-%d %H:%M")
-    return value.isoformat()
-
-
-def _print_table(rows, widths) -> None:
-    for row in rows:
-        cells = [(c if len(c) <= w else c[: w - 1] + "…").ljust(w) for c, w in zip(row, widths)]
-        print("  ".join(cells).rstrip())
 
 
 def _date_arg(text: str):

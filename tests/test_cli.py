@@ -104,8 +104,9 @@ def test_sources_check_prints_the_events_of_a_configured_source_and_stores_nothi
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0] == f"{sites_server.url('/optonet/feed/')}: fetched (HTTP 200)"
-    assert lines[1].split() == ["START", "END", "TITLE", "LOCATION", "LINK"]
-    assert lines[2].startswith("2025-10-14 09:00  2025-10-14 16:00  Einladung: Workshop Photonik")
+    assert lines[1].startswith("times in Europe/Berlin")
+    assert lines[2].split() == ["START", "END", "ZONE", "TITLE", "LOCATION", "LINK"]
+    assert lines[3].startswith("2025-10-14 09:00  2025-10-14 16:00" + " " * 20 + "Einladung: Workshop Photonik")
     assert "2 events" in lines
     assert any("Photonics Days" in line and "no event date" in line for line in lines)
     assert not (tmp_path / "data" / "public" / "calendar.ics").exists()
@@ -210,3 +211,88 @@ def test_sources_list_shows_the_current_error_of_a_source_still_held_as_suspicio
     listing = cli(tmp_path, "--config", config, "sources", "list").stdout
     assert "  ! theen-termine: HTTP 404 Not Found" in listing
     assert "  ? theen-termine: suspicious, yielded no upcoming events" in listing
+
+
+# --------------------------------------------------------------------------- sources check: the table
+
+WP_TEC = [("elmug-tribe", "theen", "tribe", "/wp-tec/wp-json/tribe/events/v1/events/")]
+
+
+def check_rows(proc) -> dict[str, list[str]]:
+    """The table rows of a `sources check` run by link: [start, end, zone, title] (zone "" when unlabelled)."""
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    header = lines[2]
+    cut = [header.index(name) for name in ("START", "END", "ZONE", "TITLE", "LOCATION", "LINK")]
+    rows = {}
+    for line in lines[3:]:
+        if line.endswith(" events"):
+            break
+        cells = [line[a:b].strip() for a, b in zip(cut, cut[1:] + [None])]
+        rows[cells[5]] = cells[:4]
+    return rows
+
+
+def test_sources_check_shows_every_kind_of_one_site_at_the_same_times_in_the_configured_zone(tmp_path, sites_server):
+    config = str(write_config(tmp_path, sites_server, WP_TEC))
+    tribe = cli(tmp_path, "--config", config, "sources", "check", "elmug-tribe")
+    jsonld = cli(tmp_path, "--config", config, "sources", "check", "--url", sites_server.url("/wp-tec/veranstaltungen/"), "--kind", "jsonld")
+    ics = cli(tmp_path, "--config", config, "sources", "check", "--url", sites_server.url("/wp-tec/veranstaltungen/?ical=1"), "--kind", "ics")
+
+    assert tribe.stdout.splitlines()[1].startswith("times in Europe/Berlin")
+    by_kind = {name: check_rows(proc) for name, proc in (("tribe", tribe), ("jsonld", jsonld), ("ics", ics))}
+    assert len(by_kind["tribe"]) == 10
+    times = {name: {link: row[:2] for link, row in rows.items()} for name, rows in by_kind.items()}
+    assert times["jsonld"] == times["tribe"] == times["ics"]
+    stammtisch = next(row for row in by_kind["jsonld"].values() if row[3].startswith("ELMUG-Stammtisch"))
+    assert stammtisch == ["2025-09-16 18:00", "2025-09-16 20:30", "UTC", "ELMUG-Stammtisch „Sensorik trifft KI“"]
+    # The Events Calendar's JSON-LD states times in UTC (labelled), its API and export in Berlin (not).
+    assert {row[2] for row in by_kind["jsonld"].values()} == {"UTC", ""}  # "" for the two all-day events
+    assert {row[2] for row in by_kind["tribe"].values()} == {""} == {row[2] for row in by_kind["ics"].values()}
+
+
+def test_sources_check_converts_to_another_configured_zone_and_names_the_sources(tmp_path, sites_server):
+    path = write_config(tmp_path, sites_server, WP_TEC)
+    path.write_text(path.read_text(encoding="utf-8").replace("[settings]\n", '[settings]\ntimezone = "UTC"\n', 1), encoding="utf-8")
+    proc = cli(tmp_path, "--config", str(path), "sources", "check", "elmug-tribe")
+
+    assert proc.stdout.splitlines()[1].startswith("times in UTC")
+    stammtisch = next(row for row in check_rows(proc).values() if row[3].startswith("ELMUG-Stammtisch"))
+    assert stammtisch[:3] == ["2025-09-16 16:00", "2025-09-16 18:30", "Europe/Berlin"]
+
+
+def test_sources_check_shortens_a_long_title_not_its_status_marker(tmp_path, sites_server):
+    config = str(write_config(tmp_path, sites_server, WP_TEC))
+    rows = check_rows(cli(tmp_path, "--config", config, "sources", "check", "elmug-tribe"))
+    titles = {row[3] for row in rows.values()}
+
+    # "Betriebsbesichtigung bei der Sensorwerk Gera GmbH" (cancelled) and the postponed workshop
+    assert "Betriebsbesichtigung bei der Sensorwe… [cancelled]" in titles
+    assert "Workshop „EMV-gerechtes Leiterplatten… [tentative]" in titles
+    assert sum("[cancelled]" in t for t in titles) == 1 and sum("[tentative]" in t for t in titles) == 1
+    assert all(len(t) <= 50 for t in titles)
+
+
+def test_sources_check_refuses_a_bad_url_in_one_line(tmp_path, sites_server):
+    config = str(write_config(tmp_path, sites_server))
+    proc = cli(tmp_path, "--config", config, "sources", "check", "--url", "www.elmug.de/veranstaltungen/")
+
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "cannot check: --url must be an http:// or https:// URL, not 'www.elmug.de/veranstaltungen/'"
+    assert proc.stdout == ""
+
+
+def test_sources_check_selector_options_imply_kind_html(tmp_path, sites_server):
+    config = str(write_config(tmp_path, sites_server))
+    url = sites_server.url("/contao/de/termine.html")
+    proc = cli(tmp_path, "--config", config, "sources", "check", "--url", url,
+               "--item", ".mod_eventlist .event", "--title", "h2", "--date", "p.time", "--link", "h2 a")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.startswith(f"{url}: fetched (HTTP 200)")
+    (count,) = [line for line in proc.stdout.splitlines() if line.endswith(" events") and line.split()[0].isdigit()]
+    assert int(count.split()[0]) > 0
+
+    proc = cli(tmp_path, "--config", config, "sources", "check", "--url", url, "--item", ".event")
+    assert (proc.returncode, proc.stderr.strip()) == (2, "cannot check: --kind html needs --title, --date (or --parser MODULE)")
+    proc = cli(tmp_path, "--config", config, "sources", "check", "--url", url, "--kind", "ics", "--item", ".event")
+    assert (proc.returncode, proc.stderr.strip()) == (2, "cannot check: --item is an option of --kind html, not of --kind ics")

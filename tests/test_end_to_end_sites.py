@@ -6,8 +6,9 @@ as one calendar that real clients accept."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import icalendar
 
@@ -199,3 +200,79 @@ def test_site_order_does_not_change_the_calendar(tmp_path, sites_server):
         outputs.append(render(config, store))
         store.close()
     assert outputs[0] == outputs[1]
+
+
+ICAL = """
+[[sources]]
+id = "elmug-ical"
+network = "elmug"
+kind = "ics"
+url = "{base}/wp-tec/veranstaltungen/?ical=1"
+"""
+
+
+def test_the_event_calendars_ical_export_is_refreshed_as_kind_ics(tmp_path, sites_server, store, database_url):
+    """The wp-tec site's ``?ical=1`` (the export The Events Calendar links from its list view) as an operator adds it."""
+    config = configure(tmp_path, sites_server, ICAL)
+    deployment = Deployment(Path(config.path), tmp_path / "data", database_url)
+    (r,) = refresh(config, store, deployment, select_sources(config, None), now=NOW).sources
+    assert (r.outcome, r.events, r.warnings) == ("fetched", 10, [])
+
+    events = {s.event.title: s.event for s in store.published_events("elmug")}
+    berlin = ZoneInfo("Europe/Berlin")
+    assert len(events) == 10
+    mbt = events["9. Thüringer Maschinenbautag"]
+    assert (mbt.start, mbt.end, mbt.tzid) == (datetime(2025, 9, 22, 9, tzinfo=berlin), datetime(2025, 9, 22, 17, tzinfo=berlin), "Europe/Berlin")
+    assert mbt.location == "COMCENTER Brühl, Mainzerhofstraße 10, Erfurt, 99084, Deutschland"  # as TEC writes LOCATION
+    assert mbt.url == sites_server.url("/wp-tec/veranstaltung/9-thueringer-maschinenbautag/")
+    fair = events["embedded world 2026 – Thüringer Gemeinschaftsstand"]
+    assert (fair.start, fair.end) == (date(2026, 3, 10), date(2026, 3, 13))  # VALUE=DATE, exclusive DTEND
+    assert events["ELMUG4FUTURE 2025 – Konferenz für Elektronik, Mess- und Sensortechnik"].start.utcoffset() == timedelta(hours=1)
+
+    path = deployment.public_dir / "calendar.ics"
+    (result,) = ics_check(path)
+    assert result["ok"], result
+    (again,) = refresh(config, store, deployment, select_sources(config, None), now=NOW).sources
+    assert again.outcome == "not_modified"
+
+
+CONTAO_PAGES = """
+[[sources]]
+id = "theen-veranstaltungen"
+network = "theen"
+kind = "html"
+url = "{base}/contao/de/veranstaltungen.html"
+[sources.html]
+item = ".mod_eventlist .event"
+title = "h2"
+date = "p.time"
+link = "h2 a"
+location = ".location"
+description = ".ce_text"
+next_page = ".pagination a.next"
+"""
+
+
+def test_contao_pagination_on_the_sites_own_host_is_followed(tmp_path, sites_server, store, database_url):
+    """Contao links its next page by the request path (``/contao/de/veranstaltungen.html?page_e14=2``): page 2 is read."""
+    config = configure(tmp_path, sites_server, CONTAO_PAGES)
+    deployment = Deployment(Path(config.path), tmp_path / "data", database_url)
+    (r,) = refresh(config, store, deployment, select_sources(config, None), now=NOW).sources
+    assert (r.outcome, r.events, r.warnings) == ("fetched", 4, [])
+
+    asked = [(q.path, q.query) for q in sites_server.requests if q.path.startswith("/contao/")]
+    assert asked == [("/contao/de/veranstaltungen.html", ""), ("/contao/de/veranstaltungen.html", "page_e14=2")]
+    events = {s.event.title: s.event for s in store.published_events("theen")}
+    assert sorted(events) == ["Energie-Stammtisch Jena", "Neujahrsempfang des ThEEN 2026",
+                              "ThEEN-Mitgliederversammlung 2025", "Thüringer Energietage 2026"]
+    berlin = ZoneInfo("Europe/Berlin")
+    # from page 2: a timed event and an all-day span, linked on the same host
+    reception = events["Neujahrsempfang des ThEEN 2026"]
+    assert (reception.start, reception.end) == (datetime(2026, 1, 21, 17, tzinfo=berlin), datetime(2026, 1, 21, 20, tzinfo=berlin))
+    assert reception.url == sites_server.url("/contao/de/veranstaltungen/neujahrsempfang-2026.html")
+    assert reception.location == "Augustinerkloster, Augustinerstraße 10, 99084 Erfurt"
+    days = events["Thüringer Energietage 2026"]
+    assert (days.start, days.end) == (date(2026, 3, 10), date(2026, 3, 13))
+
+    (again,) = refresh(config, store, deployment, select_sources(config, None), now=NOW).sources
+    assert again.outcome == "not_modified"

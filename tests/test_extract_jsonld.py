@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 import json
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -191,6 +191,25 @@ def test_songkick_single_concert_page():
     assert ev.title == "Elysian Fields"
     assert ev.start == datetime(2015, 10, 31, 19, 30, tzinfo=timezone(-(datetime(1, 1, 1, 4) - datetime(1, 1, 1))))
     assert ev.location == "The Owl Music Parlor, 497 Rogers Ave, 11225 Brooklyn"
+
+
+@pytest.mark.shared
+def test_songkick_tove_styrke_concert_page_is_its_one_music_event():
+    url = "https://www.songkick.com/concerts/30166884-tove-styrke-at-hoxton-square-bar-and-kitchen"
+    (item,) = expected_json("extruct__songkick-tovestyrke.expected.json")["json-ld"]
+    result = corpus("extruct__songkick-tovestyrke.html", url)
+
+    assert item["@type"] == "MusicEvent"
+    assert result.warnings == []
+    assert one(result) == RawEvent(
+        source_uid=item["url"],  # no @id: the event's url, query and all
+        title="Tove Styrke",
+        start=datetime(2017, 6, 12, 20, 0, tzinfo=timezone(timedelta(hours=1))),  # London's summer offset, not Berlin's
+        end=None,
+        location="Hoxton Square Bar & Kitchen, 2-4 Hoxton Square, N1 6NU London",
+        url=item["url"],
+    )
+    assert one(result).start == datetime.fromisoformat(item["startDate"])
 
 
 MF_EVENT_FILES = sorted(p.name for p in HTML_FILES if p.name.startswith("microformats-tests__") and ("event" in p.name or "hcalendar" in p.name))
@@ -404,6 +423,40 @@ def test_json_ld_graph_page_over_http(sites_server):
     assert result.events[0].url == sites_server.url("/veranstaltungen/netzwerktreffen-digitale-gesundheit/")  # relative: against the page
 
 
+WP_TEC_LIST = SITES / "wp-tec" / "veranstaltungen" / "index.html"
+# The wp-tec list page's JSON-LD (The Events Calendar prints instants in UTC; all-day events as the
+# UTC instants of local 00:00:00 and 23:59:59): the same ten events as the site's REST API and ?ical=1.
+WP_TEC_EVENTS = [
+    ("ELMUG-Stammtisch „Sensorik trifft KI“", datetime(2025, 9, 16, 18, tzinfo=BERLIN), datetime(2025, 9, 16, 20, 30, tzinfo=BERLIN), "confirmed"),
+    ("9. Thüringer Maschinenbautag", datetime(2025, 9, 22, 9, tzinfo=BERLIN), datetime(2025, 9, 22, 17, tzinfo=BERLIN), "confirmed"),
+    ("7. Thüringer KI-Forum", datetime(2025, 10, 1, 9, 30, tzinfo=BERLIN), datetime(2025, 10, 1, 16, 30, tzinfo=BERLIN), "confirmed"),
+    ("Online-Seminar: Cybersicherheit & NIS2 für KMU", datetime(2025, 10, 15, 10, tzinfo=BERLIN), datetime(2025, 10, 15, 11, 30, tzinfo=BERLIN), "confirmed"),
+    ("ELMUG4FUTURE 2025 – Konferenz für Elektronik, Mess- und Sensortechnik", datetime(2025, 11, 4, 9, tzinfo=BERLIN),
+     datetime(2025, 11, 5, 16, tzinfo=BERLIN), "confirmed"),
+    ("Betriebsbesichtigung bei der Sensorwerk Gera GmbH", datetime(2025, 11, 20, 14, tzinfo=BERLIN), datetime(2025, 11, 20, 16, 30, tzinfo=BERLIN), "cancelled"),
+    ("Generalversammlung der ELMUG eG 2025", datetime(2025, 11, 26, 13, tzinfo=BERLIN), datetime(2025, 11, 26, 17, tzinfo=BERLIN), "confirmed"),
+    ("embedded world 2026 – Thüringer Gemeinschaftsstand", date(2026, 3, 10), date(2026, 3, 13), "confirmed"),
+    ("Workshop „EMV-gerechtes Leiterplattendesign“", datetime(2026, 4, 22, 9, tzinfo=BERLIN), datetime(2026, 4, 22, 13, tzinfo=BERLIN), "tentative"),
+    ("Tag der Elektronik an der EAH Jena", date(2026, 5, 20), date(2026, 5, 21), "confirmed"),
+]
+
+
+def test_the_events_calendar_list_page_json_ld_keeps_all_day_events_all_day():
+    home = "https://elmug.de/wp-tec"
+    body = WP_TEC_LIST.read_bytes().replace(b"{{BASE_URL}}", home.removesuffix("/wp-tec").encode())
+    result = extract(body, ctx(home + "/veranstaltungen/"))
+
+    assert result.warnings == []
+    assert [(e.title, e.start, e.end, e.status) for e in result.events] == WP_TEC_EVENTS
+    for got, (_title, start, _end, _status) in zip(result.events, WP_TEC_EVENTS):
+        assert isinstance(got.start, datetime) == isinstance(start, datetime), got.title  # a date is no midnight
+        assert isinstance(got.end, datetime) == isinstance(start, datetime), got.title
+    assert all(e.url.startswith(home + "/veranstaltung/") and e.source_uid == e.url for e in result.events)
+    places = {e.title: e.location for e in result.events}
+    assert places["embedded world 2026 – Thüringer Gemeinschaftsstand"] == "Messezentrum Nürnberg, Messezentrum 1, 90471 Nürnberg"
+    assert places["Online-Seminar: Cybersicherheit & NIS2 für KMU"] == "online"
+
+
 # ------------------------------------------------------------------ schema.org details
 
 
@@ -444,6 +497,14 @@ def test_event_status(status, expected):
         ("2025-10-08T13:00:00+02:00", "2025-10-08T17:00", datetime(2025, 10, 8, 13, tzinfo=BERLIN), datetime(2025, 10, 8, 17, tzinfo=BERLIN)),
         ("2025-10-08T09:00", "2025-10-09", datetime(2025, 10, 8, 9), datetime(2025, 10, 10, 0)),
         ("20251008T130000", None, datetime(2025, 10, 8, 13), None),
+        # The Events Calendar's all-day events: the UTC instants of local 00:00:00 and 23:59:59
+        ("2026-03-09T23:00:00+00:00", "2026-03-12T22:59:59+00:00", date(2026, 3, 10), date(2026, 3, 13)),
+        ("2026-05-19T22:00:00+00:00", "2026-05-20T21:59:59+00:00", date(2026, 5, 20), date(2026, 5, 21)),
+        ("2025-10-08T00:00:00+02:00", "2025-10-08T23:59:59+02:00", date(2025, 10, 8), date(2025, 10, 9)),
+        ("2025-10-08T00:00:00", "2025-10-09T23:59:59", date(2025, 10, 8), date(2025, 10, 10)),
+        # … but not a minute less, nor midnight in another zone than the source's
+        ("2025-10-08T00:00:00+02:00", "2025-10-08T23:59:00+02:00", datetime(2025, 10, 8, tzinfo=BERLIN), datetime(2025, 10, 8, 23, 59, tzinfo=BERLIN)),
+        ("2025-10-08T00:00:00Z", "2025-10-08T23:59:59Z", datetime(2025, 10, 8, tzinfo=UTC), datetime(2025, 10, 8, 23, 59, 59, tzinfo=UTC)),
         ("2025-10-8T9:30", None, datetime(2025, 10, 8, 9, 30), None),
     ],
 )
@@ -493,6 +554,36 @@ def test_attendance_modes_and_locations():
     assert offline.location == "Erfurt"
     online_with_place = one(extract(page(ev(eventAttendanceMode="OnlineEventAttendanceMode", location={"@type": "Place", "name": "Studio Weimar"})), CTX))
     assert online_with_place.location == "Studio Weimar"
+
+
+MIXED = "https://schema.org/MixedEventAttendanceMode"
+STUDIO = {"@type": "Place", "name": "Studio Weimar", "address": {"@type": "PostalAddress", "streetAddress": "Markt 1",
+                                                                  "postalCode": "99423", "addressLocality": "Weimar"}}
+ZOOM = {"@type": "VirtualLocation", "url": "https://zoom.example/j/1"}
+
+
+@pytest.mark.parametrize(
+    ("location", "expected"),
+    [
+        ([STUDIO, ZOOM], "Studio Weimar, Markt 1, 99423 Weimar; online: https://zoom.example/j/1"),
+        ([ZOOM, STUDIO], "Studio Weimar, Markt 1, 99423 Weimar; online: https://zoom.example/j/1"),  # the place first
+        (["Erfurt", "https://zoom.example/j/1"], "Erfurt; online: https://zoom.example/j/1"),
+        (STUDIO, "Studio Weimar, Markt 1, 99423 Weimar; online"),  # no link named: still says it is hybrid
+        (ZOOM, "online: https://zoom.example/j/1"),
+        (None, "online"),
+    ],
+)
+def test_mixed_attendance_keeps_the_place_and_the_online_link(location, expected):
+    props = {"eventAttendanceMode": MIXED} | ({"location": location} if location is not None else {})
+    result = extract(page(ev(**props)), CTX)
+
+    assert one(result).location == expected
+    assert result.warnings == []
+
+
+def test_mixed_attendance_of_an_event_moved_online_is_online():
+    got = one(extract(page(ev(eventAttendanceMode=MIXED, eventStatus="https://schema.org/EventMovedOnline", location=ZOOM)), CTX))
+    assert got.location == "online: https://zoom.example/j/1"
 
 
 def test_source_uid_falls_back_to_url_then_a_stable_hash():

@@ -117,7 +117,8 @@ def test_an_event_with_a_venue_is_pinned_field_by_field():
         start=datetime(2025, 9, 22, 9, 0, tzinfo=BERLIN),
         end=datetime(2025, 9, 22, 17, 0, tzinfo=BERLIN),
         description="<p>Am 22. September 2025 findet bereits zum neunten Mal der Thüringer Maschinenbautag im COMCENTER "
-        "Erfurt statt. Die ELMUG eG ist mit einem Stand der Elektronik- und Sensorikbranche vertreten.</p>",
+        "Erfurt statt. Die ELMUG eG ist mit einem Stand der Elektronik- und Sensorikbranche vertreten.</p>"
+        "\n<p>Veranstalter: Thüringer Zentrum für Maschinenbau</p>",
         location="COMCENTER Brühl, Mainzerhofstraße 10, 99084 Erfurt",
         url=HOME + "/veranstaltung/9-thueringer-maschinenbautag/",
         status="confirmed",
@@ -180,6 +181,46 @@ def test_the_online_event_has_no_location_and_descriptions_stay_html():
     assert events["tribe:2863"].location == ""
     assert events["tribe:2841"].description.startswith("<p>Beim Herbst-Stammtisch")
     assert "&#8211;" in events["tribe:2841"].description  # normalize decodes it with the rest of the HTML
+
+
+def test_the_organizer_ends_the_description_as_the_jsonld_kind_of_the_same_site_says_it():
+    """REST's organizer and the list page's JSON-LD organizer give the same text after normalize."""
+    from aggregator.extract.jsonld import extract as extract_jsonld
+    from aggregator.normalize import normalize
+
+    rest = by_uid(page1()) | by_uid(page2())
+    ld = {e.url: e for e in extract_jsonld(served(LIST_FILE), replace_url(HOME + "/veranstaltungen/")).events}
+
+    def text(raw: RawEvent) -> str:
+        return normalize(raw, source_id="s", network_id="n", zone=BERLIN, base_url=HOME).description
+
+    def organizer_lines(raw: RawEvent) -> list[str]:
+        return [line for line in text(raw).splitlines() if line.startswith("Veranstalter:")]
+
+    assert text(rest["tribe:2848"]).endswith("\n\nVeranstalter: Thüringer Zentrum für Maschinenbau")
+    assert organizer_lines(rest["tribe:2857"]) == ["Veranstalter: Thüringer ClusterManagement (ThCM)"]
+    assert organizer_lines(rest["tribe:2895"]) == []  # its text says "Die ELMUG eG organisiert …"
+    for event in rest.values():
+        assert organizer_lines(event) == organizer_lines(ld[event.url]), event.source_uid
+
+
+@pytest.mark.parametrize(
+    "organizer, description, expected",
+    [
+        ([{"id": 1, "organizer": "A &amp; B"}, {"id": 2, "organizer": "C"}], "<p>Text</p>",
+         "<p>Text</p>\n<p>Veranstalter: A &amp; B, C</p>"),
+        ({"id": 1, "organizer": "ELMUG eG"}, "", "<p>Veranstalter: ELMUG eG</p>"),
+        ([{"id": 1, "organizer": "ELMUG eG"}], "<p>Die ELMUG eG lädt ein.</p>", "<p>Die ELMUG eG lädt ein.</p>"),
+        ([{"id": 1, "organizer": "<b>X</b> &lt;Y&gt;"}], "", "<p>Veranstalter: X &lt;Y&gt;</p>"),
+        ([], "<p>Text</p>", "<p>Text</p>"),
+        ([{"id": 1}, "junk", None], "<p>Text</p>", "<p>Text</p>"),
+    ],
+)
+def test_organizers_become_a_last_paragraph_once(organizer, description, expected):
+    event, warnings = one(organizer=organizer, description=description)
+
+    assert event.description == expected
+    assert warnings == []
 
 
 def test_the_fixture_files_describe_the_same_events():

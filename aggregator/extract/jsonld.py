@@ -21,13 +21,17 @@ Dates: an ISO date or date-time. With an offset it is aware (an offset equal to
 the source zone's at that instant becomes that zone, ``+00:00``/``Z`` UTC);
 without one it is floating (naive); a date alone is all-day with an exclusive
 end (schema.org's and h-event's ``endDate`` name the last day, classic
-hCalendar's ``dtend`` the day after, as iCalendar does). A missing end may come
-from ``duration`` (ISO 8601, e.g. ``PT2H``).
+hCalendar's ``dtend`` the day after, as iCalendar does). A start at 00:00:00 and
+an end at 23:59:59 in the source's zone are whole days too: The Events Calendar
+states all-day events so, in UTC. A missing end may come from ``duration`` (ISO
+8601, e.g. ``PT2H``).
 
 ``eventStatus``: EventCancelled → cancelled, EventPostponed → tentative,
 EventRescheduled → confirmed (with a warning: the dates are the new ones),
 EventScheduled/EventMovedOnline → confirmed. ``eventAttendanceMode``
-OnlineEventAttendanceMode without a place gives the location "online".
+OnlineEventAttendanceMode without a place gives the location "online";
+MixedEventAttendanceMode keeps both: the place, then the online link (or just
+"online"), e.g. "Studio Weimar; online: https://…".
 
 ``events_in_page`` is ``extract`` under the name the HTML extractor's detail
 pages use; ``enrich`` fills a list-page event's gaps from its detail page.
@@ -442,6 +446,9 @@ def _add_schema_event(node: dict, page: _Page, syntax: str) -> None:
         problems.append(f"{syntax} event {label!r}: endDate {raw_end!r} is not an ISO 8601 date; ignored")
     start = _zone(start, page.ctx)
     end = _zone(end, page.ctx) if end is not None else None
+    days = _whole_days(start, end, page.ctx)
+    if days is not None:
+        start, end = days
     end = _fit_end(start, end, True, problems, f"{syntax} event {label!r}")
     if end is None:
         end = _from_duration(start, _str(_get(node, "duration")))
@@ -466,6 +473,8 @@ def _add_schema_event(node: dict, page: _Page, syntax: str) -> None:
     if (mode.startswith("online") or moved_online) and not _has_place(_get(node, "location"), page):
         if not location.startswith("online"):
             location = "online" + (f": {location}" if location else "")
+    elif mode.startswith("mixed") and not moved_online:
+        location = _hybrid_location(_get(node, "location"), page)
 
     url = _str(_get(node, "url"))
     if url:
@@ -523,6 +532,26 @@ def _has_place(value, page: _Page) -> bool:
         if isinstance(v, dict) and "VirtualLocation" not in _types(v) and (_get(v, "name") or _get(v, "address")):
             return True
     return False
+
+
+def _is_virtual(value) -> bool:
+    """A location that is the online part of an event: a VirtualLocation or a bare http(s) link."""
+    if isinstance(value, str):
+        return value.strip().lower().startswith(("http://", "https://"))
+    return isinstance(value, dict) and "VirtualLocation" in _types(value)
+
+
+def _hybrid_location(value, page: _Page) -> str:
+    """MixedEventAttendanceMode: the place first, then the online part ("online" when the page names no link).
+
+    Both are kept because both are true: the place is where the event competes for an
+    audience on site (conflicts read its city), the link how else to attend. With no
+    place stated it is "online" (with its link), as an online event's.
+    """
+    items = [_resolve(v, page) for v in _as_list(value)[:10]]
+    place = _location([v for v in items if not _is_virtual(v)], page, 0)
+    remote = _location([v for v in items if _is_virtual(v)], page, 0) or "online"
+    return f"{place}; {remote}" if place else remote
 
 
 def _location(value, page: _Page, depth: int) -> str:
@@ -829,6 +858,31 @@ def _zone(value, ctx: ExtractContext):
         if local.utcoffset() == value.utcoffset():
             return local
     return value
+
+
+def _whole_days(start, end, ctx: ExtractContext) -> tuple[date, date] | None:
+    """(first day, last day) when ``start``…``end`` is all-day stated as times, else None.
+
+    The Events Calendar prints an all-day event's JSON-LD as the UTC instants of its
+    local 00:00:00 and 23:59:59 ("2026-03-09T23:00:00+00:00" … "2026-03-12T22:59:59+00:00"
+    for 10.–12.03. in Berlin); read as times it would be a span from 23:00 to 22:59.
+    So a start at 00:00:00 and an end at 23:59:59, both in the source's zone (floating
+    times as written), are whole days. The last day stays inclusive, as schema.org's
+    date-only ``endDate``; ``_fit_end`` makes it exclusive.
+    """
+    if not isinstance(start, datetime) or not isinstance(end, datetime):
+        return None
+    if (start.tzinfo is None) != (end.tzinfo is None):
+        return None
+    try:
+        first, last = (start, end) if start.tzinfo is None else (start.astimezone(ctx.timezone), end.astimezone(ctx.timezone))
+    except (OverflowError, ValueError):
+        return None
+    if first.time() != datetime.min.time() or (last.hour, last.minute, last.second) != (23, 59, 59):
+        return None
+    if last.date() < first.date():
+        return None
+    return first.date(), last.date()
 
 
 def _fit_end(start, end, inclusive: bool, notes: list[str], label: str):

@@ -13,6 +13,9 @@ Per event:
 - ``title`` and category names are HTML-decoded (WordPress sends ``&#8211;``,
   ``&#038;``, ``&#8222;…&#8220;``, ``&amp;``), tags stripped;
   ``description`` (else ``excerpt``) stays HTML for normalize to clean;
+- ``organizer``: the names of the ``organizer`` list end the description as a
+  paragraph "Veranstalter: …" (unless it names them already), as the jsonld
+  extractor does with schema.org's ``organizer``, so both kinds of one site agree;
 - times: ``utc_start_date``/``utc_end_date`` (UTC, "YYYY-MM-DD HH:MM:SS") are
   the truth, shown in the event's ``timezone`` when that is an IANA name, else
   in the source's zone (``ctx.timezone``). The local ``start_date``/``end_date``
@@ -187,13 +190,14 @@ def _event(item, ctx: ExtractContext, warnings: list[str]) -> RawEvent | None:
     description = item.get("description") if isinstance(item.get("description"), str) else ""
     if not description.strip():
         description = item.get("excerpt") if isinstance(item.get("excerpt"), str) else ""
+    description = _with_organizer(description.strip(), _organizers(item.get("organizer")))
 
     return RawEvent(
         source_uid=uid,
         title=title,
         start=start,
         end=end,
-        description=description.strip(),
+        description=description,
         location=_location(item),
         url=url.strip(),
         status=_status(item, title, warnings, label),
@@ -351,6 +355,31 @@ def _venue(venue: dict) -> str:
         if part and part not in parts:
             parts.append(part)
     return ", ".join(parts)
+
+
+def _organizers(value) -> str:
+    """The organizers' names, comma-separated in the order given (TEC sends a list, or one object)."""
+    if isinstance(value, dict):
+        value = [value]
+    names: list[str] = []
+    for org in value if isinstance(value, list) else []:
+        name = _plain(org.get("organizer")) if isinstance(org, dict) else ""
+        if name and name not in names:
+            names.append(name)
+    return ", ".join(names)
+
+
+def _with_organizer(description: str, organizer: str) -> str:
+    """``description`` (HTML) with a last paragraph "Veranstalter: …", as the jsonld extractor adds.
+
+    Left out when the description already names the organizer, so a site that writes
+    "Veranstalter: ELMUG eG" into its text does not say it twice. The name is escaped:
+    the description is HTML, which normalize turns into text.
+    """
+    if not organizer or organizer.casefold() in _plain(description).casefold():
+        return description
+    line = f"<p>Veranstalter: {html.escape(organizer, quote=False)}</p>"
+    return f"{description}\n{line}" if description else line
 
 
 def _categories(value) -> tuple[str, ...]:
