@@ -393,6 +393,19 @@ def test_publication_dates_are_not_event_dates():
     assert "Meldung mit Ortszeile" in result.warnings[2]
 
 
+def test_a_date_selector_with_date_and_clock_time_gives_the_event_start():
+    # "14.10.2025 18:00" alone in free text is a posting timestamp; as the date selector's text it is the event's start
+    result = simple("""
+      <div class="ev"><h3>Workshop Wasserstoff</h3><p class="d">14.10.2025 18:00</p></div>
+      <div class="ev"><h3>Stammtisch</h3><p class="d">Mi 05.11.2025 19:30</p></div>
+    """, {**SIMPLE, "date": "p.d"})
+    assert [(e.title, e.start, e.end) for e in result.events] == [
+        ("Workshop Wasserstoff", datetime(2025, 10, 14, 18, 0), None),
+        ("Stammtisch", datetime(2025, 11, 5, 19, 30), None),
+    ]
+    assert result.warnings == []
+
+
 def test_time_datetime_attribute_when_the_text_has_no_date():
     result = simple('<div class="ev"><h3>Sprechstunde</h3><span class="d"><time datetime="2025-03-07T14:00:00+01:00">nächsten Freitag</time></span></div>')
     assert [(e.title, e.start) for e in result.events] == [("Sprechstunde", datetime(2025, 3, 7, 14, 0, tzinfo=BERLIN))]

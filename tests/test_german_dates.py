@@ -369,6 +369,17 @@ TABLE = [
     row("Freitag, 26. Januar 2024, 09:28 Uhr", []),
     row("Version vom 25. Juni 2014, 23:58 Uhr", []),
     row("Allgemeines – 04.06.2025", []),
+    # --- DD.MM.YYYY HH:MM (synthetic): a posting timestamp in free text, the event's start when the
+    # context says so – a weekday or an event label before it (an HTML date field: see the test below)
+    row("05.03.2025 18:00", [], id="synthetic: bare date + clock time in free text is a timestamp"),
+    row("Mi 05.03.2025 18:00", [E(dt(2025, 3, 5, 18))], id="synthetic: weekday + date + clock time"),
+    row("Termin: 05.03.2025 18:00", [E(dt(2025, 3, 5, 18))], id="synthetic: Termin: + date + clock time"),
+    row("Datum: 05.03.2025 18:00", [E(dt(2025, 3, 5, 18))], id="synthetic: Datum: + date + clock time"),
+    row("Wann? 05.03.2025 18:00", [E(dt(2025, 3, 5, 18))], id="synthetic: Wann? + date + clock time"),
+    row("Zeit: 05.03.2025 18:00", [E(dt(2025, 3, 5, 18))], id="synthetic: Zeit: + date + clock time"),
+    row("| Datum: | 05.03.2025 18:00 |", [E(dt(2025, 3, 5, 18))], id="synthetic: table label + date + clock time"),
+    row("Anmeldetermin: 05.03.2025 18:00", [], id="synthetic: Anmeldetermin is no event label"),
+    row("Posted on Mi 05.03.2025 18:00", [], id="synthetic: a dateline label beats the weekday"),
     # --- invalid and look-alike numbers
     row("am 31.02.2020", []),
     row("am 30. Februar 2021", []),
@@ -397,6 +408,18 @@ def test_table(text, ref, hint, expected):
     for m in found:
         assert text[m.span[0] : m.span[1]] == m.text
         assert type(m.start) is type(m.end) or m.end is None
+
+
+@pytest.mark.parametrize("text", ["05.03.2025 18:00", "30.04.2003 09:20"])
+def test_a_date_field_makes_date_and_clock_time_the_event_start(text):
+    (m,) = find_dates(text, date_field=True)
+    assert isinstance(m.start, datetime) and m.text == text
+    assert find_dates(text) == []  # the same in free text: a posting timestamp
+
+
+def test_a_date_field_keeps_refusing_datelines_and_odd_minutes():
+    for text in ("Erfurt, 14. Januar 2025.", "Meldung 19.09.2023", "13.09.2017 13:18", "Di 07.10.2014 10:17"):
+        assert find_dates(text, date_field=True) == [], text
 
 
 def test_matches_carry_text_and_span_for_title_stripping():

@@ -9,7 +9,8 @@
   ``find_dates``; the ``time`` text, when given, is appended to it. Text marked
   as a publication date (``itemprop="datePublished"``, ``<time pubdate>``,
   WordPress ``.published``) is not an event date, nor is a dateline
-  ("Erfurt, 14. Januar 2016"). A ``<time datetime>`` is used when its text gives
+  ("Erfurt, 14. Januar 2016"); a date with a bare clock time ("14.10.2025 18:00")
+  is the event's start here (``date_field``). A ``<time datetime>`` is used when its text gives
   no date. An item without an event date is skipped and named in the warnings;
 - year-less dates ("05.03.", "12. Juni") take their year from the nearest
   section heading above the item that names one ("Veranstaltungen 2025"),
@@ -491,10 +492,14 @@ def _heading_level(tag: Tag) -> int | None:
 
 
 def read_when(text: str, reference: date, *, year: int | None = None) -> DateMatch | None:
-    """The first event date of ``text`` (German); year-less dates in ``year`` when given, else near ``reference``."""
+    """The first event date of ``text``, a field that holds an event's date (German).
+
+    Year-less dates are in ``year`` when given, else near ``reference``. Being the
+    date field, "14.10.2025 18:00" is the event's start here, not a posting timestamp.
+    """
     if not text:
         return None
-    matches = find_dates(text, reference=reference, year_hint=year)
+    matches = find_dates(text, reference=reference, year_hint=year, date_field=True)
     return matches[0] if matches else None
 
 

@@ -20,8 +20,9 @@ How a match is built (modules in reading order):
    line.
 4. ``markers`` – status words ("findet nicht statt", "verschoben", the new date
    of "… nicht wie geplant am 2. April") and non-events: datelines and
-   timestamps (``is_dateline``), deadlines, superseded dates, year-less
-   recurrences, version numbers.
+   timestamps (``is_dateline``; "05.03.2025 18:00" is an event's start only
+   after a weekday or a label like "Termin:", or with ``date_field``),
+   deadlines, superseded dates, year-less recurrences, version numbers.
 5. ``years`` – the year of a year-less date: a heading line in the text, then
    ``year_hint``, then the ``reference`` date; else the date is dropped.
 

@@ -32,7 +32,9 @@ _END_LINK_RE = re.compile(
 )
 
 
-def find_dates(text: str, *, reference: date | None = None, year_hint: int | None = None) -> list[DateMatch]:
+def find_dates(
+    text: str, *, reference: date | None = None, year_hint: int | None = None, date_field: bool = False
+) -> list[DateMatch]:
     """All event-like dates in ``text``, in order of appearance.
 
     ``reference`` (the day the text was published or seen) gives year-less
@@ -43,7 +45,10 @@ def find_dates(text: str, *, reference: date | None = None, year_hint: int | Non
     reference; a year heading line inside ``text`` wins over both for the
     dates below it. Dates that stay without a year are dropped, and so are dates
     outside the years ``MIN_YEAR``–``MAX_YEAR`` (a reference or hint outside them
-    counts as none). Never raises.
+    counts as none). ``date_field``: the whole text is a field that holds the
+    event's date (an HTML list's date element), so "05.03.2025 18:00" there is the
+    event's start; in free text that form is a posting timestamp unless a weekday
+    or an event label ("Termin:", "Wann?") stands before it. Never raises.
     """
     if not text:
         return []
@@ -67,7 +72,7 @@ def find_dates(text: str, *, reference: date | None = None, year_hint: int | Non
                 i += 1
         next_start = cands[i + 1].start if i + 1 < len(cands) else len(text)
         year = year_at(headings, cand.start) or year_hint
-        out.extend(_build(text, cand, prev_end, next_start, reference, year))
+        out.extend(_build(text, cand, prev_end, next_start, reference, year, date_field))
         prev_end = cand.end
         i += 1
     return out
@@ -150,7 +155,7 @@ def _header_time(text: str, start: int, end: int) -> ClockTime | None:
 
 
 def _build(
-    text: str, cand: Candidate, prev_end: int, next_start: int, reference: date | None, year: int | None
+    text: str, cand: Candidate, prev_end: int, next_start: int, reference: date | None, year: int | None, date_field: bool
 ) -> Iterator[DateMatch]:
     if cand.kind == "relative":
         yield from _build_relative(text, cand, reference)
@@ -170,7 +175,9 @@ def _build(
     end = t.span[1] if t else cand.end
 
     # Non-events
-    if markers.is_dateline(text, (start, cand.end), t):
+    line_prefix = text[text.rfind("\n", 0, start) + 1 : start]
+    declared = date_field or bool(wd) or bool(markers.EVENT_LABEL_RE.search(line_prefix))
+    if markers.is_dateline(text, (start, cand.end), t, declared=declared):
         return
     sent_start = sentence_start(text, start, max(prev_end, start - WINDOW))
     before = text[max(sent_start, start - 40) : start]
