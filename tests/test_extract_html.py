@@ -542,3 +542,29 @@ def test_a_year_less_date_without_a_section_year_is_reported_with_the_year_assum
     result = extract(page, ctx)
     assert [e.start for e in result.events] == [datetime(2025, 11, 27, 18, 0)]
     assert result.warnings == ["item 'Stammtisch': '27. November, 18 Uhr' gives no year; assumed 2025"]
+
+
+# [sources.html] for The Events Calendar's v2 list view (wp-tec fixture, ELMUG-like).
+TEC_LIST = {
+    "item": "article.tribe-events-calendar-list__event",
+    "title": ".tribe-events-calendar-list__event-title a",
+    "date": "time.tribe-events-calendar-list__event-datetime",
+    "link": "a.tribe-events-calendar-list__event-title-link",
+    "location": ".tribe-events-calendar-list__event-venue-title",
+}
+
+
+def test_tec_list_page_multi_day_event_with_times_is_one_range():
+    """ "4. November @ 9:00 - 5. November @ 16:00": start on the first day, end on the second (not two dates, the first taken)."""
+    body = site("wp-tec/veranstaltungen/index.html").replace(b"{{BASE_URL}}", b"https://www.elmug.example")
+    now = datetime(2025, 9, 1, 9, 0, tzinfo=BERLIN)  # the fixture's "now" (see its README)
+    result = extract(body, ctx("https://www.elmug.example/wp-tec/veranstaltungen/", TEC_LIST, now=now))
+    events = {e.title: (e.start, e.end) for e in result.events}
+    assert events["ELMUG4FUTURE 2025 – Konferenz für Elektronik, Mess- und Sensortechnik"] == (
+        datetime(2025, 11, 4, 9, 0),
+        datetime(2025, 11, 5, 16, 0),
+    )
+    # the one-day events keep their "@ 18:00 - 20:30", the all-day range its days
+    assert events["ELMUG-Stammtisch „Sensorik trifft KI“"] == (datetime(2025, 9, 16, 18, 0), datetime(2025, 9, 16, 20, 30))
+    assert events["embedded world 2026 – Thüringer Gemeinschaftsstand"] == (date(2026, 3, 10), date(2026, 3, 13))
+    assert len(result.events) == 10

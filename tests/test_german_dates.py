@@ -249,6 +249,20 @@ TABLE = [
     row("vom 14. bis 15. Mai 2019 in Jena", [E(d(2019, 5, 14), d(2019, 5, 16))]),
     row("In der Woche vom 25. bis 29. Mai 2020", [E(d(2020, 5, 25), d(2020, 5, 30))]),
     row("Workshops am 3. und 10. Juni 2025", [E(d(2025, 6, 3)), E(d(2025, 6, 10))], id="und, not consecutive: two days"),
+    # multi-day ranges with a time on each day (synthetic; the first is The Events Calendar's list markup,
+    # see tests/fixtures/sites/wp-tec): one range from the first day's time to the last day's
+    row(
+        "4. November @ 9:00 - 5. November @ 16:00",
+        [E(dt(2025, 11, 4, 9), dt(2025, 11, 5, 16), "inferred")],
+        ref=date(2025, 9, 1),
+        id="synthetic: TEC multi-day with times",
+    ),
+    row("05.03.2025, 9:30 Uhr bis 06.03.2025, 16 Uhr", [E(dt(2025, 3, 5, 9, 30), dt(2025, 3, 6, 16))]),
+    row("05.03.2025 09:30 - 06.03.2025 16:00", [E(dt(2025, 3, 5, 9, 30), dt(2025, 3, 6, 16))]),
+    row("Mi, 05.03.2025 9:30 – Do, 06.03.2025 16:00", [E(dt(2025, 3, 5, 9, 30), dt(2025, 3, 6, 16))], id="synthetic: weekdays on both days"),
+    row("30.12. 18:00 – 02.01.2026 10:00", [E(dt(2025, 12, 30, 18), dt(2026, 1, 2, 10))], id="synthetic: timed range over new year"),
+    # an end before the start is no range, and each half alone is a bare timestamp
+    row("05.03.2025 16:00 - 05.03.2025 09:30", [], id="synthetic: timed range ending before it starts"),
     # --- 2e. year-less lists, fuzzy, recurring, relative
     row(
         "- 1. Februar: Jahresempfang (zusammen mit BVMW)\n- 15. und 16. Juni: Digitaltag Thüringen\n"

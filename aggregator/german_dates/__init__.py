@@ -13,7 +13,8 @@ How a match is built (modules in reading order):
    leftmost-longest.
 2. ``finder`` – a weekday prefix ("Mi, ", "am Donnerstag, den ") joins the
    match; a range split over sentences ("startet am 16. September … bis zum
-   25. September") becomes one range.
+   25. September") becomes one range, and so do two dates each with its time
+   ("05.03.2025 09:30 - 06.03.2025 16:00", "4. November @ 9:00 - 5. November @ 16:00").
 3. ``times`` – the text after the date, up to the next date or the end of the
    sentence, gives a time or time range ("um 16.30 Uhr", "von 9:00 bis 17:30
    Uhr", "| 18:00"); a day header alone on its line takes the time of the next

@@ -27,6 +27,10 @@ _START_WORD_RE = re.compile(
     r"(?i)\b(?:startet|starten|startete|starteten|gestartet|beginnt|beginnen|begann|begannen|begonnen|"
     r"eröffnet|eröffnen|Auftakt\w*|Start)\b"
 )
+# "05.03.2025 09:30 - 06.03.2025 16:00", "4. November @ 9:00 - 5. November @ 16:00": how far after
+# each date its time may start, and what may stand between the first time and the second date.
+TIMED_RANGE_TIME_REACH = 6
+_TIMED_RANGE_SEP_RE = re.compile(r"[ \t]*(?:[-–—]|bis(?:[ \t]+zum)?)[ \t]*", re.I)
 _END_LINK_RE = re.compile(
     r"(?i)(?:\bbis\s+(?:zum\s+|einschließlich\s+)?|\bend(?:et|en|ete)\s+(?:am\s+)?|\b(?:dauert|läuft)\s+(?:noch\s+)?bis\s+(?:zum\s+)?)$"
 )
@@ -65,17 +69,62 @@ def find_dates(
     i = 0
     while i < len(cands):
         cand = cands[i]
+        clock: ClockTime | None = None
         if i + 1 < len(cands):
-            linked = _link_split_range(text, cand, cands[i + 1])
+            timed = _link_timed_range(text, cand, cands[i + 1])
+            linked = timed[0] if timed else _link_split_range(text, cand, cands[i + 1])
             if linked is not None:
-                cand = linked
+                cand, clock = linked, (timed[1] if timed else None)
                 i += 1
         next_start = cands[i + 1].start if i + 1 < len(cands) else len(text)
         year = year_at(headings, cand.start) or year_hint
-        out.extend(_build(text, cand, prev_end, next_start, reference, year, date_field))
+        out.extend(_build(text, cand, prev_end, next_start, reference, year, date_field, clock))
         prev_end = cand.end
         i += 1
     return out
+
+
+def _link_timed_range(text: str, a: Candidate, b: Candidate) -> tuple[Candidate, ClockTime] | None:
+    """One range from "A time – B time" (each date with its own time), else None.
+
+    "05.03.2025 09:30 - 06.03.2025 16:00", "05.03.2025, 9:30 Uhr bis 06.03.2025, 16 Uhr",
+    "4. November @ 9:00 - 5. November @ 16:00" (The Events Calendar's list): the
+    start is A at its time, the end B at its time. The clock time spans both
+    times; it is never a bare timestamp (a dateline has no end).
+    """
+    if a.kind != "single" or b.kind != "single":
+        return None
+    t1 = find_time(text, a.end, b.start, reach=TIMED_RANGE_TIME_REACH)
+    if t1 is None or t1.end is not None:
+        return None
+    gap = WEEKDAY_PREFIX_RE.sub("", text[t1.span[1] : b.start])
+    if not _TIMED_RANGE_SEP_RE.fullmatch(gap):
+        return None
+    limit = sentence_end(text, b.end, min(len(text), b.end + WINDOW))
+    t2 = find_time(text, b.end, limit, reach=TIMED_RANGE_TIME_REACH)
+    if t2 is None or t2.end is not None:
+        return None
+    first, last = a.first, b.first
+    assert first is not None and last is not None
+    if first.year is None and last.year is not None:
+        # "30.12. 18:00 – 02.01.2026 10:00": the first day borrows the year, over New Year one less
+        before = (first.month, first.day) > (last.month, last.day)
+        first = Day(first.day, first.month, last.year - before)
+    elif last.year is None and first.year is not None:
+        after = (last.month, last.day) < (first.month, first.day)
+        last = Day(last.day, last.month, first.year + after)
+    # The end must follow the start (both year-less: within the year, as in _link_split_range)
+    if (last.year or 0, last.month, last.day, t2.start) <= (first.year or 0, first.month, first.day, t1.start):
+        return None
+    clock = ClockTime(
+        start=t1.start,
+        end=t2.start,
+        end_next_day=False,
+        span=(t1.span[0], t2.span[1]),
+        adjacent_bare=False,
+        odd_minutes=t1.odd_minutes or t2.odd_minutes,
+    )
+    return Candidate(a.start, b.end, first, last, "range"), clock
 
 
 def _link_split_range(text: str, a: Candidate, b: Candidate) -> Candidate | None:
@@ -155,8 +204,16 @@ def _header_time(text: str, start: int, end: int) -> ClockTime | None:
 
 
 def _build(
-    text: str, cand: Candidate, prev_end: int, next_start: int, reference: date | None, year: int | None, date_field: bool
+    text: str,
+    cand: Candidate,
+    prev_end: int,
+    next_start: int,
+    reference: date | None,
+    year: int | None,
+    date_field: bool,
+    clock: ClockTime | None = None,
 ) -> Iterator[DateMatch]:
+    """The DateMatches of one candidate (none for a non-event); ``clock`` is its time when already known."""
     if cand.kind == "relative":
         yield from _build_relative(text, cand, reference)
         return
@@ -171,7 +228,7 @@ def _build(
     if wd:
         start -= len(lead) - wd.start()
     sent_end = sentence_end(text, cand.end, min(next_start, cand.end + WINDOW))
-    t = find_time(text, cand.end, sent_end) or _header_time(text, start, cand.end)
+    t = clock or find_time(text, cand.end, sent_end) or _header_time(text, start, cand.end)
     end = t.span[1] if t else cand.end
 
     # Non-events
