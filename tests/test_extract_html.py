@@ -406,6 +406,12 @@ def test_a_date_selector_with_date_and_clock_time_gives_the_event_start():
     assert result.warnings == []
 
 
+def test_a_weekday_that_does_not_fit_the_date_is_warned_and_the_date_kept():
+    result = simple('<div class="ev"><h3>Sommerfest</h3><span class="d">Montag, 14.07.2023, 18 Uhr</span></div>')
+    assert [e.start for e in result.events] == [datetime(2023, 7, 14, 18, 0)]
+    assert result.warnings == ["item 'Sommerfest': 'Montag' does not fit 14.07.2023, a Friday; kept the date"]
+
+
 def test_time_datetime_attribute_when_the_text_has_no_date():
     result = simple('<div class="ev"><h3>Sprechstunde</h3><span class="d"><time datetime="2025-03-07T14:00:00+01:00">nächsten Freitag</time></span></div>')
     assert [(e.title, e.start) for e in result.events] == [("Sprechstunde", datetime(2025, 3, 7, 14, 0, tzinfo=BERLIN))]

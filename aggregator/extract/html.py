@@ -14,7 +14,8 @@
   no date. An item without an event date is skipped and named in the warnings;
 - year-less dates ("05.03.", "12. Juni") take their year from the nearest
   section heading above the item that names one ("Veranstaltungen 2025"),
-  else from ``ctx.now``;
+  else from ``ctx.now`` (and a written weekday); a weekday that does not fit
+  its date is named in the warnings;
 - ``link``: the element's href (or its first ``<a href>``), absolute; without
   the selector, the first link of the title, else of the item;
 - ``next_page``: the href of the element it matches → ``Extraction.next_pages``
@@ -214,6 +215,8 @@ def _extract(body: bytes, ctx: ExtractContext) -> Extraction:
         if match is not None and match.year_inferred and year is None:
             first_year = start.year
             out.warnings.append(f"item {label}: {date_text[:40]!r} gives no year; assumed {first_year}")
+        if match is not None:
+            out.warnings.extend(f"item {label}: {w}" for w in match.warnings)
 
         url = _item_link(item, title_el, selectors.get("link"), base)
         location = _field(item, selectors.get("location"), MAX_LOCATION, one_line=True)

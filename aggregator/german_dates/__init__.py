@@ -25,7 +25,9 @@ How a match is built (modules in reading order):
    after a weekday or a label like "Termin:", or with ``date_field``),
    deadlines, superseded dates, year-less recurrences, version numbers.
 5. ``years`` – the year of a year-less date: a heading line in the text, then
-   ``year_hint``, then the ``reference`` date; else the date is dropped.
+   ``year_hint``, then the ``reference`` date (where a written weekday picks the
+   occurrence within a year that falls on it); else the date is dropped. A
+   weekday that does not fit the date is a warning (``DateMatch.warnings``).
 
 Results are naive (local time of the source).
 """

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from . import markers
 from .match import DateMatch
 from .sentences import sentence_end, sentence_start
-from .shapes import WEEKDAY_PREFIX_RE, Candidate, Day, find_candidates
+from .shapes import WEEKDAY_NAMES, WEEKDAY_PREFIX_RE, Candidate, Day, find_candidates, weekday_number
 from .times import ClockTime, find_time
 from .years import heading_years, infer_year, year_at
 
@@ -160,21 +160,30 @@ def _safe_date(y: int, m: int, d: int) -> date | None:
         return None
 
 
-def _resolve(day: Day, reference: date | None, year: int | None) -> tuple[date | None, bool]:
-    """The day as a date, and whether its year was not written (heading/hint/reference)."""
+def _resolve(day: Day, reference: date | None, year: int | None, weekday: int | None = None) -> tuple[date | None, bool]:
+    """The day as a date, and whether its year was not written (heading/hint/reference).
+
+    Only a year inferred from the reference follows the written ``weekday``; a
+    written year or a heading's is decided (a weekday that does not fit it is warned about).
+    """
     if day.year is not None:
         return _safe_date(day.year, day.month, day.day), False
     if year is not None:
         return _safe_date(year, day.month, day.day), True
     if reference is None:
         return None, False
-    return infer_year(day.day, day.month, reference), True
+    return infer_year(day.day, day.month, reference, weekday), True
 
 
-def _days(cand: Candidate, reference: date | None, year: int | None) -> tuple[date | None, date | None, bool]:
-    """(first day, last day or None, year inferred) of a written date; first None if it is no valid date."""
+def _days(
+    cand: Candidate, reference: date | None, year: int | None, weekday: int | None = None
+) -> tuple[date | None, date | None, bool]:
+    """(first day, last day or None, year inferred) of a written date; first None if it is no valid date.
+
+    ``weekday`` is the written weekday of the first day (0 = Monday), if any.
+    """
     assert cand.first is not None
-    first, inferred = _resolve(cand.first, reference, year)
+    first, inferred = _resolve(cand.first, reference, year, weekday)
     if first is None or cand.last is None:
         return first, None, inferred
     if cand.last.year is None and cand.first.year is None:
@@ -217,16 +226,27 @@ def _build(
     if cand.kind == "relative":
         yield from _build_relative(text, cand, reference)
         return
-    first, last, inferred = _days(cand, reference, year)
-    if first is None:
-        return
-
     # Span: weekday prefix before, time after
     start = cand.start
     lead = text[max(prev_end, start - 40) : start]
     wd = WEEKDAY_PREFIX_RE.search(lead)
     if wd:
         start -= len(lead) - wd.start()
+    weekday = weekday_number(wd.group("weekday")) if wd else None
+
+    first, last, inferred = _days(cand, reference, year, weekday)
+    if first is None:
+        return
+    warnings: tuple[str, ...] = ()
+    if weekday is not None and first.weekday() != weekday:
+        # Written dates win over written weekdays (a weekday is the likelier typo, and an
+        # old page's weekday must not move its year); the operator hears of it
+        warnings = (f"{wd.group('weekday')!r} does not fit {first:%d.%m.%Y}, a {WEEKDAY_NAMES[first.weekday()]}; kept the date",)
+    elif weekday is not None and inferred and cand.first.year is None and year is None and reference is not None:
+        nearest = infer_year(cand.first.day, cand.first.month, reference)
+        if nearest is not None and nearest != first:
+            # the weekday moved a year-less date off its nearest occurrence: a stale page, or a typo
+            warnings = (f"{wd.group('weekday')!r} fits {first:%d.%m.%Y}, not {nearest:%d.%m.%Y}; took {first.year}",)
     sent_end = sentence_end(text, cand.end, min(next_start, cand.end + WINDOW))
     t = clock or find_time(text, cand.end, sent_end) or _header_time(text, start, cand.end)
     end = t.span[1] if t else cand.end
@@ -259,7 +279,7 @@ def _build(
     )
 
     def make(s: date | datetime, e: date | datetime | None, a: int, b: int) -> DateMatch:
-        return DateMatch(s, e, text[a:b], (a, b), inferred, cancelled, postponed)
+        return DateMatch(s, e, text[a:b], (a, b), inferred, cancelled, postponed, warnings=warnings)
 
     if cand.kind == "pair":
         # "am 3. und 10. Juni": two separate days, each all-day or with the shared time
