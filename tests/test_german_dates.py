@@ -314,6 +314,14 @@ TABLE = [
     row("05.03.2025 09:30 - 06.03.2025 16:00", [E(dt(2025, 3, 5, 9, 30), dt(2025, 3, 6, 16))]),
     row("Mi, 05.03.2025 9:30 – Do, 06.03.2025 16:00", [E(dt(2025, 3, 5, 9, 30), dt(2025, 3, 6, 16))], id="synthetic: weekdays on both days"),
     row("30.12. 18:00 – 02.01.2026 10:00", [E(dt(2025, 12, 30, 18), dt(2026, 1, 2, 10))], id="synthetic: timed range over new year"),
+    row(
+        "vom 05.03.2025 um 9:30 Uhr bis zum 06.03.2025 um 16 Uhr",
+        [E(dt(2025, 3, 5, 9, 30), dt(2025, 3, 6, 16))],
+        id="synthetic: timed range in prose",
+    ),
+    row("05.03.2025, 9:30 Uhr, bis 06.03.2025, 16 Uhr", [E(dt(2025, 3, 5, 9, 30), dt(2025, 3, 6, 16))], id="synthetic: comma before bis"),
+    # a registration period is no event: its start is a bare timestamp, its end a deadline
+    row("Anmeldung vom 01.03.2025 09:00 bis 05.03.2025 18:00", [], id="synthetic: timed registration period"),
     # an end before the start is no range, and each half alone is a bare timestamp
     row("05.03.2025 16:00 - 05.03.2025 09:30", [], id="synthetic: timed range ending before it starts"),
     # --- 2e. year-less lists, fuzzy, recurring, relative

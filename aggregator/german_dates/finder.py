@@ -30,7 +30,7 @@ _START_WORD_RE = re.compile(
 # "05.03.2025 09:30 - 06.03.2025 16:00", "4. November @ 9:00 - 5. November @ 16:00": how far after
 # each date its time may start, and what may stand between the first time and the second date.
 TIMED_RANGE_TIME_REACH = 6
-_TIMED_RANGE_SEP_RE = re.compile(r"[ \t]*(?:[-–—]|bis(?:[ \t]+zum)?)[ \t]*", re.I)
+_TIMED_RANGE_SEP_RE = re.compile(r"[ \t]*,?[ \t]*(?:[-–—]|bis(?:[ \t]+zum)?)[ \t]*", re.I)
 _END_LINK_RE = re.compile(
     r"(?i)(?:\bbis\s+(?:zum\s+|einschließlich\s+)?|\bend(?:et|en|ete)\s+(?:am\s+)?|\b(?:dauert|läuft)\s+(?:noch\s+)?bis\s+(?:zum\s+)?)$"
 )
@@ -103,6 +103,9 @@ def _link_timed_range(text: str, a: Candidate, b: Candidate) -> tuple[Candidate,
     limit = sentence_end(text, b.end, min(len(text), b.end + WINDOW))
     t2 = find_time(text, b.end, limit, reach=TIMED_RANGE_TIME_REACH)
     if t2 is None or t2.end is not None:
+        return None
+    # "Anmeldung vom 01.03.2025 09:00 bis 05.03.2025 18:00": a registration period, not an event
+    if markers.REGISTRATION_RE.search(text[sentence_start(text, a.start, max(0, a.start - WINDOW)) : limit]):
         return None
     first, last = a.first, b.first
     assert first is not None and last is not None
