@@ -296,3 +296,16 @@ def test_sources_check_selector_options_imply_kind_html(tmp_path, sites_server):
     assert (proc.returncode, proc.stderr.strip()) == (2, "cannot check: --kind html needs --title, --date (or --parser MODULE)")
     proc = cli(tmp_path, "--config", config, "sources", "check", "--url", url, "--kind", "ics", "--item", ".event")
     assert (proc.returncode, proc.stderr.strip()) == (2, "cannot check: --item is an option of --kind html, not of --kind ics")
+
+
+def test_sources_check_html_shows_a_tec_multi_day_event_with_its_end(tmp_path, sites_server):
+    # The Events Calendar's list: "4. November @ 9:00 - 5. November @ 16:00" is one range, not the first of two dates
+    config = str(write_config(tmp_path, sites_server))
+    proc = cli(
+        tmp_path, "--config", config, "sources", "check", "--url", sites_server.url("/wp-tec/veranstaltungen/"), "--kind", "html",
+        "--item", "article.tribe-events-calendar-list__event", "--title", ".tribe-events-calendar-list__event-title a",
+        "--date", "time.tribe-events-calendar-list__event-datetime",
+    )
+    assert proc.returncode == 0, proc.stderr
+    (line,) = [x for x in proc.stdout.splitlines() if "ELMUG4FUTURE" in x]
+    assert line.startswith("2025-11-04 09:00  2025-11-05 16:00  ELMUG4FUTURE 2025"), line

@@ -304,6 +304,15 @@ def test_year_less_date_takes_its_year_from_the_publication_date_not_now():
     assert ev.start == date(2020, 1, 15)
 
 
+def test_written_weekday_picks_the_year_and_a_contradicting_one_is_warned():
+    pub = "<pubDate>Mon, 10 Nov 2025 08:00:00 +0000</pubDate>"
+    result = run(rss(item("Herbsttreffen", "Am Donnerstag, 4. September um 18 Uhr.", pub, guid="x1"),
+                     item("Sommerfest", "Am Montag, 14.07.2023 um 18 Uhr.", pub, guid="x2")))
+    assert [ev.start for ev in result.events] == [datetime(2025, 9, 4, 18, 0), datetime(2023, 7, 14, 18, 0)]
+    assert "item 'Sommerfest': 'Montag' does not fit 14.07.2023, a Friday; kept the date" in result.warnings
+    assert "item 'Herbsttreffen': 'Donnerstag' fits 04.09.2025, not 04.09.2026; took 2025" in result.warnings
+
+
 def test_publication_date_is_never_the_event_date():
     pub = "<pubDate>Tue, 14 Oct 2025 08:00:00 +0000</pubDate><dc:date>2025-10-14T08:00:00Z</dc:date>"
     result = run(

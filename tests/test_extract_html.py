@@ -393,6 +393,25 @@ def test_publication_dates_are_not_event_dates():
     assert "Meldung mit Ortszeile" in result.warnings[2]
 
 
+def test_a_date_selector_with_date_and_clock_time_gives_the_event_start():
+    # "14.10.2025 18:00" alone in free text is a posting timestamp; as the date selector's text it is the event's start
+    result = simple("""
+      <div class="ev"><h3>Workshop Wasserstoff</h3><p class="d">14.10.2025 18:00</p></div>
+      <div class="ev"><h3>Stammtisch</h3><p class="d">Mi 05.11.2025 19:30</p></div>
+    """, {**SIMPLE, "date": "p.d"})
+    assert [(e.title, e.start, e.end) for e in result.events] == [
+        ("Workshop Wasserstoff", datetime(2025, 10, 14, 18, 0), None),
+        ("Stammtisch", datetime(2025, 11, 5, 19, 30), None),
+    ]
+    assert result.warnings == []
+
+
+def test_a_weekday_that_does_not_fit_the_date_is_warned_and_the_date_kept():
+    result = simple('<div class="ev"><h3>Sommerfest</h3><span class="d">Montag, 14.07.2023, 18 Uhr</span></div>')
+    assert [e.start for e in result.events] == [datetime(2023, 7, 14, 18, 0)]
+    assert result.warnings == ["item 'Sommerfest': 'Montag' does not fit 14.07.2023, a Friday; kept the date"]
+
+
 def test_time_datetime_attribute_when_the_text_has_no_date():
     result = simple('<div class="ev"><h3>Sprechstunde</h3><span class="d"><time datetime="2025-03-07T14:00:00+01:00">nächsten Freitag</time></span></div>')
     assert [(e.title, e.start) for e in result.events] == [("Sprechstunde", datetime(2025, 3, 7, 14, 0, tzinfo=BERLIN))]
@@ -544,3 +563,29 @@ def test_a_year_less_date_without_a_section_year_is_reported_with_the_year_assum
 )
 def test_a_location_label_is_a_whole_word_not_the_start_of_one(text, place):
     assert html.find_location(text) == place
+
+
+# [sources.html] for The Events Calendar's v2 list view (wp-tec fixture, ELMUG-like).
+TEC_LIST = {
+    "item": "article.tribe-events-calendar-list__event",
+    "title": ".tribe-events-calendar-list__event-title a",
+    "date": "time.tribe-events-calendar-list__event-datetime",
+    "link": "a.tribe-events-calendar-list__event-title-link",
+    "location": ".tribe-events-calendar-list__event-venue-title",
+}
+
+
+def test_tec_list_page_multi_day_event_with_times_is_one_range():
+    """ "4. November @ 9:00 - 5. November @ 16:00": start on the first day, end on the second (not two dates, the first taken)."""
+    body = site("wp-tec/veranstaltungen/index.html").replace(b"{{BASE_URL}}", b"https://www.elmug.example")
+    now = datetime(2025, 9, 1, 9, 0, tzinfo=BERLIN)  # the fixture's "now" (see its README)
+    result = extract(body, ctx("https://www.elmug.example/wp-tec/veranstaltungen/", TEC_LIST, now=now))
+    events = {e.title: (e.start, e.end) for e in result.events}
+    assert events["ELMUG4FUTURE 2025 – Konferenz für Elektronik, Mess- und Sensortechnik"] == (
+        datetime(2025, 11, 4, 9, 0),
+        datetime(2025, 11, 5, 16, 0),
+    )
+    # the one-day events keep their "@ 18:00 - 20:30", the all-day range its days
+    assert events["ELMUG-Stammtisch „Sensorik trifft KI“"] == (datetime(2025, 9, 16, 18, 0), datetime(2025, 9, 16, 20, 30))
+    assert events["embedded world 2026 – Thüringer Gemeinschaftsstand"] == (date(2026, 3, 10), date(2026, 3, 13))
+    assert len(result.events) == 10

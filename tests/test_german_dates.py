@@ -2,7 +2,7 @@
 
 One row per string: the input, the reference date (for year-less and relative
 dates), optionally a ``year_hint``, and the pinned result. ``E(start, end,
-*flags)`` is one expected match; ``[]`` means "no event". Every string of
+*flags)`` is one expected match (flag "warned": it carries a warning); ``[]`` means "no event". Every string of
 networks.md §2 is a row (strings §2 lists together are separate rows); rows
 marked "synthetic" pin a decision the real strings leave open. The section
 comments follow networks.md §2a–g.
@@ -98,28 +98,54 @@ TABLE = [
         "am Dienstag, 29. März 2022 von 9:00 bis 17:30 Uhr in der Friedrich-Schiller-Universität Jena (FSU)",
         [E(dt(2022, 3, 29, 9), dt(2022, 3, 29, 17, 30))],
     ),
+    # A written weekday decides the year of a year-less date. The string is from a newspaper preview
+    # (thueringer-allgemeine.de, 2019), and 27 June 2019 is a Thursday: its reference is a day of that
+    # June, as for the other previews here. Seen on REF, no 27 June within a year of it is a Thursday
+    # (2025: Friday, 2026: Saturday): the nearest occurrence stays, with a warning (see the weekday rows).
     row(
         "am Donnerstag, 27. Juni, von 17 bis 21 Uhr im Haus Dacheröden am Anger 37",
-        [E(dt(2026, 6, 27, 17), dt(2026, 6, 27, 21), "inferred")],
+        [E(dt(2019, 6, 27, 17), dt(2019, 6, 27, 21), "inferred")],
+        ref=date(2019, 6, 20),
+    ),
+    row(
+        "am Donnerstag, 27. Juni, von 17 bis 21 Uhr im Haus Dacheröden am Anger 37",
+        [E(dt(2026, 6, 27, 17), dt(2026, 6, 27, 21), "inferred", "warned")],
         ref=REF,
+        id="Donnerstag, 27. Juni seen on REF: no Thursday nearby, warned",
     ),
     row("am Donnerstag, 27. Juni, von 17 bis 21 Uhr im Haus Dacheröden", [], id="no year, no reference: nothing"),
     row(
         "am 21. November 2012, in der Zeit von 18 – 21 Uhr im Haus Dacheröden",
         [E(dt(2012, 11, 21, 18), dt(2012, 11, 21, 21))],
     ),
+    # an event page (packsdrauf.de) read before its day: 25 October is a Tuesday in 2022 (the last such
+    # year before REF); seen on REF (25.10.2025 is a Saturday) the date stays, with a warning
     row(
         "am Dienstag, dem 25. Oktober, von 17.30 bis etwa 19.30 Uhr",
-        [E(dt(2025, 10, 25, 17, 30), dt(2025, 10, 25, 19, 30), "inferred")],
+        [E(dt(2022, 10, 25, 17, 30), dt(2022, 10, 25, 19, 30), "inferred")],
+        ref=date(2022, 10, 1),
+    ),
+    row(
+        "am Dienstag, dem 25. Oktober, von 17.30 bis etwa 19.30 Uhr",
+        [E(dt(2025, 10, 25, 17, 30), dt(2025, 10, 25, 19, 30), "inferred", "warned")],
         ref=REF,
+        id="Dienstag, dem 25. Oktober seen on REF: no Tuesday nearby, warned",
     ),
     row("Pressekonferenz am 11.08.2020, 12:00–13:00 Uhr", [E(dt(2020, 8, 11, 12), dt(2020, 8, 11, 13))]),
     row("Am Dienstag, 11. August 2020 von 12 bis 13 Uhr", [E(dt(2020, 8, 11, 12), dt(2020, 8, 11, 13))]),
     row("am 19. Mai 2020 von 10:30 bis 11:30 Uhr", [E(dt(2020, 5, 19, 10, 30), dt(2020, 5, 19, 11, 30))]),
+    # an invitation (buerger-fuer-thueringen.de blog) read before its day: 21 October is a Saturday in
+    # 2023; seen on REF (21.10.2025 is a Tuesday) the date stays, with a warning
     row(
         "Wann? Samstag, 21. Okt., ab 11:30 bis 14:30\nWo? Erfurt, „DASDIE BRETTL“, Lange Brücke 29",
-        [E(dt(2025, 10, 21, 11, 30), dt(2025, 10, 21, 14, 30), "inferred")],
+        [E(dt(2023, 10, 21, 11, 30), dt(2023, 10, 21, 14, 30), "inferred")],
+        ref=date(2023, 10, 1),
+    ),
+    row(
+        "Wann? Samstag, 21. Okt., ab 11:30 bis 14:30\nWo? Erfurt, „DASDIE BRETTL“, Lange Brücke 29",
+        [E(dt(2025, 10, 21, 11, 30), dt(2025, 10, 21, 14, 30), "inferred", "warned")],
         ref=REF,
+        id="Samstag, 21. Okt. seen on REF: no Saturday nearby, warned",
     ),
     row("- Wann?: 4. April 2018, 9 Uhr", [E(dt(2018, 4, 4, 9))]),
     row("Termin: 11. Oktober 19 Uhr", [E(dt(2025, 10, 11, 19), None, "inferred")], ref=REF),
@@ -249,6 +275,55 @@ TABLE = [
     row("vom 14. bis 15. Mai 2019 in Jena", [E(d(2019, 5, 14), d(2019, 5, 16))]),
     row("In der Woche vom 25. bis 29. Mai 2020", [E(d(2020, 5, 25), d(2020, 5, 30))]),
     row("Workshops am 3. und 10. Juni 2025", [E(d(2025, 6, 3)), E(d(2025, 6, 10))], id="und, not consecutive: two days"),
+    # --- weekdays (synthetic): a year-less date takes the year, within a year of the reference either
+    # way, whose day falls on the written weekday; when none does, or the year is written or from a
+    # heading, the date stays and the weekday that does not fit it is warned about
+    row("Mittwoch, 10. Dezember", [E(d(2025, 12, 10), None, "inferred")], ref=REF, id="synthetic: weekday fits the nearest"),
+    row(
+        "am Donnerstag, 4. September",
+        [E(d(2025, 9, 4), None, "inferred", "warned")],
+        ref=REF,
+        id="synthetic: weekday takes a date just past the tolerance",
+    ),
+    row(
+        "Freitag, 14.07.2023, 11:30 Uhr",
+        [E(dt(2023, 7, 14, 11, 30))],
+        id="synthetic: weekday fits a written date",
+    ),
+    row(
+        "Montag, 14.07.2023, 11:30 Uhr",
+        [E(dt(2023, 7, 14, 11, 30), None, "warned")],
+        id="synthetic: weekday contradicts a written date: kept, warned",
+    ),
+    row(
+        "am Dienstag, dem 25. Oktober",
+        [E(d(2025, 10, 25), None, "inferred", "warned")],
+        ref=date(2022, 10, 1),
+        hint=2025,
+        id="synthetic: weekday contradicts a heading's year: kept, warned",
+    ),
+    # multi-day ranges with a time on each day (synthetic; the first is The Events Calendar's list markup,
+    # see tests/fixtures/sites/wp-tec): one range from the first day's time to the last day's
+    row(
+        "4. November @ 9:00 - 5. November @ 16:00",
+        [E(dt(2025, 11, 4, 9), dt(2025, 11, 5, 16), "inferred")],
+        ref=date(2025, 9, 1),
+        id="synthetic: TEC multi-day with times",
+    ),
+    row("05.03.2025, 9:30 Uhr bis 06.03.2025, 16 Uhr", [E(dt(2025, 3, 5, 9, 30), dt(2025, 3, 6, 16))]),
+    row("05.03.2025 09:30 - 06.03.2025 16:00", [E(dt(2025, 3, 5, 9, 30), dt(2025, 3, 6, 16))]),
+    row("Mi, 05.03.2025 9:30 – Do, 06.03.2025 16:00", [E(dt(2025, 3, 5, 9, 30), dt(2025, 3, 6, 16))], id="synthetic: weekdays on both days"),
+    row("30.12. 18:00 – 02.01.2026 10:00", [E(dt(2025, 12, 30, 18), dt(2026, 1, 2, 10))], id="synthetic: timed range over new year"),
+    row(
+        "vom 05.03.2025 um 9:30 Uhr bis zum 06.03.2025 um 16 Uhr",
+        [E(dt(2025, 3, 5, 9, 30), dt(2025, 3, 6, 16))],
+        id="synthetic: timed range in prose",
+    ),
+    row("05.03.2025, 9:30 Uhr, bis 06.03.2025, 16 Uhr", [E(dt(2025, 3, 5, 9, 30), dt(2025, 3, 6, 16))], id="synthetic: comma before bis"),
+    # a registration period is no event: its start is a bare timestamp, its end a deadline
+    row("Anmeldung vom 01.03.2025 09:00 bis 05.03.2025 18:00", [], id="synthetic: timed registration period"),
+    # an end before the start is no range, and each half alone is a bare timestamp
+    row("05.03.2025 16:00 - 05.03.2025 09:30", [], id="synthetic: timed range ending before it starts"),
     # --- 2e. year-less lists, fuzzy, recurring, relative
     row(
         "- 1. Februar: Jahresempfang (zusammen mit BVMW)\n- 15. und 16. Juni: Digitaltag Thüringen\n"
@@ -369,6 +444,17 @@ TABLE = [
     row("Freitag, 26. Januar 2024, 09:28 Uhr", []),
     row("Version vom 25. Juni 2014, 23:58 Uhr", []),
     row("Allgemeines – 04.06.2025", []),
+    # --- DD.MM.YYYY HH:MM (synthetic): a posting timestamp in free text, the event's start when the
+    # context says so – a weekday or an event label before it (an HTML date field: see the test below)
+    row("05.03.2025 18:00", [], id="synthetic: bare date + clock time in free text is a timestamp"),
+    row("Mi 05.03.2025 18:00", [E(dt(2025, 3, 5, 18))], id="synthetic: weekday + date + clock time"),
+    row("Termin: 05.03.2025 18:00", [E(dt(2025, 3, 5, 18))], id="synthetic: Termin: + date + clock time"),
+    row("Datum: 05.03.2025 18:00", [E(dt(2025, 3, 5, 18))], id="synthetic: Datum: + date + clock time"),
+    row("Wann? 05.03.2025 18:00", [E(dt(2025, 3, 5, 18))], id="synthetic: Wann? + date + clock time"),
+    row("Zeit: 05.03.2025 18:00", [E(dt(2025, 3, 5, 18))], id="synthetic: Zeit: + date + clock time"),
+    row("| Datum: | 05.03.2025 18:00 |", [E(dt(2025, 3, 5, 18))], id="synthetic: table label + date + clock time"),
+    row("Anmeldetermin: 05.03.2025 18:00", [], id="synthetic: Anmeldetermin is no event label"),
+    row("Posted on Mi 05.03.2025 18:00", [], id="synthetic: a dateline label beats the weekday"),
     # --- invalid and look-alike numbers
     row("am 31.02.2020", []),
     row("am 30. Februar 2021", []),
@@ -384,7 +470,13 @@ TABLE = [
 def _as_expected(m: DateMatch) -> E:
     flags = [
         name
-        for name, on in (("inferred", m.year_inferred), ("cancelled", m.cancelled), ("postponed", m.postponed), ("relative", m.relative))
+        for name, on in (
+            ("inferred", m.year_inferred),
+            ("cancelled", m.cancelled),
+            ("postponed", m.postponed),
+            ("relative", m.relative),
+            ("warned", bool(m.warnings)),
+        )
         if on
     ]
     return E(m.start, m.end, *flags)
@@ -397,6 +489,39 @@ def test_table(text, ref, hint, expected):
     for m in found:
         assert text[m.span[0] : m.span[1]] == m.text
         assert type(m.start) is type(m.end) or m.end is None
+
+
+@pytest.mark.parametrize("text", ["05.03.2025 18:00", "30.04.2003 09:20"])
+def test_a_date_field_makes_date_and_clock_time_the_event_start(text):
+    (m,) = find_dates(text, date_field=True)
+    assert isinstance(m.start, datetime) and m.text == text
+    assert find_dates(text) == []  # the same in free text: a posting timestamp
+
+
+def test_a_date_field_keeps_refusing_datelines_and_odd_minutes():
+    for text in ("Erfurt, 14. Januar 2025.", "Meldung 19.09.2023", "13.09.2017 13:18", "Di 07.10.2014 10:17"):
+        assert find_dates(text, date_field=True) == [], text
+
+
+def test_weekday_warnings_name_the_weekday_and_the_date():
+    (m,) = find_dates("Montag, 14.07.2023, 11:30 Uhr")
+    assert m.warnings == ("'Montag' does not fit 14.07.2023, a Friday; kept the date",)
+    (m,) = find_dates("am Donnerstag, 4. September", reference=REF)
+    assert m.warnings == ("'Donnerstag' fits 04.09.2025, not 04.09.2026; took 2025",)
+
+
+def test_weekday_moves_a_year_less_date_at_most_a_year_from_the_reference():
+    # 11 December 2024 is a Wednesday, 11 months before REF: taken
+    (m,) = find_dates("Mittwoch, 11. Dezember", reference=REF)
+    assert m.start == date(2024, 12, 11)
+    # 21 October is a Saturday in 2023 and 2028, both more than a year from REF: the nearest stays
+    (m,) = find_dates("Samstag, 21. Okt.", reference=REF)
+    assert m.start == date(2025, 10, 21) and m.warnings
+    # English weekdays and "Sonnabend" count too
+    (m,) = find_dates("Sonnabend, 13. Dezember", reference=REF)
+    assert m.start == date(2025, 12, 13) and not m.warnings
+    (m,) = find_dates("on Saturday, 13th December", reference=REF)
+    assert m.start == date(2025, 12, 13) and not m.warnings
 
 
 def test_matches_carry_text_and_span_for_title_stripping():

@@ -235,6 +235,7 @@ def _entry_event(entry, ctx: ExtractContext, prefixes: dict[str, list[str]]) -> 
         start, end = match.start, match.end
         if match.year_inferred:
             notes.append(f"item {_label(entry)}: {match.text.strip()!r} gives no year; assumed {first_day.year}")
+        notes.extend(f"item {_label(entry)}: {w}" for w in match.warnings)
         event_title = _strip_date(title, match) if from_title else title
         if match.cancelled:
             status = "cancelled"

@@ -9,11 +9,13 @@
   ``find_dates``; the ``time`` text, when given, is appended to it. Text marked
   as a publication date (``itemprop="datePublished"``, ``<time pubdate>``,
   WordPress ``.published``) is not an event date, nor is a dateline
-  ("Erfurt, 14. Januar 2016"). A ``<time datetime>`` is used when its text gives
+  ("Erfurt, 14. Januar 2016"); a date with a bare clock time ("14.10.2025 18:00")
+  is the event's start here (``date_field``). A ``<time datetime>`` is used when its text gives
   no date. An item without an event date is skipped and named in the warnings;
 - year-less dates ("05.03.", "12. Juni") take their year from the nearest
   section heading above the item that names one ("Veranstaltungen 2025"),
-  else from ``ctx.now``;
+  else from ``ctx.now`` (and a written weekday); a weekday that does not fit
+  its date is named in the warnings;
 - ``link``: the element's href (or its first ``<a href>``), absolute; without
   the selector, the first link of the title, else of the item;
 - ``next_page``: the href of the element it matches → ``Extraction.next_pages``
@@ -216,6 +218,8 @@ def _extract(body: bytes, ctx: ExtractContext) -> Extraction:
         if match is not None and match.year_inferred and year is None:
             first_year = start.year
             out.warnings.append(f"item {label}: {date_text[:40]!r} gives no year; assumed {first_year}")
+        if match is not None:
+            out.warnings.extend(f"item {label}: {w}" for w in match.warnings)
 
         url = _item_link(item, title_el, selectors.get("link"), base)
         location = _field(item, selectors.get("location"), MAX_LOCATION, one_line=True)
@@ -494,10 +498,14 @@ def _heading_level(tag: Tag) -> int | None:
 
 
 def read_when(text: str, reference: date, *, year: int | None = None) -> DateMatch | None:
-    """The first event date of ``text`` (German); year-less dates in ``year`` when given, else near ``reference``."""
+    """The first event date of ``text``, a field that holds an event's date (German).
+
+    Year-less dates are in ``year`` when given, else near ``reference``. Being the
+    date field, "14.10.2025 18:00" is the event's start here, not a posting timestamp.
+    """
     if not text:
         return None
-    matches = find_dates(text, reference=reference, year_hint=year)
+    matches = find_dates(text, reference=reference, year_hint=year, date_field=True)
     return matches[0] if matches else None
 
 

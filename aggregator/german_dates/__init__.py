@@ -13,17 +13,21 @@ How a match is built (modules in reading order):
    leftmost-longest.
 2. ``finder`` – a weekday prefix ("Mi, ", "am Donnerstag, den ") joins the
    match; a range split over sentences ("startet am 16. September … bis zum
-   25. September") becomes one range.
+   25. September") becomes one range, and so do two dates each with its time
+   ("05.03.2025 09:30 - 06.03.2025 16:00", "4. November @ 9:00 - 5. November @ 16:00").
 3. ``times`` – the text after the date, up to the next date or the end of the
    sentence, gives a time or time range ("um 16.30 Uhr", "von 9:00 bis 17:30
    Uhr", "| 18:00"); a day header alone on its line takes the time of the next
    line.
 4. ``markers`` – status words ("findet nicht statt", "verschoben", the new date
    of "… nicht wie geplant am 2. April") and non-events: datelines and
-   timestamps (``is_dateline``), deadlines, superseded dates, year-less
-   recurrences, version numbers.
+   timestamps (``is_dateline``; "05.03.2025 18:00" is an event's start only
+   after a weekday or a label like "Termin:", or with ``date_field``),
+   deadlines, superseded dates, year-less recurrences, version numbers.
 5. ``years`` – the year of a year-less date: a heading line in the text, then
-   ``year_hint``, then the ``reference`` date; else the date is dropped.
+   ``year_hint``, then the ``reference`` date (where a written weekday picks the
+   occurrence within a year that falls on it); else the date is dropped. A
+   weekday that does not fit the date is a warning (``DateMatch.warnings``).
 
 Results are naive (local time of the source).
 """

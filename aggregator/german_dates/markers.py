@@ -76,6 +76,14 @@ LABEL_DATELINE_RE = re.compile(rf"(?i)\b(?:{_LABELS})\s*[:|–—-]?\s*$")
 # A line that is only a news label ("Aktuelles"): a lone date a few lines below it is the news date.
 LABEL_LINE_RE = re.compile(rf"(?i)[ \t#*|]*(?:{_LABELS})[ \t:|]*")
 LABEL_LINES_UP = 3
+# A label that says the date after it is the event's ("Termin: ", "Wann?: ", "| Datum: | ", "Zeit  "):
+# with one, "05.03.2025 18:00" is the event's start, not a posting timestamp. Without a colon or
+# question mark the label must open its line ("Termin           Mittwoch, …"). Not after a letter,
+# so "Anmeldetermin:" (a deadline) is no event label.
+_EVENT_LABELS = r"Termin|Datum|Wann|Zeit|Uhrzeit|Beginn|Veranstaltungsdatum|Veranstaltungstermin|Date|When"
+EVENT_LABEL_RE = re.compile(
+    rf"(?i)(?<![{LETTER}])(?:{_EVENT_LABELS})[ \t]*(?:\?[ \t]*:?|:)[ \t|]*$|^[ \t|•*-]*(?:{_EVENT_LABELS})[ \t|]+$"
+)
 
 
 def date_alone_on_line(text: str, start: int, end: int) -> bool:
@@ -87,13 +95,18 @@ def date_alone_on_line(text: str, start: int, end: int) -> bool:
     return not before.strip(" \t|•-–*:") and not text[end:line_end].strip(" \t|•-–*:.,")
 
 
-def is_dateline(text: str, span: tuple[int, int], time_info: ClockTime | None = None) -> bool:
+def is_dateline(text: str, span: tuple[int, int], time_info: ClockTime | None = None, *, declared: bool = False) -> bool:
     """Is the date at ``span`` of ``text`` a publication dateline or timestamp, not an event?
 
     "Erfurt, 14. Januar 2016." / "Jena | 09. Oktober 2024" (a lone place at the start of a
     line), "Meldung 19.09.2023" / "Version vom 25. Juni 2014" (a label), "Aktuelles / <title> /
     06.01.2026" (a lone date up to three lines below a label line), "13.09.2017 13:18"
     (a bare clock time right after the date), "26. Januar 2024, 09:28 Uhr" (an odd minute).
+
+    ``declared``: the context says this is the event's date (a weekday before it, an event
+    label such as "Termin:", or the caller's date field), so a bare clock time right after it
+    ("05.03.2025 18:00") is the event's start. Place and label datelines and odd minutes
+    ("Di 07.10.2014 10:17") still make a dateline.
     """
     start, end = span
     line_start = text.rfind("\n", 0, start) + 1
@@ -105,7 +118,7 @@ def is_dateline(text: str, span: tuple[int, int], time_info: ClockTime | None = 
         return True
     if time_info is None:
         time_info = find_time(text, end, min(len(text), end + 60))
-    if time_info is not None and (time_info.adjacent_bare or time_info.odd_minutes):
+    if time_info is not None and ((time_info.adjacent_bare and not declared) or time_info.odd_minutes):
         return True
     if time_info is None and date_alone_on_line(text, start, end):
         lines = [x for x in text[:line_start].splitlines() if x.strip()][-LABEL_LINES_UP:]

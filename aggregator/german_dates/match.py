@@ -22,6 +22,9 @@ class DateMatch:
     ``cancelled`` / ``postponed`` – a status word next to it ("findet nicht
     statt", "verschoben", or the new date of a "statt am …"-sentence);
     ``relative`` – the day was given relative to the reference ("morgen").
+
+    ``warnings``: doubts worth telling the operator, the date kept all the same
+    (a written weekday that does not fit the date).
     """
 
     start: date | datetime
@@ -32,3 +35,4 @@ class DateMatch:
     cancelled: bool = False
     postponed: bool = False
     relative: bool = False
+    warnings: tuple[str, ...] = ()

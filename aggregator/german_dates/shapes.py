@@ -64,8 +64,19 @@ WEEKDAY = (
     r"(?:vormittag|nachmittag|mittag|abend|morgen)?|Mo|Di|Mi|Do|Fr|Sa|So"
     r"|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
 )
-# "Mi, " / "am Donnerstag, den " / "on Tuesday, " directly before a date.
-WEEKDAY_PREFIX_RE = re.compile(rf"\b{WEEKDAY}\.?\s*,?\s*(?:(?:den|dem|the)\s+)?$")
+# "Mi, " / "am Donnerstag, den " / "on Tuesday, " directly before a date (group "weekday": the word).
+WEEKDAY_PREFIX_RE = re.compile(rf"\b(?P<weekday>{WEEKDAY})\.?\s*,?\s*(?:(?:den|dem|the)\s+)?$")
+# The first two letters of a German or English weekday → its number (0 = Monday, as date.weekday()).
+_WEEKDAY_NUMBERS = {"mo": 0, "di": 1, "tu": 1, "mi": 2, "we": 2, "do": 3, "th": 3, "fr": 4, "sa": 5, "so": 6, "su": 6}
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def weekday_number(word: str) -> int:
+    """0 (Monday) – 6 (Sunday) for a weekday word of ``WEEKDAY``: "Mi", "Donnerstagvormittag", "Sonnabend", "Tuesday"."""
+    word = word.lower()
+    if word.startswith("sonnabend"):
+        return 5
+    return _WEEKDAY_NUMBERS[word[:2]]
 
 
 def _numeric(s: str) -> str:

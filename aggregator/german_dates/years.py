@@ -3,7 +3,8 @@
 Order of precedence (see ``finder``): a year heading earlier in the same text
 ("Veranstaltungen 2023 des ITnet Thüringen e. V.", a chronicle's "2020" line),
 then the caller's ``year_hint`` (a heading the caller found, e.g. in HTML),
-then inference from the reference date (``infer_year``). Without any of them
+then inference from the reference date (``infer_year``, which follows a written
+weekday within ``WEEKDAY_REACH``). Without any of them
 a year-less date is dropped, never invented.
 """
 
@@ -18,6 +19,11 @@ from .shapes import has_date
 # before we take it for next year's occurrence (a listing seen in November
 # that shows "15. Januar" means next January).
 PAST_TOLERANCE = timedelta(days=62)
+# A written weekday may move a year-less date to another year, but only to an occurrence
+# at most this far from the reference: "Samstag, 21. Okt." seen in November 2025 falls
+# on no Saturday nearby (2023 and 2028 are), and a guess years away is worse than the
+# nearest occurrence with a warning.
+WEEKDAY_REACH = timedelta(days=366)
 
 _YEAR_RE = re.compile(r"(?<![\d.,])(?:19|20)\d\d(?![\d.,]\d)")
 # Words that make a short line a section heading for the dates below it.
@@ -78,13 +84,31 @@ def year_at(headings: list[tuple[int, int]], pos: int) -> int | None:
     return year
 
 
-def infer_year(day: int, month: int, reference: date) -> date | None:
-    """The nearest occurrence of day.month not more than PAST_TOLERANCE before ``reference``."""
+def infer_year(day: int, month: int, reference: date, weekday: int | None = None) -> date | None:
+    """The nearest occurrence of day.month not more than PAST_TOLERANCE before ``reference``.
+
+    With the written ``weekday`` (0 = Monday) that this occurrence does not fall
+    on: the occurrence within ``WEEKDAY_REACH`` of ``reference`` either way that
+    does ("Donnerstag, 4. September" seen on 10 Nov 2025 → 2025, though more than
+    PAST_TOLERANCE ago). There is at most one (the weekday of a day moves by one or
+    two a year); without one, the nearest occurrence stays (the caller warns).
+    """
+    nearest = None
     for y in range(reference.year - 1, reference.year + 5):
         try:
             d = date(y, month, day)
         except ValueError:
             continue
         if d >= reference - PAST_TOLERANCE:
+            nearest = d
+            break
+    if weekday is None or nearest is None or nearest.weekday() == weekday:
+        return nearest
+    for y in range(reference.year - 1, reference.year + 2):
+        try:
+            d = date(y, month, day)
+        except ValueError:
+            continue
+        if abs(d - reference) <= WEEKDAY_REACH and d.weekday() == weekday:
             return d
-    return None
+    return nearest

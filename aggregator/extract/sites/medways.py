@@ -161,6 +161,7 @@ def extract(body: bytes, ctx: ExtractContext) -> Extraction:
                 match=match,
             )
         )
+        out.warnings.extend(f"item {title!r}: {w}" for w in match.warnings)
     finish(out)
     if ctx.options.get("detail"):
         out.details.extend((i, ev.url) for i, ev in enumerate(out.events) if ev.url)
