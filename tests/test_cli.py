@@ -308,4 +308,4 @@ def test_sources_check_html_shows_a_tec_multi_day_event_with_its_end(tmp_path, s
     )
     assert proc.returncode == 0, proc.stderr
     (line,) = [x for x in proc.stdout.splitlines() if "ELMUG4FUTURE" in x]
-    assert line.startswith("2025-11-04 09:00  2025-11-05 16:00  ELMUG4FUTURE 2025"), line
+    assert line.split()[:5] == ["2025-11-04", "09:00", "2025-11-05", "16:00", "ELMUG4FUTURE"], line
