@@ -13,6 +13,7 @@ import pytest
 import aggregator
 from aggregator.config import Settings
 from aggregator.fetch import CacheState, Fetcher, FetchResult, parse_retry_after, stable_digest
+from tests.support.sites_server import SitesServer
 
 CAL = "/_fetch/calendar.ics"
 CAL_FILE = Path(__file__).parent / "fixtures" / "sites" / "_fetch" / "calendar.ics"
@@ -315,6 +316,70 @@ def test_robots_txt_server_error_means_do_not_fetch(sites_server, own_root):
     assert result.outcome == "error"
     assert "robots.txt could not be read" in result.error and "503" in result.error
     assert gets(sites_server, "/events.ics") == []
+
+
+@pytest.fixture
+def second_site(tmp_path):
+    """Another origin (its own port) serving ``tmp_path / "second"``, robots.txt ``Disallow: /``."""
+    root = tmp_path / "second"
+    root.mkdir()
+    (root / "robots.txt").write_text("User-agent: *\nDisallow: /\n")
+    (root / "events.ics").write_bytes(CAL_FILE.read_bytes())
+    server = SitesServer(root).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_a_redirect_to_an_origin_whose_robots_txt_disallows_is_not_followed(sites_server, own_root, second_site):
+    target = second_site.url("/events.ics")
+    sites_server.misbehave("/events.ics", "redirect", to=target)
+    result = fetch(sites_server.url("/events.ics"))
+    assert result.outcome == "error"
+    assert result.error == f"a redirect led to {target}, which is blocked by robots.txt ({second_site.base_url}/robots.txt)"
+    assert [r.path for r in second_site.requests] == ["/robots.txt"]  # the target itself was never asked for
+
+
+def test_a_redirect_to_an_origin_whose_robots_txt_cannot_be_read_is_not_followed(sites_server, own_root, second_site):
+    second_site.misbehave("/robots.txt", "status", code=503)
+    target = second_site.url("/events.ics")
+    sites_server.misbehave("/events.ics", "redirect", to=target)
+    result = fetch(sites_server.url("/events.ics"))
+    assert result.outcome == "error"
+    assert result.error.startswith(f"a redirect led to {target}, but its robots.txt could not be read")
+    assert gets(second_site, "/events.ics") == []
+
+
+def test_a_redirect_target_allowed_by_its_robots_txt_is_fetched_and_the_robots_txt_kept(sites_server, own_root, second_site):
+    (second_site.root / "robots.txt").write_text("User-agent: *\nDisallow: /private/\n")
+    sites_server.misbehave("/events.ics", "redirect", to=second_site.url("/events.ics"))
+
+    async def go():
+        async with Fetcher(settings()) as f:
+            return await f.fetch(sites_server.url("/events.ics")), f.robots_read
+
+    result, robots_read = asyncio.run(go())
+    assert result.outcome == "fetched" and result.url == second_site.url("/events.ics")
+    # Both origins' robots.txt are handed to the pipeline to remember for the next run.
+    assert robots_read == {sites_server.base_url: "", second_site.base_url: "User-agent: *\nDisallow: /private/\n"}
+
+
+def test_a_redirect_hop_waits_for_a_slot_of_the_host_it_goes_to(sites_server, own_root):
+    # /hop on 127.0.0.1 redirects to localhost, which already serves /slow.ics to another source.
+    (own_root / "slow.ics").write_bytes(CAL_FILE.read_bytes())
+    sites_server.misbehave("/slow.ics", "slow", seconds=0.5)
+    other = f"http://localhost:{sites_server.port}/slow.ics"
+    sites_server.misbehave("/hop", "redirect", to=other)
+
+    async def go():
+        async with Fetcher(settings(per_host_concurrency=1, respect_robots_txt=False)) as f:
+            return await f.fetch_many([("direct", other, None), ("hop", sites_server.url("/hop"), None)])
+
+    results = asyncio.run(go())
+    assert all(r.outcome == "fetched" for r in results.values())
+    first, second = sorted(r.started for r in gets(sites_server, "/slow.ics"))
+    assert second - first >= 0.45  # one at a time at localhost, though the hop began at 127.0.0.1
 
 
 def test_robots_txt_ignored_when_configured_so(sites_server, own_root):
