@@ -174,6 +174,27 @@ def test_429_with_retry_after_waits_and_succeeds(sites_server):
     assert second.started - first.started >= 0.95
 
 
+def test_the_backoff_is_waited_before_each_retry_and_doubles(sites_server):
+    sites_server.misbehave(CAL, "flaky", fails=2)
+
+    result = fetch(sites_server.url(CAL), backoff=0.3, retries=2)
+
+    assert result.outcome == "fetched" and result.attempts == 3
+    first, second, third = (r.started for r in gets(sites_server, CAL))
+    assert second - first >= 0.3  # backoff (plus up to 10 % jitter)
+    assert third - second >= 0.6  # backoff * 2
+
+
+def test_retry_after_replaces_the_backoff(sites_server):
+    sites_server.misbehave(CAL, "429", retry_after=1, times=1)
+
+    result = fetch(sites_server.url(CAL), backoff=4.0, retries=1)
+
+    assert result.outcome == "fetched" and result.attempts == 2
+    first, second = gets(sites_server, CAL)
+    assert 0.95 <= second.started - first.started < 3.0  # the server's 1 s, not the 4 s backoff nor both
+
+
 def test_503_with_http_date_retry_after_is_honoured(sites_server):
     when = datetime.now(timezone.utc) + timedelta(seconds=2)
     sites_server.misbehave(CAL, "429", code=503, retry_after=when, times=1)
