@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 import time
 from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -143,6 +145,47 @@ def test_timeout_is_retried_and_reported_clearly(sites_server):
     assert result.attempts == 3
     assert len(gets(sites_server, CAL)) == 3
     assert time.monotonic() - t0 < 4
+
+
+@pytest.fixture
+def trickling_server():
+    """A server on 127.0.0.1 that sends a 100-byte body one byte every 0.1 s: each read is quick,
+    the whole response takes 10 s. Yields its URL."""
+    stop = threading.Event()
+
+    class Trickle(BaseHTTPRequestHandler):
+        def log_message(self, format, *args):  # quiet
+            return
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/calendar")
+            self.send_header("Content-Length", "100")
+            self.end_headers()
+            for _ in range(100):
+                if stop.wait(0.1):
+                    return
+                self.wfile.write(b"x")
+                self.wfile.flush()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/cal.ics"
+    finally:
+        stop.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_a_trickling_response_meets_the_whole_attempt_deadline(trickling_server):
+    result = fetch(trickling_server, timeout=0.5, retries=0, respect_robots_txt=False)
+    assert result.outcome == "error"
+    assert result.error == "timed out after 1.5 s (the whole response took too long) (1 attempt)"  # 3 x timeout
+    assert result.elapsed < 4
 
 
 def test_500_then_ok_succeeds_and_records_attempts(sites_server):
