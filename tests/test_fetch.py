@@ -446,6 +446,27 @@ def test_a_redirect_hop_waits_for_a_slot_of_the_host_it_goes_to(sites_server, ow
     assert second - first >= 0.45  # one at a time at localhost, though the hop began at 127.0.0.1
 
 
+def test_a_retry_after_at_the_end_of_a_redirect_holds_back_the_host_that_sent_it(sites_server, own_root):
+    # /hop on 127.0.0.1 leads to localhost, which answers 429 with Retry-After: 2 once.
+    for name in ("a.ics", "b.ics"):
+        (own_root / name).write_bytes(CAL_FILE.read_bytes())
+    sites_server.misbehave("/a.ics", "429", retry_after=2, times=1)
+    sites_server.misbehave("/hop", "redirect", to=f"http://localhost:{sites_server.port}/a.ics")
+
+    async def go():
+        async with Fetcher(settings(respect_robots_txt=False)) as f:
+            first = asyncio.create_task(f.fetch(sites_server.url("/hop")))
+            await asyncio.sleep(0.5)  # the 429 has come; another source at localhost now
+            second = await f.fetch(f"http://localhost:{sites_server.port}/b.ics")
+            return await first, second
+
+    first, second = asyncio.run(go())
+    assert first.outcome == "fetched" and second.outcome == "fetched"
+    refused = gets(sites_server, "/a.ics")[0]
+    assert refused.status == 429
+    assert gets(sites_server, "/b.ics")[0].started - refused.started >= 1.9  # localhost waited, not 127.0.0.1
+
+
 def test_robots_txt_ignored_when_configured_so(sites_server, own_root):
     (own_root / "robots.txt").write_text("User-agent: *\nDisallow: /\n")
     result = fetch(sites_server.url("/events.ics"), respect_robots_txt=False)
