@@ -26,8 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"configuration refused:\n{exc}", file=sys.stderr)
         return EXIT_CONFIG
-    deployment = Deployment.from_env(getattr(args, "config", None))
     try:
+        deployment = Deployment.from_env(getattr(args, "config", None))
         config = load_config(deployment.config_path)
     except ConfigError as exc:
         print(f"configuration refused:\n{exc}", file=sys.stderr)
@@ -125,7 +125,7 @@ def _parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("config", parents=[common], help="configuration")
     csub = c.add_subparsers(dest="action", required=True, metavar="ACTION")
-    cc = csub.add_parser("check", parents=[common], help="validate sources.toml without starting anything")
+    cc = csub.add_parser("check", parents=[common], help="validate sources.toml and the environment without starting anything")
     cc.set_defaults(handler=_config_check)
 
     sv = sub.add_parser("serve", parents=[common], help="refresh on schedule and serve the calendar over HTTP")
@@ -446,8 +446,23 @@ def _digest(args, config: Config, deployment: Deployment) -> int:
 
 
 def _config_check(args, config: Config, deployment: Deployment) -> int:
+    """The file (read by ``main``) and the environment: the database URL (checked by
+    ``Deployment.from_env`` for every command), the log and the mail settings."""
+    from sqlalchemy.engine import make_url
+
+    from aggregator.mail import SmtpSettings, mail_from_env
+
+    try:
+        smtp = SmtpSettings.from_env()
+        mail_from_env()
+    except ConfigError as exc:
+        print(f"configuration refused:\n{exc}", file=sys.stderr)
+        return EXIT_CONFIG
     enabled = sum(1 for s in config.sources if s.enabled)
     print(f"{config.path}: OK — {len(config.networks)} networks, {len(config.sources)} sources ({enabled} enabled)")
+    database = make_url(deployment.database_url)
+    mail = f"SMTP {smtp.where}" if smtp else "the outbox"
+    print(f"environment: OK — database {database.get_backend_name()}+{database.get_driver_name()}, mail to {mail}")
     return 0
 
 

@@ -39,6 +39,10 @@ ENV_DATABASE_URL = "NETZWERKTIMER_DATABASE_URL"
 # set: serve offers the admin endpoints (aggregator/web_admin.py) to requests bearing this token
 ENV_ADMIN_TOKEN = "NETZWERKTIMER_ADMIN_TOKEN"
 
+# The databases the service ships a driver for and is tested with: backend → drivers.
+SUPPORTED_DATABASES = {"sqlite": ("pysqlite",), "postgresql": ("psycopg",)}
+DATABASE_EXAMPLES = "sqlite:///<path> or postgresql+psycopg://user@host:5432/db"
+
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -391,8 +395,38 @@ class Deployment:
         config_path = Path(config_override or env.get(ENV_CONFIG) or "sources.toml")
         data_dir = Path(env.get(ENV_DATA_DIR) or "data")
         url = env.get(ENV_DATABASE_URL) or f"sqlite:///{(data_dir / 'netzwerktimer.sqlite3').resolve()}"
+        problem = database_url_problem(url)
+        if problem:
+            raise ConfigError("environment", [(ENV_DATABASE_URL, problem)])
         return cls(config_path=config_path, data_dir=data_dir, database_url=url)
 
     @property
     def public_dir(self) -> Path:
         return self.data_dir / "public"
+
+
+def database_url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be the service's database, or None when it can.
+
+    It must parse as a SQLAlchemy URL and name a backend and driver of
+    ``SUPPORTED_DATABASES`` (a bare ``postgresql://`` means SQLAlchemy's default
+    driver for it, which is checked too). The reason never repeats the URL,
+    since it may hold a password. Nothing is connected to."""
+    # Imported here: the configuration is read by every command, most of which
+    # never open the database, and SQLAlchemy is slow to import.
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return f"not a database URL (expected {DATABASE_EXAMPLES})"
+    backend = parsed.get_backend_name()
+    try:
+        driver = parsed.get_driver_name()
+    except NoSuchModuleError:
+        driver = None  # SQLAlchemy knows no such backend
+    if driver not in SUPPORTED_DATABASES.get(backend, ()):
+        named = parsed.drivername if driver is None else f"{backend}+{driver}"
+        return f"unsupported database {named!r} (use {DATABASE_EXAMPLES})"
+    return None

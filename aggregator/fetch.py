@@ -30,13 +30,15 @@ Politeness and bounds (all from ``Settings``):
   (seconds or HTTP-date) on 429/503 is honoured, and other requests to that
   host wait for it too; one longer than ``max_retry_after`` makes us give up;
 - at most ``per_host_concurrency`` requests in flight per host name, the
-  robots.txt request included;
+  robots.txt request and each redirect hop counted at the host it goes to;
 - robots.txt (when ``respect_robots_txt``) read once per origin per Fetcher,
   or not at all when the caller knows it from an earlier run (``robots``: the
   pipeline keeps each origin's robots.txt for ``ROBOTS_MAX_AGE``, as RFC 9309
   allows); 4xx means everything is allowed, 5xx/429 or a network failure means
   the site is not fetched (Google's convention) and nothing is kept;
-- redirects are followed, at most ``MAX_REDIRECTS``, to http(s) URLs only;
+- redirects are followed one hop at a time by us (not by httpx), at most
+  ``MAX_REDIRECTS``, to http(s) URLs only; a hop to another origin is made only
+  when that origin's robots.txt allows it, as if it were the first URL;
 - unless ``allow_private_networks``, no connection to a private, loopback,
   link-local or otherwise non-public address, checked where the socket is
   opened, so for every redirect hop and the robots.txt request too
@@ -57,7 +59,7 @@ from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from typing import Literal, TypeVar
-from collections.abc import Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from urllib.robotparser import RobotFileParser
 
 import httpx
@@ -68,6 +70,7 @@ from aggregator.net_guard import AddressRefused, GuardedTransport, check_literal
 
 Outcome = Literal["fetched", "not_modified", "unchanged", "error"]
 K = TypeVar("K", bound=Hashable)
+T = TypeVar("T")
 
 MAX_REDIRECTS = 5
 ATTEMPT_DEADLINE_FACTOR = 3
@@ -293,11 +296,13 @@ class _BoundedDecoder:
 class _Retry(Exception):
     """A failed attempt worth repeating."""
 
-    def __init__(self, reason: str, status: int | None = None, retry_after: float | None = None):
+    def __init__(self, reason: str, status: int | None = None, retry_after: float | None = None,
+                 host: str | None = None):
         super().__init__(reason)
         self.reason = reason
         self.status = status
         self.retry_after = retry_after
+        self.host = host  # the host that answered (after redirects), whose Retry-After pauses it
 
 
 class _Fail(Exception):
@@ -353,8 +358,9 @@ class Fetcher:
                     allow_private=self.settings.allow_private_networks,
                     limits=httpx.Limits(max_connections=None, max_keepalive_connections=20),
                 ),
-                follow_redirects=True,
-                max_redirects=MAX_REDIRECTS,
+                # We follow redirects ourselves (_get): every hop needs its own host's
+                # slot, pause and robots.txt, which httpx's own following cannot give.
+                follow_redirects=False,
             )
         return self._client
 
@@ -423,7 +429,7 @@ class Fetcher:
         host = self._host(url)
 
         if self.settings.respect_robots_txt:
-            refusal = await self._robots_refusal(parsed, host)
+            refusal = await self._robots_refusal(parsed)
             if refusal:
                 return FetchResult(url=url, outcome="error", error=refusal)
 
@@ -438,7 +444,7 @@ class Fetcher:
         while True:
             attempts += 1
             try:
-                return await self._attempt(url, host, headers, state, attempts, max_bytes)
+                return await self._attempt(url, headers, state, attempts, max_bytes)
             except _Fail as fail:
                 reason = fail.reason if attempts == 1 else f"{fail.reason} ({attempts} attempts)"
                 return FetchResult(url=fail.url or url, outcome="error", status=fail.status, error=reason,
@@ -461,34 +467,87 @@ class Fetcher:
                     delay = retry.retry_after
                     # Everyone asking this host waits, not just us.
                     until = time.monotonic() + delay
-                    self._host_pause_until[host] = max(self._host_pause_until.get(host, 0.0), until)
+                    paused = retry.host or host
+                    self._host_pause_until[paused] = max(self._host_pause_until.get(paused, 0.0), until)
                 await asyncio.sleep(delay)
 
-    async def _attempt(self, url: str, host: str, headers: dict[str, str], state: CacheState,
+    async def _attempt(self, url: str, headers: dict[str, str], state: CacheState,
                        attempt: int, max_bytes: int) -> FetchResult:
         s = self.settings
+
+        async def consume(resp: httpx.Response) -> FetchResult:
+            return await self._handle(resp, state, attempt, max_bytes)
+
+        try:
+            return await self._get(url, headers, consume, robots_hops=True)
+        except TimeoutError:
+            raise _Retry(f"timed out after {_seconds(s.timeout * ATTEMPT_DEADLINE_FACTOR)} "
+                         "(the whole response took too long)") from None
+        except httpx.TimeoutException:
+            raise _Retry(f"timed out after {_seconds(s.timeout)}") from None
+        except AddressRefused as refused:
+            raise _Fail(refused.describe(redirected=_redirected(refused, url))) from None
+        except httpx.TooManyRedirects:
+            raise _Fail(f"too many redirects (more than {MAX_REDIRECTS})") from None
+        except httpx.DecodingError as exc:
+            raise _Fail(f"could not decode the response body: {exc}") from None
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+            raise _Fail(f"cannot follow the URL: {exc}") from None
+        except (httpx.TransportError, httpx.StreamError) as exc:
+            raise _Retry(_describe_network_error(exc, url)) from None
+
+    async def _get(self, url: str, headers: dict[str, str], consume: Callable[[httpx.Response], Awaitable[T]],
+                   *, robots_hops: bool) -> T:
+        """GET ``url`` and return ``await consume(response)`` of the final response.
+
+        Redirects are followed here, one hop at a time, so that each hop is
+        treated like a request of its own: it waits for a slot of the host it
+        goes to (``per_host_concurrency``) and for that host's Retry-After
+        pause, and with ``robots_hops`` (and ``respect_robots_txt``) a hop is
+        made only when its origin's robots.txt allows it; otherwise ``_Fail``
+        names the redirect target and that robots.txt. No slot is held while
+        going to the next hop, so two hosts redirecting to each other cannot
+        deadlock. The connect-time address guard covers every hop as before.
+
+        The network time of all hops together is bounded by
+        ``ATTEMPT_DEADLINE_FACTOR * timeout`` (``TimeoutError``); waiting for a
+        slot, a pause or a robots.txt is not counted. Raises
+        ``httpx.TooManyRedirects`` after ``MAX_REDIRECTS`` redirects (the first
+        request and ``MAX_REDIRECTS`` hops are made, as httpx would),
+        ``httpx.UnsupportedProtocol`` for a redirect to a non-http(s) URL, and
+        whatever httpx or the guard raise.
+        """
         client = self._open()
-        async with self._slot(host):
-            await self._wait_for_host(host)
-            try:
-                async with asyncio.timeout(s.timeout * ATTEMPT_DEADLINE_FACTOR):
-                    async with client.stream("GET", url, headers=headers) as resp:
-                        return await self._handle(resp, state, attempt, max_bytes)
-            except TimeoutError:
-                raise _Retry(f"timed out after {_seconds(s.timeout * ATTEMPT_DEADLINE_FACTOR)} "
-                             "(the whole response took too long)") from None
-            except httpx.TimeoutException:
-                raise _Retry(f"timed out after {_seconds(s.timeout)}") from None
-            except AddressRefused as refused:
-                raise _Fail(refused.describe(redirected=_redirected(refused, url))) from None
-            except httpx.TooManyRedirects:
-                raise _Fail(f"too many redirects (more than {MAX_REDIRECTS})") from None
-            except httpx.DecodingError as exc:
-                raise _Fail(f"could not decode the response body: {exc}") from None
-            except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
-                raise _Fail(f"cannot follow the URL: {exc}") from None
-            except (httpx.TransportError, httpx.StreamError) as exc:
-                raise _Retry(_describe_network_error(exc, url)) from None
+        request = client.build_request("GET", url, headers=headers)
+        budget = self.settings.timeout * ATTEMPT_DEADLINE_FACTOR
+        redirects = 0
+        while True:
+            host = (request.url.host or "").lower()
+            async with self._slot(host):
+                await self._wait_for_host(host)
+                if budget <= 0:
+                    raise TimeoutError
+                started = time.monotonic()
+                async with asyncio.timeout(budget):
+                    response = await client.send(request, stream=True, follow_redirects=False)
+                    try:
+                        if response.next_request is None:
+                            return await consume(response)
+                        request = response.next_request
+                    finally:
+                        await response.aclose()
+                budget -= time.monotonic() - started
+            redirects += 1
+            if redirects > MAX_REDIRECTS:
+                raise httpx.TooManyRedirects(f"more than {MAX_REDIRECTS} redirects", request=request)
+            target = request.url
+            if target.scheme not in ("http", "https"):
+                raise httpx.UnsupportedProtocol(f"a redirect led to {target}, which is not http or https",
+                                                request=request)
+            if robots_hops and self.settings.respect_robots_txt:
+                refusal = await self._robots_refusal(target, redirected=True)
+                if refusal:
+                    raise _Fail(refusal, url=str(target))
 
     async def _handle(self, resp: httpx.Response, state: CacheState, attempt: int, max_bytes: int) -> FetchResult:
         status = resp.status_code
@@ -512,7 +571,7 @@ class Fetcher:
         reason = _status_text(status, resp.reason_phrase)
         if status == 429 or status >= 500:
             retry_after = parse_retry_after(resp.headers.get("Retry-After")) if status in (429, 503) else None
-            raise _Retry(reason, status=status, retry_after=retry_after)
+            raise _Retry(reason, status=status, retry_after=retry_after, host=(resp.url.host or "").lower())
         raise _Fail(reason, status=status, url=final_url)
 
     @staticmethod
@@ -549,8 +608,11 @@ class Fetcher:
 
     # -- robots.txt --
 
-    async def _robots_refusal(self, parsed: httpx.URL, host: str) -> str | None:
-        """None when robots.txt lets us fetch ``parsed``, else the reason."""
+    async def _robots_refusal(self, parsed: httpx.URL, *, redirected: bool = False) -> str | None:
+        """None when robots.txt lets us fetch ``parsed``, else the reason.
+
+        ``redirected``: a redirect led to ``parsed``; the reason then says so
+        and names it, since the source's configured URL is not the one refused."""
         origin = f"{parsed.scheme}://{parsed.netloc.decode('ascii')}"
         robots_url = origin + "/robots.txt"
         lock = self._robots_locks.setdefault(origin, asyncio.Lock())
@@ -560,45 +622,52 @@ class Fetcher:
                 if known is not None:
                     self._robots[origin] = _robots_parser(robots_url, known)
                 else:
-                    self._robots[origin] = await self._read_robots(robots_url, host)
+                    self._robots[origin] = await self._read_robots(robots_url)
         rules = self._robots[origin]
         if isinstance(rules, AddressRefused):
-            return rules.describe(redirected=_redirected(rules, robots_url))
+            return rules.describe(redirected=redirected or _redirected(rules, robots_url))
         if isinstance(rules, str):
+            if redirected:
+                return (f"a redirect led to {parsed}, but its robots.txt could not be read "
+                        f"({robots_url}: {rules}); not fetching it")
             return f"robots.txt could not be read ({robots_url}: {rules}); not fetching this site"
         if not rules.can_fetch(self.user_agent, str(parsed)):
+            if redirected:
+                return f"a redirect led to {parsed}, which is blocked by robots.txt ({robots_url})"
             return f"blocked by robots.txt ({robots_url})"
         return None
 
-    async def _read_robots(self, robots_url: str, host: str) -> RobotFileParser | AddressRefused | str:
-        """The parsed robots.txt, the guard's refusal, or a reason it could not be read."""
+    async def _read_robots(self, robots_url: str) -> RobotFileParser | AddressRefused | str:
+        """The parsed robots.txt, the guard's refusal, or a reason it could not be read.
+
+        Its redirects (RFC 9309 asks for at least five) are followed by ``_get``
+        too, each hop in its own host's slot; they need no robots.txt of their own."""
         s = self.settings
-        client = self._open()
-        async with self._slot(host):
-            await self._wait_for_host(host)
-            try:
-                async with asyncio.timeout(s.timeout * ATTEMPT_DEADLINE_FACTOR):
-                    async with client.stream("GET", robots_url, headers={"Accept": "text/plain"}) as resp:
-                        status = resp.status_code
-                        if 200 <= status < 300:
-                            raw = await self._read_capped(resp, ROBOTS_MAX_BYTES, robots_url, truncate=True)
-                            text = raw.decode("utf-8", errors="replace")
-                        elif 400 <= status < 500 and status != 429:
-                            text = ""  # no robots.txt: everything allowed
-                        else:
-                            return _status_text(status, resp.reason_phrase)
-                        self.robots_read[robots_url.removesuffix("/robots.txt")] = text
-                        return _robots_parser(robots_url, text)
-            except AddressRefused as refused:
-                return refused
-            except TimeoutError:
-                return f"timed out after {_seconds(s.timeout * ATTEMPT_DEADLINE_FACTOR)}"
-            except httpx.TimeoutException:
-                return f"timed out after {_seconds(s.timeout)}"
-            except httpx.TooManyRedirects:
-                return f"too many redirects (more than {MAX_REDIRECTS})"
-            except httpx.HTTPError as exc:
-                return _describe_network_error(exc, robots_url)
+
+        async def consume(resp: httpx.Response) -> RobotFileParser | str:
+            status = resp.status_code
+            if 200 <= status < 300:
+                raw = await self._read_capped(resp, ROBOTS_MAX_BYTES, robots_url, truncate=True)
+                text = raw.decode("utf-8", errors="replace")
+            elif 400 <= status < 500 and status != 429:
+                text = ""  # no robots.txt: everything allowed
+            else:
+                return _status_text(status, resp.reason_phrase)
+            self.robots_read[robots_url.removesuffix("/robots.txt")] = text
+            return _robots_parser(robots_url, text)
+
+        try:
+            return await self._get(robots_url, {"Accept": "text/plain"}, consume, robots_hops=False)
+        except AddressRefused as refused:
+            return refused
+        except TimeoutError:
+            return f"timed out after {_seconds(s.timeout * ATTEMPT_DEADLINE_FACTOR)}"
+        except httpx.TimeoutException:
+            return f"timed out after {_seconds(s.timeout)}"
+        except httpx.TooManyRedirects:
+            return f"too many redirects (more than {MAX_REDIRECTS})"
+        except httpx.HTTPError as exc:
+            return _describe_network_error(exc, robots_url)
 
 
 def _robots_parser(robots_url: str, text: str) -> RobotFileParser:

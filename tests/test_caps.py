@@ -177,6 +177,20 @@ def test_events_over_max_events_keep_the_nearest_and_warn(site):
     assert first_warning(site, "many").startswith("25 events, more than max_events (12); kept the 12 nearest")
 
 
+def test_events_beyond_the_horizon_are_skipped_with_a_warning_but_a_series_is_kept(site):
+    url = site.file("far.ics", calendar(
+        vevent("near", "20250920T080000Z", "Bald"),
+        vevent("far-1", "20251015T080000Z", "Später"),
+        vevent("far-2", "20260301T080000Z", "Viel später"),
+        vevent("series", "20250905T080000Z", "Wöchentlich", "RRULE:FREQ=WEEKLY;COUNT=20\r\n"),
+    ))
+    site.configure([dict(id="far", network="a", kind="ics", url=url)], horizon="30d")
+    site.refresh()
+    stored = sorted(m.event.title for m in site.store.members(since=NOW - timedelta(days=3650)) if m.gone_at is None)
+    assert stored == ["Bald", "Wöchentlich"]  # the series reaches past the horizon and is kept whole
+    assert first_warning(site, "far") == "2 event(s) start beyond the horizon of 30 days and were skipped"
+
+
 # --- bytes per response ------------------------------------------------------------------------
 
 

@@ -90,6 +90,31 @@ def test_config_comes_from_the_environment_when_no_option_is_given(tmp_path, sit
     assert proc.returncode == 0 and "4 sources" in proc.stdout
 
 
+def test_a_bad_database_url_is_refused_by_every_command_without_a_traceback(tmp_path, sites_server):
+    config = str(write_config(tmp_path, sites_server))
+    for command in (["config", "check"], ["sources", "list"], ["refresh"], ["export", "ics"]):
+        proc = cli(tmp_path, "--config", config, *command, env_extra={"NETZWERKTIMER_DATABASE_URL": "foo"})
+        assert proc.returncode == 2, (command, proc.stderr)
+        assert proc.stderr.startswith("configuration refused:\nenvironment: NETZWERKTIMER_DATABASE_URL: not a database URL")
+        assert "Traceback" not in proc.stderr and proc.stdout == ""
+    proc = cli(tmp_path, "--config", config, "config", "check", env_extra={"NETZWERKTIMER_DATABASE_URL": "mysql://u@127.0.0.1/db"})
+    assert proc.returncode == 2
+    assert "NETZWERKTIMER_DATABASE_URL: unsupported database 'mysql+mysqldb'" in proc.stderr
+    assert sites_server.requests == []  # nothing was fetched
+
+
+def test_config_check_validates_the_environment_too(tmp_path, sites_server):
+    config = str(write_config(tmp_path, sites_server))
+    no_smtp = dict.fromkeys(("NETZWERKTIMER_SMTP_HOST", "NETZWERKTIMER_SMTP_PORT", "NETZWERKTIMER_SMTP_SECURITY",
+                             "NETZWERKTIMER_SMTP_USER", "NETZWERKTIMER_SMTP_PASSWORD", "NETZWERKTIMER_SMTP_CA_FILE"), "")
+    proc = cli(tmp_path, "--config", config, "config", "check", env_extra=no_smtp)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[1] == "environment: OK — database sqlite+pysqlite, mail to the outbox"
+    proc = cli(tmp_path, "--config", config, "config", "check", env_extra={**no_smtp, "NETZWERKTIMER_SMTP_PORT": "587"})
+    assert proc.returncode == 2
+    assert "environment: NETZWERKTIMER_SMTP_HOST: not set, but NETZWERKTIMER_SMTP_PORT is" in proc.stderr
+
+
 def test_database_url_from_the_environment_is_used(tmp_path, sites_server):
     config = str(write_config(tmp_path, sites_server))
     db = tmp_path / "elsewhere.sqlite3"

@@ -116,6 +116,27 @@ def test_config_check_accepts_a_good_file_and_the_option_after_the_command(tmp_p
     assert "OK — 1 networks, 1 sources (1 enabled)" in proc.stdout
 
 
+@pytest.mark.parametrize("url, reason", [
+    ("foo", "not a database URL"),
+    ("postgresql://u@127.0.0.1:port/db", "not a database URL"),
+    ("mysql://u:geheim@127.0.0.1/db", "unsupported database 'mysql+mysqldb'"),
+    ("postgres://u@127.0.0.1/db", "unsupported database 'postgres'"),
+    ("postgresql+asyncpg://u@127.0.0.1/db", "unsupported database 'postgresql+asyncpg'"),
+    ("sqlite+aiosqlite:///x.sqlite3", "unsupported database 'sqlite+aiosqlite'"),
+])
+def test_an_unusable_database_url_is_refused_naming_the_variable(url, reason):
+    with pytest.raises(ConfigError) as err:
+        Deployment.from_env(env={"NETZWERKTIMER_DATABASE_URL": url})
+    assert str(err.value).startswith(f"environment: NETZWERKTIMER_DATABASE_URL: {reason}")
+    assert "geheim" not in str(err.value)  # the URL, with its password, is not repeated
+
+
+@pytest.mark.parametrize("url", ["sqlite:///data/x.sqlite3", "sqlite+pysqlite:///x", "sqlite://",
+                                 "postgresql+psycopg://nt:pw@127.0.0.1:5432/nt"])
+def test_the_supported_database_urls_are_accepted(url):
+    assert Deployment.from_env(env={"NETZWERKTIMER_DATABASE_URL": url}).database_url == url
+
+
 def test_environment_sets_paths_and_database(tmp_path):
     d = Deployment.from_env(env={"NETZWERKTIMER_CONFIG": "/etc/nt.toml", "NETZWERKTIMER_DATA_DIR": str(tmp_path)})
     assert d.config_path == Path("/etc/nt.toml")

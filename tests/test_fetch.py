@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 import time
 from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ import pytest
 import aggregator
 from aggregator.config import Settings
 from aggregator.fetch import CacheState, Fetcher, FetchResult, parse_retry_after, stable_digest
+from tests.support.sites_server import SitesServer
 
 CAL = "/_fetch/calendar.ics"
 CAL_FILE = Path(__file__).parent / "fixtures" / "sites" / "_fetch" / "calendar.ics"
@@ -144,6 +147,47 @@ def test_timeout_is_retried_and_reported_clearly(sites_server):
     assert time.monotonic() - t0 < 4
 
 
+@pytest.fixture
+def trickling_server():
+    """A server on 127.0.0.1 that sends a 100-byte body one byte every 0.1 s: each read is quick,
+    the whole response takes 10 s. Yields its URL."""
+    stop = threading.Event()
+
+    class Trickle(BaseHTTPRequestHandler):
+        def log_message(self, format, *args):  # quiet
+            return
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/calendar")
+            self.send_header("Content-Length", "100")
+            self.end_headers()
+            for _ in range(100):
+                if stop.wait(0.1):
+                    return
+                self.wfile.write(b"x")
+                self.wfile.flush()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/cal.ics"
+    finally:
+        stop.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_a_trickling_response_meets_the_whole_attempt_deadline(trickling_server):
+    result = fetch(trickling_server, timeout=0.5, retries=0, respect_robots_txt=False)
+    assert result.outcome == "error"
+    assert result.error == "timed out after 1.5 s (the whole response took too long) (1 attempt)"  # 3 x timeout
+    assert result.elapsed < 4
+
+
 def test_500_then_ok_succeeds_and_records_attempts(sites_server):
     sites_server.misbehave(CAL, "flaky", fails=2)
 
@@ -171,6 +215,27 @@ def test_429_with_retry_after_waits_and_succeeds(sites_server):
     first, second = gets(sites_server, CAL)
     assert first.status == 429 and second.status == 200
     assert second.started - first.started >= 0.95
+
+
+def test_the_backoff_is_waited_before_each_retry_and_doubles(sites_server):
+    sites_server.misbehave(CAL, "flaky", fails=2)
+
+    result = fetch(sites_server.url(CAL), backoff=0.3, retries=2)
+
+    assert result.outcome == "fetched" and result.attempts == 3
+    first, second, third = (r.started for r in gets(sites_server, CAL))
+    assert second - first >= 0.3  # backoff (plus up to 10 % jitter)
+    assert third - second >= 0.6  # backoff * 2
+
+
+def test_retry_after_replaces_the_backoff(sites_server):
+    sites_server.misbehave(CAL, "429", retry_after=1, times=1)
+
+    result = fetch(sites_server.url(CAL), backoff=4.0, retries=1)
+
+    assert result.outcome == "fetched" and result.attempts == 2
+    first, second = gets(sites_server, CAL)
+    assert 0.95 <= second.started - first.started < 3.0  # the server's 1 s, not the 4 s backoff nor both
 
 
 def test_503_with_http_date_retry_after_is_honoured(sites_server):
@@ -315,6 +380,91 @@ def test_robots_txt_server_error_means_do_not_fetch(sites_server, own_root):
     assert result.outcome == "error"
     assert "robots.txt could not be read" in result.error and "503" in result.error
     assert gets(sites_server, "/events.ics") == []
+
+
+@pytest.fixture
+def second_site(tmp_path):
+    """Another origin (its own port) serving ``tmp_path / "second"``, robots.txt ``Disallow: /``."""
+    root = tmp_path / "second"
+    root.mkdir()
+    (root / "robots.txt").write_text("User-agent: *\nDisallow: /\n")
+    (root / "events.ics").write_bytes(CAL_FILE.read_bytes())
+    server = SitesServer(root).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_a_redirect_to_an_origin_whose_robots_txt_disallows_is_not_followed(sites_server, own_root, second_site):
+    target = second_site.url("/events.ics")
+    sites_server.misbehave("/events.ics", "redirect", to=target)
+    result = fetch(sites_server.url("/events.ics"))
+    assert result.outcome == "error"
+    assert result.error == f"a redirect led to {target}, which is blocked by robots.txt ({second_site.base_url}/robots.txt)"
+    assert [r.path for r in second_site.requests] == ["/robots.txt"]  # the target itself was never asked for
+
+
+def test_a_redirect_to_an_origin_whose_robots_txt_cannot_be_read_is_not_followed(sites_server, own_root, second_site):
+    second_site.misbehave("/robots.txt", "status", code=503)
+    target = second_site.url("/events.ics")
+    sites_server.misbehave("/events.ics", "redirect", to=target)
+    result = fetch(sites_server.url("/events.ics"))
+    assert result.outcome == "error"
+    assert result.error.startswith(f"a redirect led to {target}, but its robots.txt could not be read")
+    assert gets(second_site, "/events.ics") == []
+
+
+def test_a_redirect_target_allowed_by_its_robots_txt_is_fetched_and_the_robots_txt_kept(sites_server, own_root, second_site):
+    (second_site.root / "robots.txt").write_text("User-agent: *\nDisallow: /private/\n")
+    sites_server.misbehave("/events.ics", "redirect", to=second_site.url("/events.ics"))
+
+    async def go():
+        async with Fetcher(settings()) as f:
+            return await f.fetch(sites_server.url("/events.ics")), f.robots_read
+
+    result, robots_read = asyncio.run(go())
+    assert result.outcome == "fetched" and result.url == second_site.url("/events.ics")
+    # Both origins' robots.txt are handed to the pipeline to remember for the next run.
+    assert robots_read == {sites_server.base_url: "", second_site.base_url: "User-agent: *\nDisallow: /private/\n"}
+
+
+def test_a_redirect_hop_waits_for_a_slot_of_the_host_it_goes_to(sites_server, own_root):
+    # /hop on 127.0.0.1 redirects to localhost, which already serves /slow.ics to another source.
+    (own_root / "slow.ics").write_bytes(CAL_FILE.read_bytes())
+    sites_server.misbehave("/slow.ics", "slow", seconds=0.5)
+    other = f"http://localhost:{sites_server.port}/slow.ics"
+    sites_server.misbehave("/hop", "redirect", to=other)
+
+    async def go():
+        async with Fetcher(settings(per_host_concurrency=1, respect_robots_txt=False)) as f:
+            return await f.fetch_many([("direct", other, None), ("hop", sites_server.url("/hop"), None)])
+
+    results = asyncio.run(go())
+    assert all(r.outcome == "fetched" for r in results.values())
+    first, second = sorted(r.started for r in gets(sites_server, "/slow.ics"))
+    assert second - first >= 0.45  # one at a time at localhost, though the hop began at 127.0.0.1
+
+
+def test_a_retry_after_at_the_end_of_a_redirect_holds_back_the_host_that_sent_it(sites_server, own_root):
+    # /hop on 127.0.0.1 leads to localhost, which answers 429 with Retry-After: 2 once.
+    for name in ("a.ics", "b.ics"):
+        (own_root / name).write_bytes(CAL_FILE.read_bytes())
+    sites_server.misbehave("/a.ics", "429", retry_after=2, times=1)
+    sites_server.misbehave("/hop", "redirect", to=f"http://localhost:{sites_server.port}/a.ics")
+
+    async def go():
+        async with Fetcher(settings(respect_robots_txt=False)) as f:
+            first = asyncio.create_task(f.fetch(sites_server.url("/hop")))
+            await asyncio.sleep(0.5)  # the 429 has come; another source at localhost now
+            second = await f.fetch(f"http://localhost:{sites_server.port}/b.ics")
+            return await first, second
+
+    first, second = asyncio.run(go())
+    assert first.outcome == "fetched" and second.outcome == "fetched"
+    refused = gets(sites_server, "/a.ics")[0]
+    assert refused.status == 429
+    assert gets(sites_server, "/b.ics")[0].started - refused.started >= 1.9  # localhost waited, not 127.0.0.1
 
 
 def test_robots_txt_ignored_when_configured_so(sites_server, own_root):

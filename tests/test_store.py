@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -33,6 +34,24 @@ def ev(uid: str, **kw) -> Event:
 def test_migrate_twice_is_harmless_and_creates_the_tables(store: Store):
     store.migrate()
     assert {"events", "sources", "fetches", "alembic_version"} <= set(inspect(store.engine).get_table_names())
+
+
+def test_sqlite_runs_in_wal_mode_so_readers_do_not_wait_for_a_writer(tmp_path):
+    path = tmp_path / "wal.sqlite3"
+    store = Store(f"sqlite:///{path}")
+    try:
+        store.migrate()
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL, safe with WAL
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+    finally:
+        store.close()
+    plain = sqlite3.connect(path)  # WAL is a property of the file, seen by any other process too
+    try:
+        assert plain.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        plain.close()
 
 
 def test_new_events_are_added_and_read_back_with_their_zones(store: Store):
