@@ -17,6 +17,7 @@ from aggregator.config import KINDS, Config, ConfigError, Deployment, load_confi
 
 EXIT_CONFIG = 2
 EXIT_SOURCES_FAILED = 1
+EXIT_DATABASE = 3
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,7 +33,14 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"configuration refused:\n{exc}", file=sys.stderr)
         return EXIT_CONFIG
-    return args.handler(args, config, deployment)
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        return args.handler(args, config, deployment)
+    except OperationalError as exc:  # the database cannot be reached or used: say so, no traceback
+        reason = str(exc.orig or exc).strip().splitlines()[0] if str(exc.orig or exc).strip() else type(exc).__name__
+        print(f"database unavailable: {reason}", file=sys.stderr)
+        return EXIT_DATABASE
 
 
 def _configure_logging(args) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -334,3 +335,16 @@ def test_sources_check_html_shows_a_tec_multi_day_event_with_its_end(tmp_path, s
     assert proc.returncode == 0, proc.stderr
     (line,) = [x for x in proc.stdout.splitlines() if "ELMUG4FUTURE" in x]
     assert line.split()[:5] == ["2025-11-04", "09:00", "2025-11-05", "16:00", "ELMUG4FUTURE"], line
+
+
+def test_an_unreachable_database_is_named_in_one_line_not_a_traceback(tmp_path, sites_server):
+    config = str(write_config(tmp_path, sites_server))
+    with socket.socket() as s:  # a port on 127.0.0.1 that nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"postgresql+psycopg://nobody@127.0.0.1:{port}/test?connect_timeout=2"
+    for command in (["sources", "list"], ["refresh"]):
+        proc = cli(tmp_path, "--config", config, *command, env_extra={"NETZWERKTIMER_DATABASE_URL": url})
+        assert proc.returncode == 3, proc.stderr
+        assert proc.stderr.startswith("database unavailable: "), proc.stderr
+        assert "Traceback" not in proc.stderr
