@@ -41,7 +41,10 @@ def detect(config: Config, store: Store, now: datetime, start: datetime | None =
     their lifecycle, and return those found now plus those resolved in the window.
     ``published`` saves recomputing ``publication(config, store, now)`` when the caller has it.
     ``record=False`` writes nothing (the web's readers): each conflict is returned as a
-    recording run would leave it, judged against what was last recorded."""
+    recording run would leave it, judged against what was last recorded.
+    A narrowed window records only what lies in it: a stored conflict outside [start, end)
+    is neither resolved nor touched. A window reaching past the horizon writes nothing (as
+    with ``record=False``): the nightly runs would not see what it found."""
     rules = config.conflicts.rules()
     zone = ZoneInfo(config.settings.timezone)
     start = start or now
@@ -49,10 +52,12 @@ def detect(config: Config, store: Store, now: datetime, start: datetime | None =
     if published is None:
         published = publication(config, store, now, record=record)
     found = find_conflicts(slots(published, start, end, zone=zone, rules=rules, limit=config.settings.max_occurrences), rules, zone=zone)
-    if record:
-        tracked = track(store, found, now, window_start=max(start, now))
+    # Recorded beyond the horizon, a conflict would be stored long before a nightly run finds it,
+    # and by then it is no longer "new" for the digest: such a window only reads.
+    if record and end <= now + rules.horizon:
+        tracked = track(store, found, now, window_start=max(start, now), window_end=end)
     else:
-        tracked = as_tracked(store, found, now, window_start=max(start, now))
+        tracked = as_tracked(store, found, now, window_start=max(start, now), window_end=end)
     ids = {c.id for c in found}
     return Detected([t for t in tracked if t.id in ids or (t.resolved and start <= t.starts_at < end)],
                     more=getattr(found, "more", None), total=getattr(found, "total", None))

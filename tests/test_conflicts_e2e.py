@@ -8,6 +8,7 @@ import json
 from datetime import date, datetime, time, timedelta, timezone
 from email import policy
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -300,3 +301,46 @@ def test_a_conflict_left_out_by_the_cap_is_not_resolved(tmp_path):
     track(store, find_conflicts(rest, ConflictRules(max_per_event=2)), now.replace(hour=8), now)
     gone = [r for r in store.conflicts() if "e3" in (r["a"]["uid"], r["b"]["uid"])]
     assert gone and all(r["resolved_at"] is not None for r in gone)
+
+
+def test_a_narrow_conflicts_query_leaves_the_stored_lifecycle_as_it_was(world):
+    """The audit's sequence: refresh, conflicts, digest, ack, ``conflicts --to <before the ack'd one>``,
+    conflicts: nothing resolved, the ack and first_seen kept, the next night's digest has nothing new."""
+    config, store, deployment = world
+    berlin = ZoneInfo(config.settings.timezone)
+    found = detect(config, store, NOW)
+    (clash,) = [t for t in found if titles(t) == {"Generalversammlung der ELMUG eG 2025", "ThEEN-Mitgliederversammlung 2025"}]
+    assert {r.status for r in run_digest(config, store, deployment, date(2025, 9, 1), NOW)} == {"sent"}
+    assert store.acknowledge_conflict(clash.id, "gemeinsam geplant", NOW + timedelta(minutes=10))
+    def lifecycle():
+        return {r["id"]: (r["first_seen"], r["resolved_at"], r["ack_note"], r["changed_at"]) for r in store.conflicts()}
+
+    before = lifecycle()
+    # conflicts --to 2025-10-01 (the CLI's window: up to the next local midnight), then --from, --network, --kind alike
+    narrow = detect(config, store, NOW + timedelta(hours=1), None, datetime(2025, 10, 2, tzinfo=berlin))
+    assert clash.id not in {t.id for t in narrow}
+    detect(config, store, NOW + timedelta(hours=1), datetime(2025, 12, 1, tzinfo=berlin), None)
+    assert lifecycle() == before, "a narrow query changed the stored lifecycle"
+    again = {t.id: t for t in detect(config, store, NOW + timedelta(hours=2))}
+    assert again[clash.id].ack_note == "gemeinsam geplant" and again[clash.id].first_seen == clash.first_seen
+    assert not any(t.resolved for t in again.values())
+    nightly = {r.recipient: r for r in run_digest(config, store, deployment, date(2025, 9, 2), NOW + timedelta(days=1), dry_run=True)}
+    assert nightly["kalender@ccit.example"].status == "skipped_empty"  # nothing new: no mail
+
+
+def test_track_resolves_only_inside_the_window_it_looked_at(tmp_path):
+    from aggregator.conflict_state import as_tracked, track
+    from aggregator.conflicts import ConflictRules, find_conflicts, make_slot
+
+    store = Store(f"sqlite:///{tmp_path}/c.sqlite3")
+    store.migrate()
+    now = datetime(2026, 3, 2, 6, tzinfo=timezone.utc)
+    early, late = datetime(2026, 3, 10, 10, tzinfo=timezone.utc), datetime(2026, 5, 10, 10, tzinfo=timezone.utc)
+    items = [make_slot(f"{when:%m}-{i}", when, when + timedelta(hours=2), (f"n{i}",)) for when in (early, late) for i in range(2)]
+    track(store, find_conflicts(items, ConflictRules()), now, now)
+    # a detection up to April finds only March's conflict: May's lies outside and stays open
+    april = datetime(2026, 4, 1, tzinfo=timezone.utc)
+    march_only = find_conflicts(items[:2], ConflictRules())
+    assert not any(t.resolved for t in as_tracked(store, march_only, now, now, april))
+    track(store, march_only, now + timedelta(hours=1), now, april)
+    assert [r["resolved_at"] for r in store.conflicts()] == [None, None]
