@@ -7,8 +7,9 @@ digest, and sending it exactly once per night and recipient.
   network's ``contacts`` get the conflicts that involve their network and
   the problems of their network's sources;
 - "new", "changed" and "resolved" are relative to the recipient's last sent
-  digest (else the last 24 hours); acknowledged conflicts leave the new and
-  upcoming lists and are shown as acknowledged;
+  digest (else the last 24 hours); acknowledged conflicts are no news (not
+  in new or changed) but stay in the upcoming list, marked as acknowledged
+  with their note;
 - nothing new and every source healthy: no mail, unless
   ``[digest] send_when_empty``;
 - each (night, recipient) is sent at most once (``aggregator.mail.send_once``);
@@ -144,7 +145,7 @@ def _data(config: Config, tracked: list[Tracked], published, problems, periods, 
             by_status[status].append(conflict)
         elif status == "resolved" and t.resolved_at and t.resolved_at > since:
             by_status["resolved"].append(conflict)
-        if not t.resolved and not t.acknowledged and t.starts_at < horizon:
+        if not t.resolved and t.starts_at < horizon:  # acknowledged ones too: known, still happening
             by_status["upcoming"].append(conflict)
     announced = [
         _event(config, p.event, p.networks, zone)

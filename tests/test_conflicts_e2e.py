@@ -259,15 +259,21 @@ def test_the_digest_over_real_smtp_reaches_each_recipient_once_and_a_refusal_is_
     assert set(third.values()) == {"already_sent"} and len(handler.messages) == 2
 
 
-def test_an_acknowledged_conflict_leaves_the_new_and_upcoming_lists_of_the_digest(world):
+def test_an_acknowledged_conflict_is_no_news_but_stays_in_the_upcoming_list_with_its_note(world):
     config, store, deployment = world
-    found = detect(config, store, NOW)
+    now = datetime(2025, 11, 1, 6, tzinfo=timezone.utc)  # the conflicts of 25/26 Nov are within the next 4 weeks
+    found = detect(config, store, now)
+    (clash,) = [t for t in found if titles(t) == {"Generalversammlung der ELMUG eG 2025", "ThEEN-Mitgliederversammlung 2025"}]
     for t in found:
-        store.acknowledge_conflict(t.id, "abgestimmt", NOW)
-    (out,) = [r for r in run_digest(config, store, deployment, date(2025, 9, 1), NOW, dry_run=True) if r.recipient == "kalender@ccit.example"]
-    conflicts_part = out.text.split("SEIT DER LETZTEN ZUSAMMENFASSUNG ANGEKÜNDIGT")[0]
-    assert "ThEEN-Mitgliederversammlung 2025" not in conflicts_part
-    assert "TERMINÜBERSCHNEIDUNGEN DER NÄCHSTEN" not in conflicts_part
+        if "Energie-Stammtisch" not in titles(t):  # one left new, so the digest is sent
+            store.acknowledge_conflict(t.id, "gemeinsam geplant", now)
+    (out,) = [r for r in run_digest(config, store, deployment, date(2025, 11, 1), now, dry_run=True) if r.recipient == "kalender@ccit.example"]
+    new, upcoming = out.text.split("NEUE TERMINÜBERSCHNEIDUNGEN")[1].split("ALLE TERMINÜBERSCHNEIDUNGEN DER NÄCHSTEN 4 WOCHEN")
+    assert "Energie-Stammtisch" in new and "ThEEN-Mitgliederversammlung 2025" not in new
+    assert out.subject == "Netzwerktimer: 1 neue Terminüberschneidung"
+    lines = [" ".join(chunk.split()) for chunk in upcoming.split("\n- ")]
+    line = next(x for x in lines if "Generalversammlung der ELMUG" in x and "ThEEN-Mitglieder" in x)
+    assert "als bekannt markiert: gemeinsam geplant" in line
 
 
 def test_a_conflict_left_out_by_the_cap_is_not_resolved(tmp_path):
