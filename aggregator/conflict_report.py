@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -94,7 +94,7 @@ class DateCheck:
     events: list[Slot] = field(default_factory=list)
     collisions: list[tuple[str, Slot]] = field(default_factory=list)  # (kind, the event it collides with)
     context: list[str] = field(default_factory=list)  # e.g. "Feiertag: Tag der Deutschen Einheit"
-    free_days: list[date] = field(default_factory=list)  # nearest days without a collision in the slot
+    free_days: list[date] = field(default_factory=list)  # nearest weekdays where nothing overlaps the slot (all day: no other network's event that day)
 
 
 def check_date(config: Config, store: Store, day: date, now: datetime, *, start: time | None = None, end: time | None = None,
@@ -114,15 +114,20 @@ def check_date(config: Config, store: Store, day: date, now: datetime, *, start:
         lo, hi = datetime.combine(d, time(0), zone), datetime.combine(d + timedelta(days=1), time(0), zone)
         return [s for s in every if s.start < hi and s.end > lo]
 
-    def collisions(d: date) -> list[tuple[str, Slot]]:
+    def collisions(d: date, with_rules=rules) -> list[tuple[str, Slot]]:
         probe = _probe(d, start, end, network, zone)
-        found = find_conflicts(on(d) + [probe], rules, zone=zone)
+        found = find_conflicts(on(d) + [probe], with_rules, zone=zone)
         return [(c.kind, c.b if c.a is probe else c.a) for c in found if probe in (c.a, c.b)]
+
+    # A free day is one the planned event could move to: with a slot, the same-day rule would
+    # call a day busy for an evening event when only the morning is asked for; so only what
+    # overlaps the slot at all counts. Without a slot (all day) any event that day does.
+    free_rules = rules if start is None else replace(rules, kinds=("overlap",), min_overlap=timedelta(0))
 
     check = DateCheck(day=day, events=on(day), collisions=collisions(day), context=context_of(day, context_periods(config, store)))
     for offset in range(1, FREE_DAYS_SEARCHED + 1):
         for d in (day - timedelta(days=offset), day + timedelta(days=offset)):
-            if d >= now.astimezone(zone).date() and d.weekday() < 5 and not _holiday(d) and not collisions(d):
+            if d >= now.astimezone(zone).date() and d.weekday() < 5 and not _holiday(d) and not collisions(d, free_rules):
                 check.free_days.append(d)
         if len(check.free_days) >= 3:
             break

@@ -186,6 +186,17 @@ def test_check_date_lists_the_day_and_what_a_new_event_would_collide_with(world)
     assert holiday.context == ["Feiertag in Thüringen: Tag der Deutschen Einheit"]
 
 
+def test_a_free_day_for_a_slot_is_one_where_nothing_overlaps_the_slot(world):
+    config, store, _ = world
+    # 16 Sep: only the ELMUG-Stammtisch, 18:00–20:30; 22 Sep: the Maschinenbautag, 09:00–17:00
+    morning = check_date(config, store, date(2025, 9, 15), NOW, start=time(10, 30), end=time(11, 30), network="medways")
+    assert date(2025, 9, 16) in morning.free_days
+    next_day = check_date(config, store, date(2025, 9, 23), NOW, start=time(10, 30), end=time(11, 30), network="medways").free_days
+    assert date(2025, 9, 22) not in next_day and date(2025, 9, 24) in next_day  # 24 Sep: medways' own event
+    # without a slot (all day) any other network's event that day makes it busy
+    assert date(2025, 9, 16) not in check_date(config, store, date(2025, 9, 15), NOW, network="medways").free_days
+
+
 def test_the_digest_goes_to_the_outbox_once_per_night_with_the_right_conflicts_per_recipient(world):
     config, store, deployment = world
     night = date(2025, 9, 1)
