@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 from aggregator.conflict_report import context_of, context_periods, detect
 from aggregator.conflict_state import Tracked, side_key
 from aggregator.config import Config, Deployment
-from aggregator.mail import SmtpSettings, build_message, send_once
+from aggregator.mail import SmtpSettings, build_message, mail_from_env, send_once
 from aggregator.merge import publication
 from aggregator.status import source_rows
 from aggregator.store import Store
@@ -74,6 +74,8 @@ def run_digest(config: Config, store: Store, deployment: Deployment, night: date
     problems = _problems(config, store)
     periods = context_periods(config, store)
     smtp = None if dry_run else SmtpSettings.from_env(env)
+    # [digest] sender, else NETZWERKTIMER_MAIL_FROM: also for the outbox, where there are no SMTP settings
+    sender = config.digest.sender or (smtp.sender if smtp else mail_from_env(env))
     outbox = deployment.data_dir / "outbox"
     results = []
     sent_tonight = {row.recipient for row in store.digest_sends(night) if row.status == "sent"}
@@ -94,7 +96,7 @@ def run_digest(config: Config, store: Store, deployment: Deployment, night: date
         if dry_run:
             results.append(_logged(DigestOutcome(recipient, "dry_run", rendered.subject, text=rendered.text), night, started))
             continue
-        message = build_message(rendered.subject, rendered.text, rendered.html, sender=config.digest.sender or (smtp.sender if smtp else "netzwerktimer@localhost"),
+        message = build_message(rendered.subject, rendered.text, rendered.html, sender=sender,
                                 recipients=[recipient], night=night, message_id_domain="netzwerktimer")
         sent = send_once(store, night, recipient, message, smtp, Path(outbox), now, force=force)
         results.append(_logged(DigestOutcome(recipient, sent.status, rendered.subject, sent.where or "", sent.error or "",

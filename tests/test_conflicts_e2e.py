@@ -217,6 +217,16 @@ def test_the_digest_goes_to_the_outbox_once_per_night_with_the_right_conflicts_p
     assert len(sorted(outbox.glob("*.eml"))) == 2
 
 
+def test_the_outbox_digest_is_sent_from_netzwerktimer_mail_from(world):
+    config, store, deployment = world
+    env = {"NETZWERKTIMER_MAIL_FROM": "Netzwerktimer <digest@ccit.example>"}
+    assert {r.status for r in run_digest(config, store, deployment, date(2025, 9, 1), NOW, env=env)} == {"sent"}
+    files = sorted((deployment.data_dir / "outbox").glob("*.eml"))
+    assert len(files) == 2
+    for path in files:
+        assert email.message_from_bytes(path.read_bytes(), policy=policy.default)["From"] == "Netzwerktimer <digest@ccit.example>"
+
+
 def test_the_conflicts_command_prints_json_with_the_contracted_fields(tmp_path, sites_server):
     path = tmp_path / "sources.toml"
     path.write_text(CONFIG.format(base=sites_server.base_url), encoding="utf-8")
