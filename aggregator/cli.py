@@ -334,7 +334,7 @@ def _conflicts(args, config: Config, deployment: Deployment) -> int:
     from datetime import datetime, time, timedelta, timezone
     from zoneinfo import ZoneInfo
 
-    from aggregator.conflict_report import as_json, detect, involves
+    from aggregator.conflict_report import as_json, conflict_context, context_periods, detect, involves
 
     if not _known_network(config, args.network):
         return EXIT_CONFIG
@@ -342,9 +342,11 @@ def _conflicts(args, config: Config, deployment: Deployment) -> int:
     now = datetime.now(timezone.utc)
     start = datetime.combine(args.date_from, time(0), zone) if args.date_from else None
     end = datetime.combine(args.date_to + timedelta(days=1), time(0), zone) if args.date_to else None
-    detected = detect(config, _open_store(deployment), now, start, end)
+    store = _open_store(deployment)
+    detected = detect(config, store, now, start, end)
+    periods = context_periods(config, store)
     found = [t for t in detected if involves(t, args.network) and (not args.kind or t.kind == args.kind)]
-    rows = [as_json(t, now, more=detected.more) for t in found]
+    rows = [as_json(t, now, more=detected.more, context=conflict_context(t, periods, zone)) for t in found]
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return 0
@@ -357,6 +359,8 @@ def _conflicts(args, config: Config, deployment: Deployment) -> int:
         for side in (a, b):
             print(f"    {side['start'][:16].replace('T', ' ')}  {side['title']}  [{', '.join(side['networks'])}]" + (f"  @ {side['location']}" if side["location"] else "")
                   + (f"  (+{side['more']} more)" if side.get("more") else ""))
+        for line in r["context"]:
+            print(f"    ! {line}")
         if r["acknowledged"]:
             print(f"    acknowledged: {r['acknowledged']}")
     print(f"{len(rows)} conflicts")

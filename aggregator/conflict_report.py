@@ -67,9 +67,15 @@ def involves(t: Tracked, network: str | None) -> bool:
     return network is None or network in t.a.get("networks", []) or network in t.b.get("networks", [])
 
 
-def as_json(t: Tracked, now: datetime, more: dict | None = None) -> dict:
-    """The ``conflicts --json`` shape: id, kind, score, status, events (uid, title, start, end, networks);
-    with ``more`` (``Detected.more``) an event with conflicts beyond those listed says how many (``more``)."""
+def conflict_context(t: Tracked, periods: list[tuple[str, date, date]], zone: ZoneInfo) -> list[str]:
+    """Holidays and context calendar entries (``context_of``) on the local day the conflict starts."""
+    return context_of(t.starts_at.astimezone(zone).date(), periods)
+
+
+def as_json(t: Tracked, now: datetime, more: dict | None = None, context: list[str] = ()) -> dict:
+    """The ``conflicts --json`` shape: id, kind, score, status, events (uid, title, start, end, networks),
+    context (``conflict_context``); with ``more`` (``Detected.more``) an event with conflicts beyond
+    those listed says how many (``more``)."""
     events = [{k: side.get(k) for k in ("uid", "title", "start", "end", "networks", "location", "url")} for side in (t.a, t.b)]
     if more:
         for row, side in zip(events, (t.a, t.b)):
@@ -83,6 +89,7 @@ def as_json(t: Tracked, now: datetime, more: dict | None = None) -> dict:
         "first_seen": t.first_seen.isoformat(),
         "acknowledged": t.ack_note if t.acknowledged else None,
         "events": events,
+        "context": list(context),
     }
 
 
@@ -138,11 +145,12 @@ def check_date(config: Config, store: Store, day: date, now: datetime, *, start:
 def context_periods(config: Config, store: Store) -> list[tuple[str, date, date]]:
     """(title, first day, day after the last) of the events of context sources (role = "context")."""
     zone = ZoneInfo(config.settings.timezone)
-    ids = {s.id for s in config.sources if s.role == "context"}
+    ids = sorted(s.id for s in config.sources if s.role == "context")
     out = []
-    for stored in store.published_events():
+    # only the context sources' rows: the other events may be tens of thousands
+    for stored in (store.published_events(source_ids=ids) if ids else []):
         ev = stored.event
-        if ev.source_id not in ids or ev.status == "cancelled":
+        if ev.status == "cancelled":
             continue
         first = ev.start if not isinstance(ev.start, datetime) else ev.start.astimezone(zone).date()
         last = ev.end if ev.end is not None and not isinstance(ev.end, datetime) else (

@@ -248,6 +248,25 @@ def test_the_conflicts_command_prints_json_with_the_contracted_fields(tmp_path, 
     assert proc.returncode == 0 and "kalender@ccit.example:" in proc.stdout
 
 
+MESSEWOCHE = (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//DE\r\nBEGIN:VEVENT\r\nUID:messewoche@example\r\n"
+              b"DTSTAMP:20250101T000000Z\r\nDTSTART;VALUE=DATE:20251124\r\nDTEND;VALUE=DATE:20251129\r\n"
+              b"SUMMARY:Thueringer Messewoche\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+
+
+def test_the_conflicts_command_names_holidays_and_context_calendars_next_to_each_conflict(tmp_path, sites_server):
+    sites_server.misbehave("/schulferien/thueringen.ics", "replace", body=MESSEWOCHE)  # 24–28 Nov 2025
+    path = tmp_path / "sources.toml"
+    path.write_text(CONFIG.format(base=sites_server.base_url), encoding="utf-8")
+    assert cli(tmp_path, "--config", str(path), "refresh").returncode == 0
+    window = ("--from", "2025-11-01", "--to", "2025-11-30")
+    rows = json.loads(cli(tmp_path, "--config", str(path), "conflicts", *window, "--json").stdout)
+    assert rows and all(r["context"] == ["fällt in: Thueringer Messewoche"] for r in rows)
+    earlier = json.loads(cli(tmp_path, "--config", str(path), "conflicts", "--from", "2025-09-01", "--to", "2025-10-31", "--json").stdout)
+    assert all(r["context"] == [] for r in earlier)
+    text = cli(tmp_path, "--config", str(path), "conflicts", *window).stdout
+    assert text.count("! fällt in: Thueringer Messewoche") == len(rows)
+
+
 def test_context_calendars_are_named_next_to_dates_but_not_published(world):
     config, store, deployment = world
     result = check_date(config, store, date(2025, 10, 8), NOW)

@@ -281,12 +281,14 @@ class Store:
             s.execute(update(PublicationMarkRow).values(events_version=PublicationMarkRow.events_version + 1))
         return result
 
-    def published_events(self, network_id: str | None = None) -> list[StoredEvent]:
-        """Every event that is currently listed by its source (not gone)."""
+    def published_events(self, network_id: str | None = None, source_ids: list[str] | None = None) -> list[StoredEvent]:
+        """Every event that is currently listed by its source (not gone); only of ``source_ids`` when given."""
         with self._session() as s:
             q = select(EventRow).where(EventRow.gone_at.is_(None))
             if network_id is not None:
                 q = q.where(EventRow.network_id == network_id)
+            if source_ids is not None:
+                q = q.where(EventRow.source_id.in_(source_ids))
             return [_stored(r) for r in s.scalars(q.order_by(EventRow.start_utc, EventRow.id))]
 
     def members(self, since: datetime) -> list[Member]:
