@@ -395,13 +395,13 @@ def _check_date(args, config: Config, deployment: Deployment) -> int:
         return EXIT_CONFIG
     result = check_date(config, _open_store(deployment), args.day, datetime.now(timezone.utc), start=args.start, end=args.end, network=args.network)
 
-    def side(s) -> dict:
+    def side(s, counted: bool = True) -> dict:
         return {"uid": s.uid, "title": s.title, "start": s.start.isoformat(), "end": s.end.isoformat(), "all_day": s.all_day,
-                "networks": list(s.networks), "location": s.location, "url": s.url}
+                "networks": list(s.networks), "location": s.location, "url": s.url, "counted_for_conflicts": counted}
 
     data = {
         "date": result.day.isoformat(),
-        "events": [side(s) for s in result.events],
+        "events": [side(s) for s in result.events] + [side(s, counted=False) for s in result.long_events],
         "collisions": [{"kind": kind, "event": side(s)} for kind, s in result.collisions],
         "context": result.context,
         "free_days": [d.isoformat() for d in result.free_days],
@@ -412,10 +412,13 @@ def _check_date(args, config: Config, deployment: Deployment) -> int:
     from zoneinfo import ZoneInfo
 
     zone = ZoneInfo(config.settings.timezone)
-    print(f"{result.day.isoformat()}: {len(result.events)} events")
-    for s in result.events:
+    print(f"{result.day.isoformat()}: {len(result.events) + len(result.long_events)} events")
+    for s in result.events + result.long_events:
         when = "all day" if s.all_day else f"{s.start.astimezone(zone).strftime('%H:%M')}–{s.end.astimezone(zone).strftime('%H:%M')}"
-        print(f"  {when:12} {s.title}  [{', '.join(s.networks)}]" + (f"  @ {s.location}" if s.location else ""))
+        if s.start.astimezone(zone).date() != s.end.astimezone(zone).date() and not s.all_day:
+            when = f"{s.start.astimezone(zone).strftime('%d.%m. %H:%M')}–{s.end.astimezone(zone).strftime('%d.%m. %H:%M')}"
+        print(f"  {when:12} {s.title}  [{', '.join(s.networks)}]" + (f"  @ {s.location}" if s.location else "")
+              + ("  (longer than [conflicts] ignore_longer_than: not counted for conflicts)" if s in result.long_events else ""))
     for line in result.context:
         print(f"  ! {line}")
     if result.collisions:

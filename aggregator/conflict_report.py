@@ -101,6 +101,7 @@ class DateCheck:
     events: list[Slot] = field(default_factory=list)
     collisions: list[tuple[str, Slot]] = field(default_factory=list)  # (kind, the event it collides with)
     context: list[str] = field(default_factory=list)  # e.g. "Feiertag: Tag der Deutschen Einheit"
+    long_events: list[Slot] = field(default_factory=list)  # on the day, but longer than ignore_longer_than: never a conflict
     free_days: list[date] = field(default_factory=list)  # nearest weekdays where nothing overlaps the slot (all day: no other network's event that day)
 
 
@@ -131,7 +132,8 @@ def check_date(config: Config, store: Store, day: date, now: datetime, *, start:
     # overlaps the slot at all counts. Without a slot (all day) any event that day does.
     free_rules = rules if start is None else replace(rules, kinds=("overlap",), min_overlap=timedelta(0))
 
-    check = DateCheck(day=day, events=on(day), collisions=collisions(day), context=context_of(day, context_periods(config, store)))
+    check = DateCheck(day=day, events=on(day), collisions=collisions(day), context=context_of(day, context_periods(config, store)),
+                      long_events=_long_events(published, day, zone, rules, config.settings.max_occurrences))
     for offset in range(1, FREE_DAYS_SEARCHED + 1):
         for d in (day - timedelta(days=offset), day + timedelta(days=offset)):
             if d >= now.astimezone(zone).date() and d.weekday() < 5 and not _holiday(d) and not collisions(d, free_rules):
@@ -140,6 +142,14 @@ def check_date(config: Config, store: Store, day: date, now: datetime, *, start:
             break
     check.free_days = sorted(check.free_days)[:4]
     return check
+
+
+def _long_events(published: list[StoredEvent], day: date, zone: ZoneInfo, rules, limit: int) -> list[Slot]:
+    """The occurrences on ``day`` that ``slots`` leaves out as longer than ``rules.ignore_longer_than``
+    (an exhibition, a fair): still on that day for someone planning it, though no conflict."""
+    lo, hi = datetime.combine(day, time(0), zone), datetime.combine(day + timedelta(days=1), time(0), zone)
+    every = slots(published, lo, hi, zone=zone, rules=replace(rules, ignore_longer_than=timedelta.max), limit=limit)
+    return [s for s in every if s.duration > rules.ignore_longer_than]
 
 
 def context_periods(config: Config, store: Store) -> list[tuple[str, date, date]]:

@@ -197,6 +197,20 @@ def test_a_free_day_for_a_slot_is_one_where_nothing_overlaps_the_slot(world):
     assert date(2025, 9, 16) not in check_date(config, store, date(2025, 9, 15), NOW, network="medways").free_days
 
 
+def test_check_date_lists_events_too_long_to_conflict_marked_as_not_counted(world):
+    config, store, deployment = world
+    wochen = "Cross-Cluster-Wochen"  # 13–24 Oct 2025, longer than ignore_longer_than (3 days)
+    result = check_date(config, store, date(2025, 10, 15), NOW, start=time(10, 0), end=time(11, 0))
+    assert [s.title for s in result.long_events if wochen in s.title] and not [s for s in result.events if wochen in s.title]
+    assert not any(wochen in s.title for _, s in result.collisions)
+    env = {"NETZWERKTIMER_DATABASE_URL": deployment.database_url}
+    data = json.loads(cli(deployment.data_dir.parent, "--config", str(config.path), "check-date", "2025-10-15", "--json", env_extra=env).stdout)
+    (row,) = [e for e in data["events"] if wochen in e["title"]]
+    assert row["counted_for_conflicts"] is False and all(e["counted_for_conflicts"] for e in data["events"] if e is not row)
+    text = cli(deployment.data_dir.parent, "--config", str(config.path), "check-date", "2025-10-15", env_extra=env).stdout
+    assert any(wochen in line and "not counted for conflicts" in line for line in text.splitlines())
+
+
 def test_the_digest_goes_to_the_outbox_once_per_night_with_the_right_conflicts_per_recipient(world):
     config, store, deployment = world
     night = date(2025, 9, 1)
