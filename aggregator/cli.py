@@ -353,11 +353,11 @@ def _conflicts(args, config: Config, deployment: Deployment) -> int:
     if not rows:
         print("no conflicts")
         return 0
-    for r in rows:
+    for t, r in zip(found, rows):
         a, b = r["events"]
         print(f"{r['id'][:12]}  {r['kind']:8} score {r['score']:5.1f}  {r['status']}")
-        for side in (a, b):
-            print(f"    {side['start'][:16].replace('T', ' ')}  {side['title']}  [{', '.join(side['networks'])}]" + (f"  @ {side['location']}" if side["location"] else "")
+        for side, snap in ((a, t.a), (b, t.b)):
+            print(f"    {_local_start(snap, zone)}  {side['title']}  [{', '.join(side['networks'])}]" + (f"  @ {side['location']}" if side["location"] else "")
                   + (f"  (+{side['more']} more)" if side.get("more") else ""))
         for line in r["context"]:
             print(f"    ! {line}")
@@ -368,6 +368,19 @@ def _conflicts(args, config: Config, deployment: Deployment) -> int:
         print(f"{detected.total} colliding pairs in all; [conflicts] max_per_event = {config.conflicts.max_per_event} lists each "
               f"event's worst; {len(detected.more)} events have more than are listed")
     return 0
+
+
+def _local_start(snap: dict, zone) -> str:
+    """A conflict side's start for people: "YYYY-MM-DD HH:MM" in ``zone`` (the configured timezone, whatever
+    zone the source gave), "YYYY-MM-DD all day" for an all-day event."""
+    from datetime import datetime
+
+    if snap.get("all_day"):
+        return f"{snap.get('day_start', '')} all day"
+    try:
+        return datetime.fromisoformat(snap["start"]).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    except (KeyError, ValueError):
+        return str(snap.get("start", ""))[:16].replace("T", " ")
 
 
 def _conflicts_ack(args, config: Config, deployment: Deployment) -> int:

@@ -281,6 +281,21 @@ def test_the_conflicts_command_names_holidays_and_context_calendars_next_to_each
     assert text.count("! fällt in: Thueringer Messewoche") == len(rows)
 
 
+def test_the_conflicts_text_shows_both_starts_in_the_configured_timezone(world, sites_server):
+    config, store, deployment = world
+    utc = (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//DE\r\nBEGIN:VEVENT\r\nUID:utc-termin@medways.example\r\n"
+           b"DTSTAMP:20250101T000000Z\r\nDTSTART:20251126T090000Z\r\nDTEND:20251126T100000Z\r\n"
+           b"SUMMARY:Fruehstueck in UTC\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    sites_server.misbehave("/medways/kalender.ics", "replace", body=utc)
+    refresh(config, store, deployment, select_sources(config, ["medways-kalender"]), now=NOW + timedelta(minutes=1))
+    env = {"NETZWERKTIMER_DATABASE_URL": deployment.database_url}
+    text = cli(deployment.data_dir.parent, "--config", str(config.path), "conflicts", "--from", "2025-11-26", "--to", "2025-11-26",
+               env_extra=env).stdout
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    assert "2025-11-26 10:00 Fruehstueck in UTC [medways]" in lines  # 09:00 UTC is 10:00 in Berlin
+    assert any(line.startswith("2025-11-26 10:00 ThEEN-Mitgliederversammlung 2025") for line in lines)
+
+
 def test_context_calendars_are_named_next_to_dates_but_not_published(world):
     config, store, deployment = world
     result = check_date(config, store, date(2025, 10, 8), NOW)
