@@ -121,3 +121,35 @@ def test_a_network_contact_gets_only_their_networks_source_problems(world, sites
     mine, everything = (section(out[who].text, "PROBLEME MIT QUELLEN") for who in (THEEN, GLOBAL))
     assert "theen-termine" in mine and "medways-kalender" not in mine
     assert "theen-termine" in everything and "medways-kalender" in everything
+
+
+def vevents(*items: tuple[str, str, str]) -> bytes:
+    """An ICS body of (uid, DTSTART, SUMMARY) one-hour events in UTC."""
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//test//DE"]
+    for uid, start, title in items:
+        end = start[:9] + f"{int(start[9:11]) + 1:02d}" + start[11:]
+        lines += ["BEGIN:VEVENT", f"UID:{uid}@theen.example", "DTSTAMP:20250101T000000Z", f"DTSTART:{start}", f"DTEND:{end}",
+                  f"SUMMARY:{title}", "END:VEVENT"]
+    return ("\r\n".join(lines + ["END:VCALENDAR"]) + "\r\n").encode()
+
+
+def test_announced_events_are_the_upcoming_ones_by_start(world, sites_server):
+    config, store, deployment = world
+    now = NOW + timedelta(days=20)  # 21 Sep 2025
+    body = vevents(("spaet", "20251210T090000Z", "Jahresabschluss"), ("vorbei", "20250915T090000Z", "Schon vorbei"),
+                   ("frueh", "20251005T090000Z", "Herbsttreffen"), ("mitte", "20251101T090000Z", "Novembertreffen"))
+    sites_server.misbehave("/theen/termine.ics", "replace", body=body)
+    refresh(config, store, deployment, select_sources(config, ["theen-termine"]), now=now)
+    text = dry(config, store, deployment, NIGHT + timedelta(days=20), now + timedelta(minutes=1))[GLOBAL].text
+    announced = section(text, "SEIT DER LETZTEN ZUSAMMENFASSUNG ANGEKÜNDIGT")
+    titles = [line[2:] for line in announced.splitlines() if line.startswith("- ")]
+    assert titles == ["Herbsttreffen", "Novembertreffen", "Jahresabschluss"]
+
+
+def test_a_dry_run_records_nothing(world):
+    config, store, deployment = world
+    out = dry(config, store, deployment)
+    assert {r.status for r in out.values()} == {"dry_run"} and "NEUE TERMINÜBERSCHNEIDUNGEN" in out[GLOBAL].text
+    assert store.conflicts() == [] and store.digest_sends(NIGHT) == []
+    # what a real run then reports is what the dry run showed
+    assert {r.recipient: r.subject for r in run_digest(config, store, deployment, NIGHT, NOW)} == {r: o.subject for r, o in out.items()}
