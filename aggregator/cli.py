@@ -387,12 +387,16 @@ def _conflicts_ack(args, config: Config, deployment: Deployment) -> int:
     from datetime import datetime, timezone
 
     store = _open_store(deployment)
-    matches = [c["id"] for c in store.conflicts() if c["id"].startswith(args.conflict_id)]
+    matches = [c for c in store.conflicts() if c["id"].startswith(args.conflict_id)]
     if len(matches) != 1:
         print(f"{'no' if not matches else 'more than one'} conflict with id {args.conflict_id!r}", file=sys.stderr)
         return EXIT_CONFIG
-    store.acknowledge_conflict(matches[0], args.note, datetime.now(timezone.utc))
-    print(f"{matches[0][:12]} acknowledged: {args.note}")
+    (conflict,) = matches
+    # a resolved conflict no longer collides; if it comes back it is a new one, unacknowledged
+    if conflict["resolved_at"] is not None or not store.acknowledge_conflict(conflict["id"], args.note, datetime.now(timezone.utc)):
+        print(f"conflict {conflict['id'][:12]} is resolved: its events no longer collide, there is nothing to acknowledge", file=sys.stderr)
+        return EXIT_CONFIG
+    print(f"{conflict['id'][:12]} acknowledged: {args.note}")
     return 0
 
 

@@ -296,6 +296,20 @@ def test_the_conflicts_text_shows_both_starts_in_the_configured_timezone(world, 
     assert any(line.startswith("2025-11-26 10:00 ThEEN-Mitgliederversammlung 2025") for line in lines)
 
 
+def test_a_resolved_conflict_cannot_be_acknowledged(world, sites_server):
+    config, store, deployment = world
+    (clash,) = [t for t in detect(config, store, NOW) if titles(t) == {"Generalversammlung der ELMUG eG 2025", "ThEEN-Mitgliederversammlung 2025"}]
+    ics = (SITES / "theen" / "termine.ics").read_bytes()
+    sites_server.misbehave("/theen/termine.ics", "replace", body=ics.replace(b"20251126T", b"20251127T"))
+    refresh(config, store, deployment, select_sources(config, ["theen-termine"]), now=NOW + timedelta(hours=1))
+    assert {t.id: t for t in detect(config, store, NOW + timedelta(hours=1))}[clash.id].resolved
+    env = {"NETZWERKTIMER_DATABASE_URL": deployment.database_url}
+    proc = cli(deployment.data_dir.parent, "--config", str(config.path), "conflicts", "ack", clash.id[:12], "--note", "egal", env_extra=env)
+    assert proc.returncode == 2 and "is resolved" in proc.stderr and "acknowledged" not in proc.stdout
+    assert not store.acknowledge_conflict(clash.id, "egal", NOW + timedelta(hours=2))
+    assert {r["id"]: r["ack_note"] for r in store.conflicts()}[clash.id] is None
+
+
 def test_context_calendars_are_named_next_to_dates_but_not_published(world):
     config, store, deployment = world
     result = check_date(config, store, date(2025, 10, 8), NOW)

@@ -465,10 +465,11 @@ class Store:
             return {cid: (h, ack) for cid, h, ack in s.execute(select(ConflictRow.id, ConflictRow.content_hash, ConflictRow.ack_hash))}
 
     def acknowledge_conflict(self, conflict_id: str, note: str, now: datetime) -> bool:
-        """Mark a conflict as known and intended (until either side changes); False if unknown."""
+        """Mark a conflict as known and intended (until either side changes); False if unknown or
+        resolved (a resolved conflict found again is new again, so an acknowledgement would be lost)."""
         with self._session.begin() as s:
             row = s.get(ConflictRow, conflict_id)
-            if row is None:
+            if row is None or row.resolved_at is not None:
                 return False
             row.ack_note, row.ack_hash, row.ack_at = note, row.content_hash, now
             return True
