@@ -12,7 +12,10 @@ from aggregator.config import load_config
 from aggregator.conflict_report import detect
 from aggregator.digest_job import run_digest
 from aggregator.pipeline import refresh, select_sources
-from tests.test_conflicts_e2e import NOW, SITES, world  # noqa: F401  (world is the fixture)
+from tests import test_conflicts_e2e
+from tests.test_conflicts_e2e import NOW, SITES
+
+world = test_conflicts_e2e.world  # the fixture: fixture sites refreshed into a store, as of NOW
 
 GLOBAL, THEEN = "kalender@ccit.example", "mv@theen.example"
 MESSE, MV, GV = "medways auf der Medizintechnik-Messe (Stand 12)", "ThEEN-Mitgliederversammlung 2025", "Generalversammlung der ELMUG eG 2025"
