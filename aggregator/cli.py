@@ -326,7 +326,7 @@ def _conflicts(args, config: Config, deployment: Deployment) -> int:
     from datetime import datetime, time, timedelta, timezone
     from zoneinfo import ZoneInfo
 
-    from aggregator.conflict_report import as_json, detect, involves
+    from aggregator.conflict_report import as_json, conflict_context, context_periods, detect, involves
 
     if not _known_network(config, args.network):
         return EXIT_CONFIG
@@ -334,21 +334,25 @@ def _conflicts(args, config: Config, deployment: Deployment) -> int:
     now = datetime.now(timezone.utc)
     start = datetime.combine(args.date_from, time(0), zone) if args.date_from else None
     end = datetime.combine(args.date_to + timedelta(days=1), time(0), zone) if args.date_to else None
-    detected = detect(config, _open_store(deployment), now, start, end)
+    store = _open_store(deployment)
+    detected = detect(config, store, now, start, end)
+    periods = context_periods(config, store)
     found = [t for t in detected if involves(t, args.network) and (not args.kind or t.kind == args.kind)]
-    rows = [as_json(t, now, more=detected.more) for t in found]
+    rows = [as_json(t, now, more=detected.more, context=conflict_context(t, periods, zone)) for t in found]
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return 0
     if not rows:
         print("no conflicts")
         return 0
-    for r in rows:
+    for t, r in zip(found, rows):
         a, b = r["events"]
         print(f"{r['id'][:12]}  {r['kind']:8} score {r['score']:5.1f}  {r['status']}")
-        for side in (a, b):
-            print(f"    {side['start'][:16].replace('T', ' ')}  {side['title']}  [{', '.join(side['networks'])}]" + (f"  @ {side['location']}" if side["location"] else "")
+        for side, snap in ((a, t.a), (b, t.b)):
+            print(f"    {_local_start(snap, zone)}  {side['title']}  [{', '.join(side['networks'])}]" + (f"  @ {side['location']}" if side["location"] else "")
                   + (f"  (+{side['more']} more)" if side.get("more") else ""))
+        for line in r["context"]:
+            print(f"    ! {line}")
         if r["acknowledged"]:
             print(f"    acknowledged: {r['acknowledged']}")
     print(f"{len(rows)} conflicts")
@@ -358,16 +362,33 @@ def _conflicts(args, config: Config, deployment: Deployment) -> int:
     return 0
 
 
+def _local_start(snap: dict, zone) -> str:
+    """A conflict side's start for people: "YYYY-MM-DD HH:MM" in ``zone`` (the configured timezone, whatever
+    zone the source gave), "YYYY-MM-DD all day" for an all-day event."""
+    from datetime import datetime
+
+    if snap.get("all_day"):
+        return f"{snap.get('day_start', '')} all day"
+    try:
+        return datetime.fromisoformat(snap["start"]).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    except (KeyError, ValueError):
+        return str(snap.get("start", ""))[:16].replace("T", " ")
+
+
 def _conflicts_ack(args, config: Config, deployment: Deployment) -> int:
     from datetime import datetime, timezone
 
     store = _open_store(deployment)
-    matches = [c["id"] for c in store.conflicts() if c["id"].startswith(args.conflict_id)]
+    matches = [c for c in store.conflicts() if c["id"].startswith(args.conflict_id)]
     if len(matches) != 1:
         print(f"{'no' if not matches else 'more than one'} conflict with id {args.conflict_id!r}", file=sys.stderr)
         return EXIT_CONFIG
-    store.acknowledge_conflict(matches[0], args.note, datetime.now(timezone.utc))
-    print(f"{matches[0][:12]} acknowledged: {args.note}")
+    (conflict,) = matches
+    # a resolved conflict no longer collides; if it comes back it is a new one, unacknowledged
+    if conflict["resolved_at"] is not None or not store.acknowledge_conflict(conflict["id"], args.note, datetime.now(timezone.utc)):
+        print(f"conflict {conflict['id'][:12]} is resolved: its events no longer collide, there is nothing to acknowledge", file=sys.stderr)
+        return EXIT_CONFIG
+    print(f"{conflict['id'][:12]} acknowledged: {args.note}")
     return 0
 
 
@@ -383,13 +404,13 @@ def _check_date(args, config: Config, deployment: Deployment) -> int:
         return EXIT_CONFIG
     result = check_date(config, _open_store(deployment), args.day, datetime.now(timezone.utc), start=args.start, end=args.end, network=args.network)
 
-    def side(s) -> dict:
+    def side(s, counted: bool = True) -> dict:
         return {"uid": s.uid, "title": s.title, "start": s.start.isoformat(), "end": s.end.isoformat(), "all_day": s.all_day,
-                "networks": list(s.networks), "location": s.location, "url": s.url}
+                "networks": list(s.networks), "location": s.location, "url": s.url, "counted_for_conflicts": counted}
 
     data = {
         "date": result.day.isoformat(),
-        "events": [side(s) for s in result.events],
+        "events": [side(s) for s in result.events] + [side(s, counted=False) for s in result.long_events],
         "collisions": [{"kind": kind, "event": side(s)} for kind, s in result.collisions],
         "context": result.context,
         "free_days": [d.isoformat() for d in result.free_days],
@@ -400,10 +421,13 @@ def _check_date(args, config: Config, deployment: Deployment) -> int:
     from zoneinfo import ZoneInfo
 
     zone = ZoneInfo(config.settings.timezone)
-    print(f"{result.day.isoformat()}: {len(result.events)} events")
-    for s in result.events:
+    print(f"{result.day.isoformat()}: {len(result.events) + len(result.long_events)} events")
+    for s in result.events + result.long_events:
         when = "all day" if s.all_day else f"{s.start.astimezone(zone).strftime('%H:%M')}–{s.end.astimezone(zone).strftime('%H:%M')}"
-        print(f"  {when:12} {s.title}  [{', '.join(s.networks)}]" + (f"  @ {s.location}" if s.location else ""))
+        if s.start.astimezone(zone).date() != s.end.astimezone(zone).date() and not s.all_day:
+            when = f"{s.start.astimezone(zone).strftime('%d.%m. %H:%M')}–{s.end.astimezone(zone).strftime('%d.%m. %H:%M')}"
+        print(f"  {when:12} {s.title}  [{', '.join(s.networks)}]" + (f"  @ {s.location}" if s.location else "")
+              + ("  (longer than [conflicts] ignore_longer_than: not counted for conflicts)" if s in result.long_events else ""))
     for line in result.context:
         print(f"  ! {line}")
     if result.collisions:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -41,7 +41,10 @@ def detect(config: Config, store: Store, now: datetime, start: datetime | None =
     their lifecycle, and return those found now plus those resolved in the window.
     ``published`` saves recomputing ``publication(config, store, now)`` when the caller has it.
     ``record=False`` writes nothing (the web's readers): each conflict is returned as a
-    recording run would leave it, judged against what was last recorded."""
+    recording run would leave it, judged against what was last recorded.
+    A narrowed window records only what lies in it: a stored conflict outside [start, end)
+    is neither resolved nor touched. A window reaching past the horizon writes nothing (as
+    with ``record=False``): the nightly runs would not see what it found."""
     rules = config.conflicts.rules()
     zone = ZoneInfo(config.settings.timezone)
     start = start or now
@@ -49,10 +52,12 @@ def detect(config: Config, store: Store, now: datetime, start: datetime | None =
     if published is None:
         published = publication(config, store, now, record=record)
     found = find_conflicts(slots(published, start, end, zone=zone, rules=rules, limit=config.settings.max_occurrences), rules, zone=zone)
-    if record:
-        tracked = track(store, found, now, window_start=max(start, now))
+    # Recorded beyond the horizon, a conflict would be stored long before a nightly run finds it,
+    # and by then it is no longer "new" for the digest: such a window only reads.
+    if record and end <= now + rules.horizon:
+        tracked = track(store, found, now, window_start=max(start, now), window_end=end)
     else:
-        tracked = as_tracked(store, found, now, window_start=max(start, now))
+        tracked = as_tracked(store, found, now, window_start=max(start, now), window_end=end)
     ids = {c.id for c in found}
     return Detected([t for t in tracked if t.id in ids or (t.resolved and start <= t.starts_at < end)],
                     more=getattr(found, "more", None), total=getattr(found, "total", None))
@@ -62,9 +67,15 @@ def involves(t: Tracked, network: str | None) -> bool:
     return network is None or network in t.a.get("networks", []) or network in t.b.get("networks", [])
 
 
-def as_json(t: Tracked, now: datetime, more: dict | None = None) -> dict:
-    """The ``conflicts --json`` shape: id, kind, score, status, events (uid, title, start, end, networks);
-    with ``more`` (``Detected.more``) an event with conflicts beyond those listed says how many (``more``)."""
+def conflict_context(t: Tracked, periods: list[tuple[str, date, date]], zone: ZoneInfo) -> list[str]:
+    """Holidays and context calendar entries (``context_of``) on the local day the conflict starts."""
+    return context_of(t.starts_at.astimezone(zone).date(), periods)
+
+
+def as_json(t: Tracked, now: datetime, more: dict | None = None, context: list[str] = ()) -> dict:
+    """The ``conflicts --json`` shape: id, kind, score, status, events (uid, title, start, end, networks),
+    context (``conflict_context``); with ``more`` (``Detected.more``) an event with conflicts beyond
+    those listed says how many (``more``)."""
     events = [{k: side.get(k) for k in ("uid", "title", "start", "end", "networks", "location", "url")} for side in (t.a, t.b)]
     if more:
         for row, side in zip(events, (t.a, t.b)):
@@ -78,6 +89,7 @@ def as_json(t: Tracked, now: datetime, more: dict | None = None) -> dict:
         "first_seen": t.first_seen.isoformat(),
         "acknowledged": t.ack_note if t.acknowledged else None,
         "events": events,
+        "context": list(context),
     }
 
 
@@ -89,7 +101,8 @@ class DateCheck:
     events: list[Slot] = field(default_factory=list)
     collisions: list[tuple[str, Slot]] = field(default_factory=list)  # (kind, the event it collides with)
     context: list[str] = field(default_factory=list)  # e.g. "Feiertag: Tag der Deutschen Einheit"
-    free_days: list[date] = field(default_factory=list)  # nearest days without a collision in the slot
+    long_events: list[Slot] = field(default_factory=list)  # on the day, but longer than ignore_longer_than: never a conflict
+    free_days: list[date] = field(default_factory=list)  # nearest weekdays where nothing overlaps the slot (all day: no other network's event that day)
 
 
 def check_date(config: Config, store: Store, day: date, now: datetime, *, start: time | None = None, end: time | None = None,
@@ -109,15 +122,21 @@ def check_date(config: Config, store: Store, day: date, now: datetime, *, start:
         lo, hi = datetime.combine(d, time(0), zone), datetime.combine(d + timedelta(days=1), time(0), zone)
         return [s for s in every if s.start < hi and s.end > lo]
 
-    def collisions(d: date) -> list[tuple[str, Slot]]:
+    def collisions(d: date, with_rules=rules) -> list[tuple[str, Slot]]:
         probe = _probe(d, start, end, network, zone)
-        found = find_conflicts(on(d) + [probe], rules, zone=zone)
+        found = find_conflicts(on(d) + [probe], with_rules, zone=zone)
         return [(c.kind, c.b if c.a is probe else c.a) for c in found if probe in (c.a, c.b)]
 
-    check = DateCheck(day=day, events=on(day), collisions=collisions(day), context=context_of(day, context_periods(config, store)))
+    # A free day is one the planned event could move to: with a slot, the same-day rule would
+    # call a day busy for an evening event when only the morning is asked for; so only what
+    # overlaps the slot at all counts. Without a slot (all day) any event that day does.
+    free_rules = rules if start is None else replace(rules, kinds=("overlap",), min_overlap=timedelta(0))
+
+    check = DateCheck(day=day, events=on(day), collisions=collisions(day), context=context_of(day, context_periods(config, store)),
+                      long_events=_long_events(published, day, zone, rules, config.settings.max_occurrences))
     for offset in range(1, FREE_DAYS_SEARCHED + 1):
         for d in (day - timedelta(days=offset), day + timedelta(days=offset)):
-            if d >= now.astimezone(zone).date() and d.weekday() < 5 and not _holiday(d) and not collisions(d):
+            if d >= now.astimezone(zone).date() and d.weekday() < 5 and not _holiday(d) and not collisions(d, free_rules):
                 check.free_days.append(d)
         if len(check.free_days) >= 3:
             break
@@ -125,14 +144,23 @@ def check_date(config: Config, store: Store, day: date, now: datetime, *, start:
     return check
 
 
+def _long_events(published: list[StoredEvent], day: date, zone: ZoneInfo, rules, limit: int) -> list[Slot]:
+    """The occurrences on ``day`` that ``slots`` leaves out as longer than ``rules.ignore_longer_than``
+    (an exhibition, a fair): still on that day for someone planning it, though no conflict."""
+    lo, hi = datetime.combine(day, time(0), zone), datetime.combine(day + timedelta(days=1), time(0), zone)
+    every = slots(published, lo, hi, zone=zone, rules=replace(rules, ignore_longer_than=timedelta.max), limit=limit)
+    return [s for s in every if s.duration > rules.ignore_longer_than]
+
+
 def context_periods(config: Config, store: Store) -> list[tuple[str, date, date]]:
     """(title, first day, day after the last) of the events of context sources (role = "context")."""
     zone = ZoneInfo(config.settings.timezone)
-    ids = {s.id for s in config.sources if s.role == "context"}
+    ids = sorted(s.id for s in config.sources if s.role == "context")
     out = []
-    for stored in store.published_events():
+    # only the context sources' rows: the other events may be tens of thousands
+    for stored in (store.published_events(source_ids=ids) if ids else []):
         ev = stored.event
-        if ev.source_id not in ids or ev.status == "cancelled":
+        if ev.status == "cancelled":
             continue
         first = ev.start if not isinstance(ev.start, datetime) else ev.start.astimezone(zone).date()
         last = ev.end if ev.end is not None and not isinstance(ev.end, datetime) else (

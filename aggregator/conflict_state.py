@@ -1,6 +1,6 @@
 """The lifecycle of conflicts between runs: new → ongoing → resolved, and acknowledgements.
 
-``track(store, found, now, window_start)`` records what ``find_conflicts``
+``track(store, found, now, window_start, window_end)`` records what ``find_conflicts``
 found and promises:
 
 - a conflict seen for the first time is stored with ``first_seen = now``;
@@ -8,9 +8,10 @@ found and promises:
   content changed (time, place, title…), ``changed_at`` moves, and an
   acknowledgement given for the old content is withdrawn (it "comes back");
 - a stored conflict that is no longer found while it still lies ahead
-  (inside the window looked at) is resolved (``resolved_at = now``): one
-  side moved, was cancelled or vanished; a resolved one found again is new
-  again;
+  inside the window looked at (``window_start`` up to ``window_end``) is
+  resolved (``resolved_at = now``): one side moved, was cancelled or
+  vanished; a resolved one found again is new again; one outside the window
+  is left as it was;
 - conflicts that lie in the past are left as they were (history, not
   resolution);
 - a conflict left out only because of ``[conflicts] max_per_event`` (both its
@@ -115,23 +116,27 @@ def content_hash(conflict: Conflict) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def track(store: Store, found: list[Conflict], now: datetime, window_start: datetime) -> list[Tracked]:
-    """Record this run's conflicts (see the module docstring); return every stored one."""
+def track(store: Store, found: list[Conflict], now: datetime, window_start: datetime,
+          window_end: datetime | None = None) -> list[Tracked]:
+    """Record this run's conflicts (see the module docstring); return every stored one.
+    ``window_end`` (None: unbounded) is where the detection stopped looking."""
     keep = unlisted(store.open_conflicts_except({c.id for c in found}), found) if getattr(found, "more", None) else set()
     store.track_conflicts(
         [(c.id, c.kind, c.score, c.a.uid, c.b.uid, c.a.start, content_hash(c), {"a": snapshot(c.a), "b": snapshot(c.b)}) for c in found],
         now=now,
         window_start=window_start,
+        window_end=window_end,
         keep_open=keep,
     )
     return [Tracked(**row) for row in store.conflicts()]
 
 
-def as_tracked(store: Store, found: list[Conflict], now: datetime, window_start: datetime) -> list[Tracked]:
+def as_tracked(store: Store, found: list[Conflict], now: datetime, window_start: datetime,
+               window_end: datetime | None = None) -> list[Tracked]:
     """What ``track`` would return for ``found``, without writing: a conflict known and
     open keeps its stored dates and acknowledgement (withdrawn if its content changed),
     an unknown or resolved one is new, and a stored open one no longer found that lies
-    ahead is resolved now."""
+    ahead inside the window is resolved now."""
     rows = store.conflicts()
     keep = unlisted(rows, found)
     stored = {row["id"]: Tracked(**row) for row in rows}
@@ -150,7 +155,8 @@ def as_tracked(store: Store, found: list[Conflict], now: datetime, window_start:
         out.append(replace(old, **sides, last_seen=now, changed_at=now if changed else old.changed_at,
                            ack_note=old.ack_note if acked else None, ack_at=old.ack_at if acked else None))
     for old in stored.values():
-        if not old.resolved and old.starts_at >= window_start and old.id not in keep:
+        if (not old.resolved and old.starts_at >= window_start and (window_end is None or old.starts_at < window_end)
+                and old.id not in keep):
             old = replace(old, resolved_at=now)
         out.append(old)
     return out

@@ -7,8 +7,11 @@ digest, and sending it exactly once per night and recipient.
   network's ``contacts`` get the conflicts that involve their network and
   the problems of their network's sources;
 - "new", "changed" and "resolved" are relative to the recipient's last sent
-  digest (else the last 24 hours); acknowledged conflicts leave the new and
-  upcoming lists and are shown as acknowledged;
+  digest (else the last 24 hours); acknowledged conflicts are no news (not
+  in new or changed) but stay in the upcoming list, marked as acknowledged
+  with their note;
+- "announced" lists the events first seen since then that have not ended, by start;
+- a dry run records nothing (no publication, no conflict lifecycle, no send);
 - nothing new and every source healthy: no mail, unless
   ``[digest] send_when_empty``;
 - each (night, recipient) is sent at most once (``aggregator.mail.send_once``);
@@ -31,7 +34,7 @@ from zoneinfo import ZoneInfo
 from aggregator.conflict_report import context_of, context_periods, detect
 from aggregator.conflict_state import Tracked, side_key
 from aggregator.config import Config, Deployment
-from aggregator.mail import SmtpSettings, build_message, send_once
+from aggregator.mail import SmtpSettings, build_message, mail_from_env, send_once
 from aggregator.merge import publication
 from aggregator.status import source_rows
 from aggregator.store import Store
@@ -68,11 +71,14 @@ def run_digest(config: Config, store: Store, deployment: Deployment, night: date
     """The outcome per recipient (see the module docstring); once ``stop`` is set no further
     recipient is started (a mail being sent is finished), and the outcomes so far are returned."""
     zone = ZoneInfo(config.settings.timezone)
-    published = publication(config, store, now)
-    tracked = detect(config, store, now, published=published)
+    # a dry run shows what would be sent and records nothing: no publication, no conflict lifecycle
+    published = publication(config, store, now, record=not dry_run)
+    tracked = detect(config, store, now, published=published, record=not dry_run)
     problems = _problems(config, store)
     periods = context_periods(config, store)
     smtp = None if dry_run else SmtpSettings.from_env(env)
+    # [digest] sender, else NETZWERKTIMER_MAIL_FROM: also for the outbox, where there are no SMTP settings
+    sender = config.digest.sender or (smtp.sender if smtp else mail_from_env(env))
     outbox = deployment.data_dir / "outbox"
     results = []
     sent_tonight = {row.recipient for row in store.digest_sends(night) if row.status == "sent"}
@@ -93,7 +99,7 @@ def run_digest(config: Config, store: Store, deployment: Deployment, night: date
         if dry_run:
             results.append(_logged(DigestOutcome(recipient, "dry_run", rendered.subject, text=rendered.text), night, started))
             continue
-        message = build_message(rendered.subject, rendered.text, rendered.html, sender=config.digest.sender or (smtp.sender if smtp else "netzwerktimer@localhost"),
+        message = build_message(rendered.subject, rendered.text, rendered.html, sender=sender,
                                 recipients=[recipient], night=night, message_id_domain="netzwerktimer")
         sent = send_once(store, night, recipient, message, smtp, Path(outbox), now, force=force)
         results.append(_logged(DigestOutcome(recipient, sent.status, rendered.subject, sent.where or "", sent.error or "",
@@ -144,13 +150,12 @@ def _data(config: Config, tracked: list[Tracked], published, problems, periods, 
             by_status[status].append(conflict)
         elif status == "resolved" and t.resolved_at and t.resolved_at > since:
             by_status["resolved"].append(conflict)
-        if not t.resolved and not t.acknowledged and t.starts_at < horizon:
+        if not t.resolved and t.starts_at < horizon:  # acknowledged ones too: known, still happening
             by_status["upcoming"].append(conflict)
-    announced = [
-        _event(config, p.event, p.networks, zone)
-        for p in published
-        if p.first_seen > since and not p.event.recurrence_id and (not networks or set(networks) & set(p.networks))
-    ]
+    fresh = [p for p in published
+             if p.first_seen > since and not p.event.recurrence_id and (not networks or set(networks) & set(p.networks))
+             and _still_ahead(p.event, now, zone)]
+    announced = [_event(config, p.event, p.networks, zone) for p in sorted(fresh, key=lambda p: (_instant(p.event.start, zone), p.event.title))]
     return DigestData(
         night=night,
         language=config.digest.language,
@@ -164,6 +169,22 @@ def _data(config: Config, tracked: list[Tracked], published, problems, periods, 
         weeks=config.digest.upcoming_weeks,
         recipient_networks=tuple(config.networks[n].label for n in networks if n in config.networks),
     )
+
+
+def _instant(value, zone: ZoneInfo) -> datetime:
+    """A start or end as an aware datetime: a date is its local midnight."""
+    return value if isinstance(value, datetime) else datetime.combine(value, datetime.min.time(), zone)
+
+
+def _still_ahead(ev, now: datetime, zone: ZoneInfo) -> bool:
+    """Whether a newly announced event is still worth announcing: it has not ended (a series
+    counts while it may have occurrences ahead, which its first one does not tell)."""
+    if ev.rrule or ev.rdates:
+        return True
+    end = ev.end if ev.end is not None else ev.start
+    if not isinstance(end, datetime) and ev.end is None:
+        end = end + timedelta(days=1)  # an all-day event without an end lasts its day
+    return _instant(end, zone) > now
 
 
 def _labels(config: Config, ids) -> tuple[str, ...]:

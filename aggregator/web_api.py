@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from aggregator.config import Config
-from aggregator.conflict_report import as_json, detect
+from aggregator.conflict_report import as_json, conflict_context, context_periods, detect
 from aggregator.conflicts import KINDS
 from aggregator.published_view import PublishedView
 from aggregator.model import StoredEvent
@@ -86,7 +86,8 @@ def api_routes(config: Config, store: Store, view: PublishedView, clock: Callabl
         found = [t for t in detected if (not networks or set(networks) & (set(t.a.get("networks", [])) | set(t.b.get("networks", []))))
                  and (kind is None or t.kind == kind)]
         found.sort(key=lambda t: (t.starts_at, t.id))
-        rows = [as_json(t, at, more=detected.more) for t in found[offset:offset + limit]]
+        periods = context_periods(config, store)
+        rows = [as_json(t, at, more=detected.more, context=conflict_context(t, periods, zone)) for t in found[offset:offset + limit]]
         return JSONResponse(_page("conflicts", rows, len(found), limit, offset, request))
 
     async def openapi(request: Request) -> Response:
@@ -406,7 +407,7 @@ def openapi_document(config: Config) -> dict:
             "type": "object",
             "description": "Two events of different networks that collide; the rows of `netzwerktimer conflicts --json`.",
             "additionalProperties": False,
-            "required": ["id", "kind", "score", "status", "first_seen", "acknowledged", "events"],
+            "required": ["id", "kind", "score", "status", "first_seen", "acknowledged", "events", "context"],
             "properties": {
                 "id": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
                 "kind": {"type": "string", "enum": list(KINDS)},
@@ -415,6 +416,8 @@ def openapi_document(config: Config) -> dict:
                 "first_seen": {"type": "string", "format": "date-time", "pattern": _DATETIME},
                 "acknowledged": {"type": ["string", "null"], "description": "The acknowledgement note, if acknowledged."},
                 "events": {"type": "array", "items": {"$ref": "#/components/schemas/ConflictSide"}, "minItems": 2, "maxItems": 2},
+                "context": {"type": "array", "items": {"type": "string"},
+                            "description": "Public holidays and context calendar entries on the day the conflict starts."},
             },
         },
         "ConflictPage": {

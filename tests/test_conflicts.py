@@ -535,9 +535,12 @@ def slot_sets(draw):
     items=slot_sets(),
     min_overlap=st.sampled_from([timedelta(0), timedelta(minutes=30), timedelta(hours=2)]),
     kinds=st.sampled_from([("overlap", "same_day"), ("overlap",), ("same_day",)]),
+    # 25: the capped search (never reached by these small sets, so it must list every pair);
+    # None: the uncapped sweep of max_per_event = 0
+    cap=st.sampled_from([25, None]),
 )
-def test_the_sweep_finds_exactly_the_conflicts_of_comparing_all_pairs(items, min_overlap, kinds):
-    rules = ConflictRules(kinds=kinds, min_overlap=min_overlap)
+def test_the_sweep_finds_exactly_the_conflicts_of_comparing_all_pairs(items, min_overlap, kinds, cap):
+    rules = ConflictRules(kinds=kinds, min_overlap=min_overlap, max_per_event=cap)
     found = find_conflicts(items, rules, zone=BERLIN)
     got = {(c.kind, frozenset([c.a.key, c.b.key])): c.overlap for c in found}
     assert len(got) == len(found), "a pair reported twice"

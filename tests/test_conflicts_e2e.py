@@ -8,6 +8,7 @@ import json
 from datetime import date, datetime, time, timedelta, timezone
 from email import policy
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -185,6 +186,31 @@ def test_check_date_lists_the_day_and_what_a_new_event_would_collide_with(world)
     assert holiday.context == ["Feiertag in Thüringen: Tag der Deutschen Einheit"]
 
 
+def test_a_free_day_for_a_slot_is_one_where_nothing_overlaps_the_slot(world):
+    config, store, _ = world
+    # 16 Sep: only the ELMUG-Stammtisch, 18:00–20:30; 22 Sep: the Maschinenbautag, 09:00–17:00
+    morning = check_date(config, store, date(2025, 9, 15), NOW, start=time(10, 30), end=time(11, 30), network="medways")
+    assert date(2025, 9, 16) in morning.free_days
+    next_day = check_date(config, store, date(2025, 9, 23), NOW, start=time(10, 30), end=time(11, 30), network="medways").free_days
+    assert date(2025, 9, 22) not in next_day and date(2025, 9, 24) in next_day  # 24 Sep: medways' own event
+    # without a slot (all day) any other network's event that day makes it busy
+    assert date(2025, 9, 16) not in check_date(config, store, date(2025, 9, 15), NOW, network="medways").free_days
+
+
+def test_check_date_lists_events_too_long_to_conflict_marked_as_not_counted(world):
+    config, store, deployment = world
+    wochen = "Cross-Cluster-Wochen"  # 13–24 Oct 2025, longer than ignore_longer_than (3 days)
+    result = check_date(config, store, date(2025, 10, 15), NOW, start=time(10, 0), end=time(11, 0))
+    assert [s.title for s in result.long_events if wochen in s.title] and not [s for s in result.events if wochen in s.title]
+    assert not any(wochen in s.title for _, s in result.collisions)
+    env = {"NETZWERKTIMER_DATABASE_URL": deployment.database_url}
+    data = json.loads(cli(deployment.data_dir.parent, "--config", str(config.path), "check-date", "2025-10-15", "--json", env_extra=env).stdout)
+    (row,) = [e for e in data["events"] if wochen in e["title"]]
+    assert row["counted_for_conflicts"] is False and all(e["counted_for_conflicts"] for e in data["events"] if e is not row)
+    text = cli(deployment.data_dir.parent, "--config", str(config.path), "check-date", "2025-10-15", env_extra=env).stdout
+    assert any(wochen in line and "not counted for conflicts" in line for line in text.splitlines())
+
+
 def test_the_digest_goes_to_the_outbox_once_per_night_with_the_right_conflicts_per_recipient(world):
     config, store, deployment = world
     night = date(2025, 9, 1)
@@ -203,6 +229,16 @@ def test_the_digest_goes_to_the_outbox_once_per_night_with_the_right_conflicts_p
     again = {r.recipient: r.status for r in run_digest(config, store, deployment, night, NOW + timedelta(minutes=5))}
     assert set(again.values()) == {"already_sent"}
     assert len(sorted(outbox.glob("*.eml"))) == 2
+
+
+def test_the_outbox_digest_is_sent_from_netzwerktimer_mail_from(world):
+    config, store, deployment = world
+    env = {"NETZWERKTIMER_MAIL_FROM": "Netzwerktimer <digest@ccit.example>"}
+    assert {r.status for r in run_digest(config, store, deployment, date(2025, 9, 1), NOW, env=env)} == {"sent"}
+    files = sorted((deployment.data_dir / "outbox").glob("*.eml"))
+    assert len(files) == 2
+    for path in files:
+        assert email.message_from_bytes(path.read_bytes(), policy=policy.default)["From"] == "Netzwerktimer <digest@ccit.example>"
 
 
 def test_the_conflicts_command_prints_json_with_the_contracted_fields(tmp_path, sites_server):
@@ -224,6 +260,54 @@ def test_the_conflicts_command_prints_json_with_the_contracted_fields(tmp_path, 
     assert data["date"] == "2025-11-26" and data["collisions"]
     proc = cli(tmp_path, "--config", str(path), "digest", "--dry-run")
     assert proc.returncode == 0 and "kalender@ccit.example:" in proc.stdout
+
+
+MESSEWOCHE = (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//DE\r\nBEGIN:VEVENT\r\nUID:messewoche@example\r\n"
+              b"DTSTAMP:20250101T000000Z\r\nDTSTART;VALUE=DATE:20251124\r\nDTEND;VALUE=DATE:20251129\r\n"
+              b"SUMMARY:Thueringer Messewoche\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+
+
+def test_the_conflicts_command_names_holidays_and_context_calendars_next_to_each_conflict(tmp_path, sites_server):
+    sites_server.misbehave("/schulferien/thueringen.ics", "replace", body=MESSEWOCHE)  # 24–28 Nov 2025
+    path = tmp_path / "sources.toml"
+    path.write_text(CONFIG.format(base=sites_server.base_url), encoding="utf-8")
+    assert cli(tmp_path, "--config", str(path), "refresh").returncode == 0
+    window = ("--from", "2025-11-01", "--to", "2025-11-30")
+    rows = json.loads(cli(tmp_path, "--config", str(path), "conflicts", *window, "--json").stdout)
+    assert rows and all(r["context"] == ["fällt in: Thueringer Messewoche"] for r in rows)
+    earlier = json.loads(cli(tmp_path, "--config", str(path), "conflicts", "--from", "2025-09-01", "--to", "2025-10-31", "--json").stdout)
+    assert all(r["context"] == [] for r in earlier)
+    text = cli(tmp_path, "--config", str(path), "conflicts", *window).stdout
+    assert text.count("! fällt in: Thueringer Messewoche") == len(rows)
+
+
+def test_the_conflicts_text_shows_both_starts_in_the_configured_timezone(world, sites_server):
+    config, store, deployment = world
+    utc = (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//DE\r\nBEGIN:VEVENT\r\nUID:utc-termin@medways.example\r\n"
+           b"DTSTAMP:20250101T000000Z\r\nDTSTART:20251126T090000Z\r\nDTEND:20251126T100000Z\r\n"
+           b"SUMMARY:Fruehstueck in UTC\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    sites_server.misbehave("/medways/kalender.ics", "replace", body=utc)
+    refresh(config, store, deployment, select_sources(config, ["medways-kalender"]), now=NOW + timedelta(minutes=1))
+    env = {"NETZWERKTIMER_DATABASE_URL": deployment.database_url}
+    text = cli(deployment.data_dir.parent, "--config", str(config.path), "conflicts", "--from", "2025-11-26", "--to", "2025-11-26",
+               env_extra=env).stdout
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    assert "2025-11-26 10:00 Fruehstueck in UTC [medways]" in lines  # 09:00 UTC is 10:00 in Berlin
+    assert any(line.startswith("2025-11-26 10:00 ThEEN-Mitgliederversammlung 2025") for line in lines)
+
+
+def test_a_resolved_conflict_cannot_be_acknowledged(world, sites_server):
+    config, store, deployment = world
+    (clash,) = [t for t in detect(config, store, NOW) if titles(t) == {"Generalversammlung der ELMUG eG 2025", "ThEEN-Mitgliederversammlung 2025"}]
+    ics = (SITES / "theen" / "termine.ics").read_bytes()
+    sites_server.misbehave("/theen/termine.ics", "replace", body=ics.replace(b"20251126T", b"20251127T"))
+    refresh(config, store, deployment, select_sources(config, ["theen-termine"]), now=NOW + timedelta(hours=1))
+    assert {t.id: t for t in detect(config, store, NOW + timedelta(hours=1))}[clash.id].resolved
+    env = {"NETZWERKTIMER_DATABASE_URL": deployment.database_url}
+    proc = cli(deployment.data_dir.parent, "--config", str(config.path), "conflicts", "ack", clash.id[:12], "--note", "egal", env_extra=env)
+    assert proc.returncode == 2 and "is resolved" in proc.stderr and "acknowledged" not in proc.stdout
+    assert not store.acknowledge_conflict(clash.id, "egal", NOW + timedelta(hours=2))
+    assert {r["id"]: r["ack_note"] for r in store.conflicts()}[clash.id] is None
 
 
 def test_context_calendars_are_named_next_to_dates_but_not_published(world):
@@ -258,15 +342,21 @@ def test_the_digest_over_real_smtp_reaches_each_recipient_once_and_a_refusal_is_
     assert set(third.values()) == {"already_sent"} and len(handler.messages) == 2
 
 
-def test_an_acknowledged_conflict_leaves_the_new_and_upcoming_lists_of_the_digest(world):
+def test_an_acknowledged_conflict_is_no_news_but_stays_in_the_upcoming_list_with_its_note(world):
     config, store, deployment = world
-    found = detect(config, store, NOW)
+    now = datetime(2025, 11, 1, 6, tzinfo=timezone.utc)  # the conflicts of 25/26 Nov are within the next 4 weeks
+    found = detect(config, store, now)
+    (clash,) = [t for t in found if titles(t) == {"Generalversammlung der ELMUG eG 2025", "ThEEN-Mitgliederversammlung 2025"}]
     for t in found:
-        store.acknowledge_conflict(t.id, "abgestimmt", NOW)
-    (out,) = [r for r in run_digest(config, store, deployment, date(2025, 9, 1), NOW, dry_run=True) if r.recipient == "kalender@ccit.example"]
-    conflicts_part = out.text.split("SEIT DER LETZTEN ZUSAMMENFASSUNG ANGEKÜNDIGT")[0]
-    assert "ThEEN-Mitgliederversammlung 2025" not in conflicts_part
-    assert "TERMINÜBERSCHNEIDUNGEN DER NÄCHSTEN" not in conflicts_part
+        if "Energie-Stammtisch" not in titles(t):  # one left new, so the digest is sent
+            store.acknowledge_conflict(t.id, "gemeinsam geplant", now)
+    (out,) = [r for r in run_digest(config, store, deployment, date(2025, 11, 1), now, dry_run=True) if r.recipient == "kalender@ccit.example"]
+    new, upcoming = out.text.split("NEUE TERMINÜBERSCHNEIDUNGEN")[1].split("ALLE TERMINÜBERSCHNEIDUNGEN DER NÄCHSTEN 4 WOCHEN")
+    assert "Energie-Stammtisch" in new and "ThEEN-Mitgliederversammlung 2025" not in new
+    assert out.subject == "Netzwerktimer: 1 neue Terminüberschneidung"
+    lines = [" ".join(chunk.split()) for chunk in upcoming.split("\n- ")]
+    line = next(x for x in lines if "Generalversammlung der ELMUG" in x and "ThEEN-Mitglieder" in x)
+    assert "als bekannt markiert: gemeinsam geplant" in line
 
 
 def test_a_conflict_left_out_by_the_cap_is_not_resolved(tmp_path):
@@ -300,3 +390,46 @@ def test_a_conflict_left_out_by_the_cap_is_not_resolved(tmp_path):
     track(store, find_conflicts(rest, ConflictRules(max_per_event=2)), now.replace(hour=8), now)
     gone = [r for r in store.conflicts() if "e3" in (r["a"]["uid"], r["b"]["uid"])]
     assert gone and all(r["resolved_at"] is not None for r in gone)
+
+
+def test_a_narrow_conflicts_query_leaves_the_stored_lifecycle_as_it_was(world):
+    """The audit's sequence: refresh, conflicts, digest, ack, ``conflicts --to <before the ack'd one>``,
+    conflicts: nothing resolved, the ack and first_seen kept, the next night's digest has nothing new."""
+    config, store, deployment = world
+    berlin = ZoneInfo(config.settings.timezone)
+    found = detect(config, store, NOW)
+    (clash,) = [t for t in found if titles(t) == {"Generalversammlung der ELMUG eG 2025", "ThEEN-Mitgliederversammlung 2025"}]
+    assert {r.status for r in run_digest(config, store, deployment, date(2025, 9, 1), NOW)} == {"sent"}
+    assert store.acknowledge_conflict(clash.id, "gemeinsam geplant", NOW + timedelta(minutes=10))
+    def lifecycle():
+        return {r["id"]: (r["first_seen"], r["resolved_at"], r["ack_note"], r["changed_at"]) for r in store.conflicts()}
+
+    before = lifecycle()
+    # conflicts --to 2025-10-01 (the CLI's window: up to the next local midnight), then --from, --network, --kind alike
+    narrow = detect(config, store, NOW + timedelta(hours=1), None, datetime(2025, 10, 2, tzinfo=berlin))
+    assert clash.id not in {t.id for t in narrow}
+    detect(config, store, NOW + timedelta(hours=1), datetime(2025, 12, 1, tzinfo=berlin), None)
+    assert lifecycle() == before, "a narrow query changed the stored lifecycle"
+    again = {t.id: t for t in detect(config, store, NOW + timedelta(hours=2))}
+    assert again[clash.id].ack_note == "gemeinsam geplant" and again[clash.id].first_seen == clash.first_seen
+    assert not any(t.resolved for t in again.values())
+    nightly = {r.recipient: r for r in run_digest(config, store, deployment, date(2025, 9, 2), NOW + timedelta(days=1), dry_run=True)}
+    assert nightly["kalender@ccit.example"].status == "skipped_empty"  # nothing new: no mail
+
+
+def test_track_resolves_only_inside_the_window_it_looked_at(tmp_path):
+    from aggregator.conflict_state import as_tracked, track
+    from aggregator.conflicts import ConflictRules, find_conflicts, make_slot
+
+    store = Store(f"sqlite:///{tmp_path}/c.sqlite3")
+    store.migrate()
+    now = datetime(2026, 3, 2, 6, tzinfo=timezone.utc)
+    early, late = datetime(2026, 3, 10, 10, tzinfo=timezone.utc), datetime(2026, 5, 10, 10, tzinfo=timezone.utc)
+    items = [make_slot(f"{when:%m}-{i}", when, when + timedelta(hours=2), (f"n{i}",)) for when in (early, late) for i in range(2)]
+    track(store, find_conflicts(items, ConflictRules()), now, now)
+    # a detection up to April finds only March's conflict: May's lies outside and stays open
+    april = datetime(2026, 4, 1, tzinfo=timezone.utc)
+    march_only = find_conflicts(items[:2], ConflictRules())
+    assert not any(t.resolved for t in as_tracked(store, march_only, now, now, april))
+    track(store, march_only, now + timedelta(hours=1), now, april)
+    assert [r["resolved_at"] for r in store.conflicts()] == [None, None]

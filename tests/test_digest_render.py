@@ -168,6 +168,14 @@ def test_upcoming_is_compact_one_entry_per_conflict():
     assert all(line.startswith("- Mo, 22.09.2025: Innovationsforum Wasserstoff") for line in entries)
 
 
+def test_an_acknowledged_upcoming_conflict_is_marked_with_its_note_in_both_parts():
+    out = render_digest(data(upcoming=[conflict("u1", status="acknowledged", note="gemeinsam geplant <ok>"), conflict("u2")]))
+    block = " ".join(out.text.split("ALLE TERMINÜBERSCHNEIDUNGEN")[1].split())
+    assert "· als bekannt markiert: gemeinsam geplant <ok>" in block
+    assert "als bekannt markiert: gemeinsam geplant &lt;ok&gt;" in out.html
+    assert block.count("gemeinsam geplant") == 1  # only the acknowledged one carries a note
+
+
 def test_conflict_shows_both_events_with_network_time_place_link_kind_context_and_note():
     c = conflict(status="acknowledged", note="Bewusst parallel, andere Zielgruppe", context=("Feiertag: Tag der Deutschen Einheit",))
     out = render_digest(data(changed=[c]))

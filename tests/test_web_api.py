@@ -175,11 +175,14 @@ def test_bad_values_are_400_with_a_json_error(client, spec, query, parameter):
 # -- /conflicts.json ------------------------------------------------------------------------------
 
 def test_conflicts_match_the_cli_rows(client, spec, app_env):
-    from aggregator.conflict_report import as_json, detect
+    from zoneinfo import ZoneInfo
+
+    from aggregator.conflict_report import as_json, conflict_context, context_periods, detect
 
     config, _, store = app_env
     body = check(spec, "/conflicts.json", client.get("/conflicts.json"))
-    expected = {r["id"]: r for r in (as_json(t, NOW) for t in detect(config, store, NOW))}
+    periods, zone = context_periods(config, store), ZoneInfo(config.settings.timezone)
+    expected = {r["id"]: r for r in (as_json(t, NOW, context=conflict_context(t, periods, zone)) for t in detect(config, store, NOW))}
     assert body["total"] == len(expected) > 0
     assert {r["id"]: r for r in body["conflicts"]} == expected
 

@@ -288,12 +288,14 @@ class Store:
             s.execute(update(PublicationMarkRow).values(events_version=PublicationMarkRow.events_version + 1))
         return result
 
-    def published_events(self, network_id: str | None = None) -> list[StoredEvent]:
-        """Every event that is currently listed by its source (not gone)."""
+    def published_events(self, network_id: str | None = None, source_ids: list[str] | None = None) -> list[StoredEvent]:
+        """Every event that is currently listed by its source (not gone); only of ``source_ids`` when given."""
         with self._session() as s:
             q = select(EventRow).where(EventRow.gone_at.is_(None))
             if network_id is not None:
                 q = q.where(EventRow.network_id == network_id)
+            if source_ids is not None:
+                q = q.where(EventRow.source_id.in_(source_ids))
             return [_stored(r) for r in s.scalars(q.order_by(EventRow.start_utc, EventRow.id))]
 
     def members(self, since: datetime) -> list[Member]:
@@ -383,15 +385,17 @@ class Store:
 
     # --- conflicts ------------------------------------------------------
 
-    def track_conflicts(self, found: list[tuple], *, now: datetime, window_start: datetime, keep_open: set[str] = frozenset()) -> None:
+    def track_conflicts(self, found: list[tuple], *, now: datetime, window_start: datetime, window_end: datetime | None = None,
+                        keep_open: set[str] = frozenset()) -> None:
         """Record the conflicts of one run; see ``aggregator.conflict_state`` for the rules.
 
         ``found``: (id, kind, score, a_uid, b_uid, starts_at, content_hash, snapshot) tuples;
         ``keep_open``: ids not found that are nevertheless not resolved (left out by a cap).
         Written in bulk and in proportion to what changed: new conflicts inserted, changed or
         reopened ones updated by id, vanished ones resolved by id; ``last_seen`` of the rest
-        moves in one statement (every open conflict from ``window_start`` on is one seen now,
-        once the unseen ones are resolved). Snapshots of unchanged conflicts are not touched.
+        moves in one statement (every open conflict from ``window_start`` up to ``window_end``,
+        None: unbounded, is one seen now, once the unseen ones are resolved); a conflict outside
+        that window is not touched. Snapshots of unchanged conflicts are not touched.
         """
         chunk = 500
         with self._session.begin() as s:
@@ -430,13 +434,14 @@ class Store:
                 for i in range(0, len(rows), chunk):
                     s.execute(update(ConflictRow), rows[i:i + chunk])
             gone = sorted(cid for cid, (_, resolved_at, _, starts_at) in stored.items()
-                          if cid not in seen and cid not in keep_open and resolved_at is None and starts_at >= window_start)
+                          if cid not in seen and cid not in keep_open and resolved_at is None and starts_at >= window_start
+                          and (window_end is None or starts_at < window_end))
             for i in range(0, len(gone), chunk):
                 s.execute(update(ConflictRow).where(ConflictRow.id.in_(gone[i:i + chunk]))
                           .values(resolved_at=now, status="resolved").execution_options(synchronize_session=False))
             # (a conflict kept open though unlisted counts as seen: its two events still collide)
-            s.execute(update(ConflictRow).where(ConflictRow.resolved_at.is_(None), ConflictRow.starts_at >= window_start,
-                                                ConflictRow.last_seen != now)
+            in_window = [ConflictRow.starts_at >= window_start] + ([ConflictRow.starts_at < window_end] if window_end is not None else [])
+            s.execute(update(ConflictRow).where(ConflictRow.resolved_at.is_(None), *in_window, ConflictRow.last_seen != now)
                       .values(last_seen=now).execution_options(synchronize_session=False))
 
     def conflicts(self) -> list[dict]:
@@ -467,10 +472,11 @@ class Store:
             return {cid: (h, ack) for cid, h, ack in s.execute(select(ConflictRow.id, ConflictRow.content_hash, ConflictRow.ack_hash))}
 
     def acknowledge_conflict(self, conflict_id: str, note: str, now: datetime) -> bool:
-        """Mark a conflict as known and intended (until either side changes); False if unknown."""
+        """Mark a conflict as known and intended (until either side changes); False if unknown or
+        resolved (a resolved conflict found again is new again, so an acknowledgement would be lost)."""
         with self._session.begin() as s:
             row = s.get(ConflictRow, conflict_id)
-            if row is None:
+            if row is None or row.resolved_at is not None:
                 return False
             row.ack_note, row.ack_hash, row.ack_at = note, row.content_hash, now
             return True
