@@ -39,7 +39,7 @@ import importlib
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 
-from aggregator.discover import best, discover
+from aggregator.discover import best, choice_of, discover
 from aggregator.extract import ExtractContext, ExtractError, Extraction, LimitExceeded, extract
 from aggregator.fetch import CacheState, Fetcher, FetchResult
 from aggregator.urls import host_of
@@ -81,7 +81,7 @@ class LaterPagesCheck:
 
 async def crawl(kind: str, first: FetchResult, ctx: ExtractContext, fetcher: Fetcher, *, max_pages: int,
                 allow_hosts: Iterable[str] = (), max_bytes: int | None = None, home: str | None = None,
-                details: bool = True) -> Extraction:
+                details: bool = True, auto_choice: str | None = None) -> Extraction:
     """Extract the first page, then its further pages and (unless ``details`` is false, as
     when discovery only counts events; the detail URLs then stay in ``Extraction.details``)
     detail pages on the source's own host or one of ``allow_hosts``. Raises ExtractError
@@ -90,9 +90,11 @@ async def crawl(kind: str, first: FetchResult, ctx: ExtractContext, fetcher: Fet
     one's detail pages. ``max_bytes`` caps every further page (default: the fetcher's
     ``settings.max_bytes``). ``home``: the source's configured URL; pages on its host count
     as the source's own, also when the first page was redirected to another host (a site
-    that moved still links to its old address)."""
+    that moved still links to its old address). ``auto_choice``: what kind ``auto`` read last
+    time (``Extraction.auto_choice`` of the last good read), see ``_crawl_auto``."""
     if kind == "auto":
-        return await _crawl_auto(first, ctx, fetcher, max_pages=max_pages, allow_hosts=allow_hosts, max_bytes=max_bytes, home=home)
+        return await _crawl_auto(first, ctx, fetcher, max_pages=max_pages, allow_hosts=allow_hosts, max_bytes=max_bytes,
+                                 home=home, previous=auto_choice)
     result = extract(kind, first.body or b"", ctx)
     hosts = _hosts(first.url or ctx.url, allow_hosts, home)
     seen = {first.url, ctx.url}
@@ -154,16 +156,31 @@ def _hosts(url: str, allow_hosts: Iterable[str], home: str | None) -> set[str]:
 
 
 async def _crawl_auto(first: FetchResult, ctx: ExtractContext, fetcher: Fetcher, *, max_pages: int,
-                      allow_hosts: Iterable[str], max_bytes: int | None, home: str | None) -> Extraction:
+                      allow_hosts: Iterable[str], max_bytes: int | None, home: str | None,
+                      previous: str | None = None) -> Extraction:
     """Discover what the page offers and use the best candidate. Probing already read its list
-    pages (the same bounds as crawling them), so only its detail pages are left to read."""
+    pages (the same bounds as crawling them), so only its detail pages are left to read.
+
+    The choice sticks: each kind identifies events its own way, so reading the same site
+    through another candidate would take every event for vanished and new. ``previous`` (what
+    the last good read used) is kept while the page offers it and it gives events; when it
+    cannot be read now, the source fails this run (the last good events stay); only when the
+    page no longer offers it, or it gives no events, is another candidate read, and the
+    extraction says so in ``auto_switched``."""
     candidates = await discover(first, fetcher, ctx, max_bytes=max_bytes, max_pages=max_pages,
                                 allow_hosts=allow_hosts, home=home)
-    chosen = best(candidates)
+    kept = next((c for c in candidates if choice_of(c) == previous), None) if previous else None
+    if kept is not None and kept.events is None:
+        raise ExtractError(f"auto: {kept.kind} at {kept.url}, read last time, cannot be read now ({kept.outcome()})")
+    chosen = kept if kept is not None and kept.events else best(candidates)
     if chosen is None:
         tried = "; ".join(f"{c.kind} {c.url}: {c.outcome()}" for c in candidates) or "nothing found"
         raise ExtractError(f"auto: the page offers no calendar, feed, Tribe API or schema.org events ({tried})")
     result = chosen.extraction
+    result.auto_choice = choice_of(chosen)
+    if previous and result.auto_choice != previous:
+        why = "gives no events now" if kept is not None else "is no longer offered by the page"
+        result.auto_switched = f"auto read {previous} last time, which {why}; it would now read {result.auto_choice}"
     if result.details:
         await _enrich(chosen.kind, result, replace(ctx, url=chosen.url), fetcher, _hosts(chosen.url, allow_hosts, home), max_bytes)
     result.warnings.insert(0, f"auto: read kind {chosen.kind} from {chosen.url} ({chosen.how})")

@@ -205,6 +205,9 @@ async def discover(first: FetchResult, fetcher: Fetcher, ctx: ExtractContext, *,
         except ExtractError as exc:
             cand.error = str(exc)
             continue
+        if result.incomplete:  # part of it could not be read: its count says nothing, and reading it would lose events
+            cand.error = f"incomplete: {result.incomplete}"
+            continue
         if page is not first:  # the calendar or feed behind the page: a later refresh checks it too
             result.pages_read.insert(0, PageState.of(cand.url, page))
         cand.events, cand.extraction = len(result.events), result
@@ -214,6 +217,11 @@ async def discover(first: FetchResult, fetcher: Fetcher, ctx: ExtractContext, *,
 def best(candidates: list[Candidate]) -> Candidate | None:
     """The first candidate that yielded events, or None."""
     return next((c for c in candidates if c.events), None)
+
+
+def choice_of(cand: Candidate) -> str:
+    """How kind ``auto`` remembers a choice between refreshes: its kind and URL."""
+    return f"{cand.kind} {cand.url}"
 
 
 def source_block(cand: Candidate, source_id: str, network: str = "NETWORK") -> str:

@@ -126,7 +126,7 @@ def _refresh(config: Config, store: Store, deployment: Deployment, sources: list
             later = [PageState.from_json(p) for p in st.later_pages]
         else:  # never read, or read with other settings or code: what we have says nothing about a read now
             cache, later = None, []
-        items.append((s.id, s.url, cache, later))
+        items.append((s.id, s.url, cache, later, st.auto_choice if st else None))
     robots_read: dict[str, str] = {}
     robots_known = store.robots_texts(since=now - ROBOTS_MAX_AGE) if config.settings.respect_robots_txt else {}
     gathered = asyncio.run(_until_stopped(_gather(config, sources, items, now, robots_known, robots_read), stop))
@@ -222,17 +222,19 @@ async def _gather(config: Config, sources: list[Source], items, now: datetime, r
     """Fetch every source concurrently and crawl the new bodies (further pages, detail pages),
     each source within its ``source_timeout``, at most ``parallel_sources`` at once (a source's
     ``source_timeout`` starts when its turn does). ``items``: (source id, URL, cache state of the
-    first page, later pages of the last read). ``robots_known``: robots.txt texts of earlier
+    first page, later pages of the last read, kind auto's last choice). ``robots_known``: robots.txt texts of earlier
     runs to use instead of asking; the ones read now are added to ``robots_read``."""
     by_id = {s.id: s for s in sources}
     turns = asyncio.Semaphore(config.settings.parallel_sources)
     async with Fetcher(config.settings, robots=robots_known) as fetcher:
 
-        async def one(source_id: str, url: str, state: CacheState | None, later: list[PageState]) -> tuple[str, _Gathered]:
+        async def one(source_id: str, url: str, state: CacheState | None, later: list[PageState],
+                      auto_choice: str | None) -> tuple[str, _Gathered]:
             async with turns:
-                return await read(source_id, url, state, later)
+                return await read(source_id, url, state, later, auto_choice)
 
-        async def read(source_id: str, url: str, state: CacheState | None, later: list[PageState]) -> tuple[str, _Gathered]:
+        async def read(source_id: str, url: str, state: CacheState | None, later: list[PageState],
+                       auto_choice: str | None) -> tuple[str, _Gathered]:
             source = by_id[source_id]
             limits = config.limits_of(source)
             started = datetime.now(timezone.utc)
@@ -240,7 +242,7 @@ async def _gather(config: Config, sources: list[Source], items, now: datetime, r
             gathered = _Gathered(FetchResult(url=url, outcome="error", started_at=started))
             try:
                 async with asyncio.timeout(limits.source_timeout.total_seconds()):
-                    await _fetch_and_crawl(config, source, limits, url, state, later, now, fetcher, gathered)
+                    await _fetch_and_crawl(config, source, limits, url, state, later, auto_choice, now, fetcher, gathered)
             except TimeoutError:
                 reason = (f"took longer than source_timeout ({_duration(limits.source_timeout)}) to fetch and read; "
                           "nothing of this run is stored, the last good events stay")
@@ -265,7 +267,8 @@ async def _gather(config: Config, sources: list[Source], items, now: datetime, r
 
 
 async def _fetch_and_crawl(config: Config, source: Source, limits: Limits, url: str, state: CacheState | None,
-                           later: list[PageState], now: datetime, fetcher: Fetcher, gathered: _Gathered) -> None:
+                           later: list[PageState], auto_choice: str | None, now: datetime, fetcher: Fetcher,
+                           gathered: _Gathered) -> None:
     """Fill ``gathered`` step by step, so that a deadline cutting it short leaves what was done.
     A first page unchanged since the last read spares the read only when the pages that read
     fetched after it (``later``) are unchanged too; otherwise the source is read afresh."""
@@ -284,7 +287,8 @@ async def _fetch_and_crawl(config: Config, source: Source, limits: Limits, url: 
                          options=source.options(), max_html_nodes=limits.max_html_nodes)
     try:
         gathered.extraction = await crawl(source.kind, result, ctx, fetcher, max_pages=limits.max_pages,
-                                          allow_hosts=source.allow_hosts, max_bytes=limits.max_bytes, home=source.url)
+                                          allow_hosts=source.allow_hosts, max_bytes=limits.max_bytes, home=source.url,
+                                          auto_choice=auto_choice)
     except ExtractError as exc:
         gathered.error = str(exc)
     # Read: the body is not needed any more, and a thousand sources' bodies need not wait in memory together.
@@ -341,12 +345,16 @@ def _process(config: Config, store: Store, source: Source, gathered: _Gathered, 
     record.events_found = len(events)
     record.warnings = _cap(caps + warnings)
     if not (state and state.accept_next):
-        reason = suspicious_drop(source.id, store.upcoming_count(source.id, now), _upcoming(events, now), config.settings.suspicious_drop)
+        reason = (f"{extraction.auto_switched}: held, since its events would replace the stored ones; "
+                  f"`netzwerktimer sources accept {source.id}` lets it through") if extraction.auto_switched else None
+        reason = reason or suspicious_drop(source.id, store.upcoming_count(source.id, now), _upcoming(events, now),
+                                           config.settings.suspicious_drop)
         if reason:
             record.outcome, record.error = "suspicious", reason
             unstored.append((source.id, record))
             return SourceReport(source.id, "suspicious", result.status, len(events), reason, record.warnings)
     record.reading_key, record.later_pages = key, [p.as_json() for p in extraction.pages_read]
+    record.auto_choice = extraction.auto_choice
     sync = store.record_fetch(source.id, record, sync=(events, now))
     return SourceReport(source.id, "fetched", result.status, len(events), None, record.warnings, sync)
 
@@ -426,7 +434,7 @@ class Preview:
 def preview(config: Config, source: Source, *, now: datetime | None = None) -> Preview:
     """Fetch (unconditionally), crawl, extract and normalize one source; store nothing."""
     now = now or datetime.now(timezone.utc)
-    gathered = asyncio.run(_gather(config, [source], [(source.id, source.url, None, [])], now))[source.id]
+    gathered = asyncio.run(_gather(config, [source], [(source.id, source.url, None, [], None)], now))[source.id]
     out = Preview(gathered.fetch, error=gathered.fetch.error or gathered.error)
     if gathered.extraction is not None:
         warnings, caps = list(gathered.extraction.warnings), list(gathered.extraction.caps)

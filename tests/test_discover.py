@@ -210,3 +210,19 @@ def test_a_page_over_max_html_nodes_is_offered_with_the_cap_that_refused_it():
     page = b"<html><body>" + b"<p>x</p>" * 50 + b'<div class="h-event"><span class="p-name">X</span></div></body></html>'
     (cand,) = candidates_in(page, ctx_for("https://x.example/", max_html_nodes=20))
     assert cand.kind == "jsonld" and cand.events is None and "max_html_nodes" in cand.error
+
+
+def test_a_candidate_read_only_in_part_counts_no_events_and_says_why(sites_server):
+    from tests.support.fixture_sources import TRIBE_PAGE_2
+
+    sites_server.misbehave(TRIBE_PAGE_2, "error_page")  # page 2 of the Tribe API is a maintenance page
+
+    async def go():
+        async with Fetcher(Settings(timeout=1, retries=0, allow_private_networks=True)) as fetcher:
+            first = await fetcher.fetch(sites_server.url("/wp-tec/veranstaltungen/"))
+            return await discover(first, fetcher, ctx_for(first.url), max_pages=5)
+
+    ranked = asyncio.run(go())
+    (tribe,) = [c for c in ranked if c.kind == "tribe"]
+    assert tribe.events is None and tribe.error.startswith("incomplete: page ")
+    assert ranked[0].kind != "tribe" and ranked[0].events == 10

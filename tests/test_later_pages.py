@@ -56,6 +56,10 @@ def world(tmp_path, sites_server, database_url):
 
     class World:
         server = sites_server
+        data_dir = tmp_path / "data"
+
+        def __init__(self):
+            self.store, self.database_url = store, database_url
 
         def write(self, name: str, text: str) -> None:
             (site / name).write_text(text, encoding="utf-8")

@@ -76,6 +76,10 @@ class Extraction:
     # Filled by the crawler, not by extractors: every page it read after the first, with
     # its cache state (aggregator.crawl.PageState), so a later refresh can check them.
     pages_read: list = field(default_factory=list)
+    # Kind auto: what it read ("<kind> <url>", see discover.choice_of), and, when that is not what
+    # the last good read used, why it changed (the pipeline holds such a read as suspicious).
+    auto_choice: str | None = None
+    auto_switched: str | None = None
 
 
 def guarded(what: str) -> Callable[[Callable], Callable]:

@@ -58,6 +58,7 @@ class SourceState:
     accept_next: bool = False
     reading_key: str | None = None  # aggregator.reading_key of the last good read
     later_pages: list[dict] = field(default_factory=list)  # aggregator.crawl.PageState.as_json of its later pages
+    auto_choice: str | None = None  # kind auto: what its last good read used
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class FetchRecord:
     body_digest: str | None = None
     reading_key: str | None = None  # a read ("fetched"): how it was made
     later_pages: list[dict] | None = None  # the later pages' cache state to keep; None: leave as it is
+    auto_choice: str | None = None  # a read of kind auto: what it used
 
 
 # Rows per executemany in bulk writes: SQLAlchemy compiles the parameters of one call all
@@ -200,6 +202,7 @@ class Store:
             if rec.outcome == "fetched":
                 row.last_warnings = rec.warnings
                 row.reading_key = rec.reading_key
+                row.auto_choice = rec.auto_choice
             if rec.later_pages is not None:
                 row.later_pages = rec.later_pages
         if count_events:  # only a sync changes the count (or a source seen for the first time)
@@ -771,4 +774,5 @@ def _state(row: SourceRow) -> SourceState:
         accept_next=bool(row.accept_next),
         reading_key=row.reading_key,
         later_pages=list(row.later_pages or []),
+        auto_choice=row.auto_choice,
     )

@@ -104,6 +104,8 @@ class SourceRow(Base):
     # The cache state of every page the last good read fetched after the first (further list
     # pages, detail pages, the feed kind auto chose): checked when the first page is unchanged.
     later_pages: Mapped[list | None] = mapped_column(JSON, nullable=True, default=list)
+    # Kind auto: what the last good read used ("<kind> <url>"); kept, since another would give its events other ids.
+    auto_choice: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class PublishedRow(Base):

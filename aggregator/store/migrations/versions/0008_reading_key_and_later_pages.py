@@ -1,4 +1,4 @@
-"""sources: how the last good read was made, and the cache state of its later pages
+"""sources: how the last good read was made, the cache state of its later pages, auto's choice
 
 Revision ID: 0008
 Revises: 0007
@@ -20,9 +20,11 @@ def upgrade() -> None:
     with op.batch_alter_table('sources', schema=None) as batch_op:
         batch_op.add_column(sa.Column('reading_key', sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column('later_pages', sa.JSON(), nullable=True))
+        batch_op.add_column(sa.Column('auto_choice', sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('sources', schema=None) as batch_op:
+        batch_op.drop_column('auto_choice')
         batch_op.drop_column('later_pages')
         batch_op.drop_column('reading_key')
