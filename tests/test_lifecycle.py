@@ -181,6 +181,16 @@ def test_a_cancelled_event_is_published_as_cancelled(world):
     assert str(mv["STATUS"]) == "CANCELLED" and int(mv["SEQUENCE"]) == 1
 
 
+def test_a_cancel_word_in_an_ics_title_publishes_the_event_as_cancelled(world):
+    world.refresh()
+    uid = str(world.vevents()["ThEEN-Mitgliederversammlung 2025"]["UID"])
+    world.serve_theen(THEEN_ICS.replace(b"SUMMARY;LANGUAGE=de-de:ThEEN-Mitgliederversammlung 2025",
+                                        b"SUMMARY;LANGUAGE=de-de:ABGESAGT: ThEEN-Mitgliederversammlung 2025"))
+    world.refresh(now=NOW + timedelta(hours=1), ids=["theen-termine"])
+    mv = world.vevents()["ABGESAGT: ThEEN-Mitgliederversammlung 2025"]
+    assert str(mv["STATUS"]) == "CANCELLED" and str(mv["UID"]) == uid and int(mv["SEQUENCE"]) == 1
+
+
 def test_a_vanished_upcoming_event_is_cancelled_for_the_grace_period_then_removed(world):
     world.refresh()
     uid = str(world.vevents()["ThEEN-Mitgliederversammlung 2025"]["UID"])
