@@ -10,6 +10,7 @@ from pathlib import Path
 
 import icalendar
 import pytest
+import recurring_ical_events
 
 from aggregator.config import Deployment, load_config
 from aggregator.pipeline import refresh, render, select_sources
@@ -216,6 +217,51 @@ def test_a_past_event_that_vanishes_stays_as_history(world):
     # ... until the retention period after its end has passed
     world.refresh(now=after_it + timedelta(days=366), ids=["theen-termine"])
     assert "ThEEN-Mitgliederversammlung 2025" not in world.vevents()
+
+
+def _stammtisch_dates(world) -> list[tuple[str, str]]:
+    """(local start date, STATUS) of every occurrence of the Energie-Stammtisch in the published calendar,
+    as a client expands it."""
+    cal = icalendar.Calendar.from_ical(world.calendar())
+    found = recurring_ical_events.of(cal).between(datetime(2025, 1, 1, tzinfo=timezone.utc), datetime(2026, 6, 1, tzinfo=timezone.utc))
+    return sorted((o.decoded("DTSTART").date().isoformat(), str(o.get("STATUS"))) for o in found if "Energie-Stammtisch" in str(o["SUMMARY"]))
+
+
+def test_a_series_that_ended_before_it_vanished_stays_as_history(world):
+    blocks = THEEN_ICS.replace(b"UNTIL=20251231T230000Z", b"UNTIL=20250630T220000Z").split(b"BEGIN:VEVENT")
+    past_series = b"BEGIN:VEVENT".join(b for b in blocks if b"RECURRENCE-ID" not in b)  # Jan to Jun, no override
+    world.serve_theen(past_series)
+    world.refresh()
+    before = _stammtisch_dates(world)
+    master = world.vevents()["Energie-Stammtisch"]
+    world.serve_theen(without_vevent(past_series, b"theen-stammtisch"))
+    world.refresh(now=NOW + timedelta(days=1), ids=["theen-termine"])
+    assert _stammtisch_dates(world) == before and {status for _, status in before} == {"CONFIRMED"}
+    assert int(world.vevents()["Energie-Stammtisch"]["SEQUENCE"]) == int(master["SEQUENCE"])
+    world.refresh(now=NOW + timedelta(days=20), ids=["theen-termine"])  # past the grace period: still there
+    assert _stammtisch_dates(world) == before
+
+
+def test_an_ongoing_series_that_vanishes_keeps_its_past_and_cancels_its_upcoming_occurrences(world):
+    world.refresh()
+    uid = str(world.vevents()["Energie-Stammtisch"]["UID"])
+    past = [("2025-01-29", "CONFIRMED"), ("2025-02-26", "CONFIRMED"), ("2025-03-26", "CONFIRMED"), ("2025-04-30", "CONFIRMED"),
+            ("2025-05-28", "CONFIRMED"), ("2025-06-25", "CONFIRMED"), ("2025-08-27", "CONFIRMED")]
+    world.serve_theen(without_vevent(THEEN_ICS, b"theen-stammtisch"))
+    vanished = NOW + timedelta(days=1)
+    world.refresh(now=vanished, ids=["theen-termine"])
+    upcoming = [("2025-09-30", "CANCELLED"), ("2025-10-29", "CANCELLED"), ("2025-11-26", "CANCELLED"), ("2025-12-31", "CANCELLED")]
+    assert _stammtisch_dates(world) == past + upcoming
+    master = world.vevents()["Energie-Stammtisch"]
+    assert str(master["UID"]) == uid and str(master["STATUS"]) == "CONFIRMED"
+    (result,) = ics_check(world.deployment.public_dir / "calendar.ics")
+    assert result["ok"], result
+    # after the grace period the series ends before its first cancelled date; the past stays
+    world.refresh(now=vanished + timedelta(days=15), ids=["theen-termine"])
+    assert _stammtisch_dates(world) == past
+    assert str(world.vevents()["Energie-Stammtisch"]["UID"]) == uid
+    (result,) = ics_check(world.deployment.public_dir / "calendar.ics")
+    assert result["ok"], result
 
 
 def test_a_vanished_event_that_comes_back_is_published_again_under_its_uid(world):
