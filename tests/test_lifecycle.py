@@ -298,6 +298,44 @@ def test_a_fetch_that_suddenly_yields_nothing_is_held_as_suspicious_until_accept
     assert str(world.vevents()["ThEEN-Mitgliederversammlung 2025"]["STATUS"]) == "CANCELLED"
 
 
+def _workshops(n: int) -> bytes:
+    """A calendar of ``n`` upcoming workshops, one a week from October 2025."""
+    events = "".join(
+        f"BEGIN:VEVENT\r\nUID:ws-{i}@theen-ev.de\r\nDTSTAMP:20250901T000000Z\r\n"
+        f"DTSTART;TZID=Europe/Berlin:{(datetime(2025, 10, 1, 10) + timedelta(weeks=i)).strftime('%Y%m%dT%H%M%S')}\r\n"
+        f"SUMMARY:Workshop {i + 1}\r\nEND:VEVENT\r\n"
+        for i in range(n)
+    )
+    return f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n{events}END:VCALENDAR\r\n".encode()
+
+
+def test_a_fetch_that_suddenly_yields_far_fewer_events_is_held_as_suspicious_until_accepted(world):
+    world.serve_theen(_workshops(10))
+    world.refresh()
+    before = world.calendar()
+    world.serve_theen(_workshops(2))
+    (r,) = world.refresh(now=NOW + timedelta(hours=1), ids=["theen-termine"]).sources
+    assert r.outcome == "suspicious" and "yielded 2 upcoming events where it had 10" in r.error and r.sync is None
+    assert world.calendar() == before  # the last good ten stay published
+    state = world.store.source_state("theen-termine")
+    assert state.suspicious and state.event_count == 10
+    world.store.accept_next("theen-termine")
+    (r,) = world.refresh(now=NOW + timedelta(hours=2), ids=["theen-termine"]).sources
+    assert r.outcome == "fetched" and r.sync.gone == 8
+    assert world.store.source_state("theen-termine").suspicious is None
+    statuses = {title: str(e["STATUS"]) for title, e in world.vevents().items() if title.startswith("Workshop ") and title[9:].isdigit()}
+    assert statuses == {f"Workshop {i}": "CONFIRMED" if i <= 2 else "CANCELLED" for i in range(1, 11)}
+
+
+def test_a_fetch_with_half_the_events_is_a_normal_change(world):
+    world.serve_theen(_workshops(10))
+    world.refresh()
+    world.serve_theen(_workshops(5))  # not fewer than half (suspicious_drop = 0.5): taken as it is
+    (r,) = world.refresh(now=NOW + timedelta(hours=1), ids=["theen-termine"]).sources
+    assert r.outcome == "fetched" and r.sync.gone == 5
+    assert world.store.source_state("theen-termine").suspicious is None
+
+
 def test_a_normal_fetch_clears_the_suspicious_flag(world):
     world.refresh()
     world.serve_theen(THEEN_ICS[: THEEN_ICS.index(b"BEGIN:VEVENT")] + b"END:VCALENDAR\r\n")
