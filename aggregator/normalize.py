@@ -85,11 +85,28 @@ def status_with_title_markers(status: str, title: str) -> str:
     Applied here, where every kind of source passes, because sites mark a cancellation in
     the title far more often than in a status field, and an ICS or JSON-LD event whose
     title says "ABGESAGT" must not be published as confirmed."""
-    if status != "cancelled" and CANCEL_TITLE_RE.search(title):
+    if status != "cancelled" and _marks(CANCEL_TITLE_RE, title):
         return "cancelled"
-    if status == "confirmed" and POSTPONE_TITLE_RE.search(title):
+    if status == "confirmed" and _marks(POSTPONE_TITLE_RE, title):
         return "tentative"
     return status
+
+
+def _marks(words: re.Pattern, title: str) -> bool:
+    """Does a status word of ``words`` mark ``title``? A German one anywhere ("Stammtisch
+    entfällt"); an English one ("cancelled", "postponed") only where a marker stands: first,
+    in brackets, or last after a dash or colon, for "one is cancelled" names a series of
+    which one date is cancelled, and is no marker."""
+    for m in words.finditer(title):
+        word = m.group()
+        if not word.lower().startswith(("cancel", "postpone")):
+            return True
+        before, after = title[: m.start()], title[m.end():]
+        if not before.strip(" [(*!") or (before.rstrip().endswith(("(", "[")) and after.lstrip().startswith((")", "]"))):
+            return True
+        if not after.strip(" .!)]") and before.rstrip().endswith(("-", "–", "—", ":", "|", "(", "[")):
+            return True
+    return False
 
 
 def clean_text(value: str | None, *, single_line: bool = False) -> str:

@@ -170,7 +170,7 @@ def test_a_cancel_word_in_the_title_cancels_the_event_of_every_kind(kind, body):
 @pytest.mark.parametrize(
     ("kind", "body"),
     [("ics", _ics("Exkursion Goldisthal (verschoben)")), ("jsonld", _json_ld("Verschoben: Workshop Sensorik")),
-     ("jsonld", _microdata("Stammtisch verschoben")), ("jsonld", _h_event("Netzwerktreffen postponed"))],
+     ("jsonld", _microdata("Stammtisch verschoben")), ("jsonld", _h_event("Netzwerktreffen (postponed)"))],
 )
 def test_a_postpone_word_in_the_title_makes_the_event_of_every_kind_tentative(kind, body):
     (event,) = _extracted_and_normalized(kind, body)
@@ -184,3 +184,13 @@ def test_a_title_without_status_words_keeps_the_status_the_source_states():
     assert norm(RawEvent("1", "Verschoben: Stammtisch", datetime(2025, 10, 1, 18), status="cancelled")).status == "cancelled"
     # a cancel word wins over a postponement the source states
     assert norm(RawEvent("1", "Stammtisch entfällt", datetime(2025, 10, 1, 18), status="tentative")).status == "cancelled"
+
+
+@pytest.mark.parametrize(
+    ("title", "status"),
+    [("Cancelled: Netzwerktreffen", "cancelled"), ("[CANCELED] Netzwerktreffen", "cancelled"), ("Netzwerktreffen (cancelled)", "cancelled"),
+     ("Netzwerktreffen – cancelled", "cancelled"), ("Netzwerktreffen - postponed", "tentative"),
+     ("one is cancelled", "confirmed"), ("Why meetings get postponed and what helps", "confirmed")],
+)
+def test_an_english_status_word_counts_only_where_a_marker_stands(title, status):
+    assert norm(RawEvent("1", title, datetime(2025, 10, 1, 18))).status == status
