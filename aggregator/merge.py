@@ -121,6 +121,12 @@ def publication(config: Config, store: Store, now: datetime, *, record: bool = T
                 status_override = "cancelled"
             else:
                 status_override = None  # it took place (all of it, or up to the vanishing: ``ended_series``)
+                if any(m.event.rrule or m.event.rdates for m in group):
+                    # A series is kept as history until retention after its vanishing (by then
+                    # every occurrence still published had ended).
+                    if now - vanished > settings.retention:
+                        continue
+                    changes_at.append(vanished + settings.retention)
             chosen = group
         merged = _merged(chosen, config, status_override)
         if not current and fate is Fate.ENDED:

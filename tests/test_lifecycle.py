@@ -240,6 +240,9 @@ def test_a_series_that_ended_before_it_vanished_stays_as_history(world):
     assert int(world.vevents()["Energie-Stammtisch"]["SEQUENCE"]) == int(master["SEQUENCE"])
     world.refresh(now=NOW + timedelta(days=20), ids=["theen-termine"])  # past the grace period: still there
     assert _stammtisch_dates(world) == before
+    # ... until the retention period after its vanishing has passed
+    world.refresh(now=NOW + timedelta(days=367), ids=["theen-termine"])
+    assert "Energie-Stammtisch" not in world.vevents()
 
 
 def test_an_ongoing_series_that_vanishes_keeps_its_past_and_cancels_its_upcoming_occurrences(world):
