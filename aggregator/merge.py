@@ -23,7 +23,8 @@
 - **no silent loss**: an upcoming event whose every member vanished is
   published as cancelled for ``settings.vanished_grace``, then dropped; an
   event that vanished after it took place stays, as history, until
-  ``settings.retention`` after its end.
+  ``settings.retention`` after its end; a series that vanished keeps its past
+  occurrences and only its upcoming ones are cancelled (``aggregator.vanished``).
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ from aggregator.model import Event, StoredEvent, When
 from aggregator.recurrence import expand
 from aggregator.store import Store
 from aggregator.store.repo import Member, PublishedState
+from aggregator.vanished import Fate, ended_series
+from aggregator.vanished import fate as vanished_fate
 from exporters.ics import appearance_digest, public_uid
 
 
@@ -111,19 +114,33 @@ def publication(config: Config, store: Store, now: datetime, *, record: bool = T
         group = groups[uid]
         current = [m for m in group if m.gone_at is None]
         if current:
-            status_override = None
+            status_override, fate = None, None
             chosen = current
         else:
             vanished = max(m.gone_at for m in group)
-            if _upcoming_when_vanished(group, vanished, zone):
-                if now - vanished > settings.vanished_grace:
+            fate = _upcoming_when_vanished(group, vanished, zone, config)
+            in_grace = now - vanished <= settings.vanished_grace
+            if in_grace and fate is not Fate.HISTORY:
+                changes_at.append(vanished + settings.vanished_grace)
+            if fate is Fate.CANCELLED:
+                if not in_grace:
                     continue  # announced as cancelled long enough
                 status_override = "cancelled"
-                changes_at.append(vanished + settings.vanished_grace)
             else:
-                status_override = None  # it took place; it stays as history
+                status_override = None  # it took place (all of it, or up to the vanishing: ``ended_series``)
+                if any(m.event.rrule or m.event.rdates for m in group):
+                    # A series is kept as history until retention after its vanishing (by then
+                    # every occurrence still published had ended).
+                    if now - vanished > settings.retention:
+                        continue
+                    changes_at.append(vanished + settings.retention)
             chosen = group
-        for event, networks in _merged(chosen, config, status_override):
+        merged = _merged(chosen, config, status_override)
+        if not current and fate is Fate.ENDED:
+            events = ended_series(merged[0][0], [e for e, _ in merged[1:]], vanished, settings.horizon, in_grace=in_grace,
+                                  limit=settings.max_occurrences, zone=zone)
+            merged = [(e, merged[0][1]) for e in events]
+        for event, networks in merged:
             if not event.rrule and not event.rdates and _ended_before(event, now - settings.retention, zone):
                 continue
             entries.append((uid, event, networks))
@@ -287,15 +304,25 @@ def _instant(value: When, zone: ZoneInfo) -> datetime:
     return datetime.combine(value, time(0), zone)
 
 
-def _upcoming_when_vanished(group: list[Member], vanished: datetime, zone: ZoneInfo) -> bool:
-    """Did any of these events still lie ahead when its source stopped listing it?"""
+def _upcoming_when_vanished(group: list[Member], vanished: datetime, zone: ZoneInfo, config: Config) -> Fate:
+    """What a cluster whose every member vanished is now: HISTORY when all of it had taken
+    place, CANCELLED when it still lay ahead, ENDED for a series with occurrences on both
+    sides of its vanishing (``aggregator.vanished``). A series decides for its cluster: the
+    single listings of its dates that joined it are among its occurrences."""
+    series = [m for m in group if not m.event.recurrence_id and (m.event.rrule or m.event.rdates)]
+    if series:
+        fates = set()
+        for s in series:
+            key = (s.event.source_id, s.event.source_uid)
+            overrides = [m.event for m in group if m.event.recurrence_id and (m.event.source_id, m.event.source_uid) == key]
+            fates.add(vanished_fate(s.event, overrides, s.gone_at or vanished, config.settings.horizon,
+                                    limit=config.settings.max_occurrences, zone=zone))
+        return next(f for f in (Fate.ENDED, Fate.CANCELLED, Fate.HISTORY) if f in fates)
     for m in group:
         e = m.event
-        if e.rrule or e.rdates:
-            return True
         if _instant(e.end or e.start, zone) > (m.gone_at or vanished):
-            return True
-    return False
+            return Fate.CANCELLED
+    return Fate.HISTORY
 
 
 def _earliest_end(event: Event) -> datetime:

@@ -5,7 +5,8 @@ day) or an aware datetime in an IANA zone or UTC, whose end is of the same
 kind and not before the start, whose text holds no markup, and whose URL is
 an absolute http(s) URL or empty. It raises ``NormalizeError`` (and nothing
 else) for an event that cannot be made valid, among them events dated outside
-the years ``MIN_YEAR`` to ``MAX_YEAR``.
+the years ``MIN_YEAR`` to ``MAX_YEAR``. The status follows the cancel and
+postpone words of the title (``status_with_title_markers``) for every kind.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from bs4.exceptions import ParserRejectedMarkup
 
 from aggregator.extract.markup import soup as markup_soup
 from aggregator.extract.markup import strip_if_huge, strip_tags
+from aggregator.german_dates import CANCEL_TITLE_RE, POSTPONE_TITLE_RE
 from aggregator.model import STATUSES, Event, RawEvent, When
 from aggregator.urls import join
 
@@ -54,7 +56,7 @@ def normalize(raw: RawEvent, *, source_id: str, network_id: str, zone: ZoneInfo,
     tzid = _tzid(start)
     end = _end(start, _aware(raw.end, zone), tzid)
     title = clean_text(raw.title, single_line=True)[:MAX_TITLE] or UNTITLED
-    status = raw.status if raw.status in STATUSES else "confirmed"
+    status = status_with_title_markers(raw.status if raw.status in STATUSES else "confirmed", title)
     return Event(
         source_id=source_id,
         network_id=network_id,
@@ -73,6 +75,38 @@ def normalize(raw: RawEvent, *, source_id: str, network_id: str, zone: ZoneInfo,
         rdates=tuple(_like(d, start, zone, tzid) for d in raw.rdates if MIN_YEAR <= d.year <= MAX_YEAR),
         exdates=tuple(_like(d, start, zone, tzid) for d in raw.exdates if MIN_YEAR <= d.year <= MAX_YEAR),
     )
+
+
+def status_with_title_markers(status: str, title: str) -> str:
+    """``status`` corrected by the status words in ``title``: a cancel word ("Abgesagt: …",
+    "… – entfällt", "(findet nicht statt)") makes it cancelled, a postpone word
+    ("verschoben") makes a confirmed event tentative.
+
+    Applied here, where every kind of source passes, because sites mark a cancellation in
+    the title far more often than in a status field, and an ICS or JSON-LD event whose
+    title says "ABGESAGT" must not be published as confirmed."""
+    if status != "cancelled" and _marks(CANCEL_TITLE_RE, title):
+        return "cancelled"
+    if status == "confirmed" and _marks(POSTPONE_TITLE_RE, title):
+        return "tentative"
+    return status
+
+
+def _marks(words: re.Pattern, title: str) -> bool:
+    """Does a status word of ``words`` mark ``title``? A German one anywhere ("Stammtisch
+    entfällt"); an English one ("cancelled", "postponed") only where a marker stands: first,
+    in brackets, or last after a dash or colon, for "one is cancelled" names a series of
+    which one date is cancelled, and is no marker."""
+    for m in words.finditer(title):
+        word = m.group()
+        if not word.lower().startswith(("cancel", "postpone")):
+            return True
+        before, after = title[: m.start()], title[m.end():]
+        if not before.strip(" [(*!") or (before.rstrip().endswith(("(", "[")) and after.lstrip().startswith((")", "]"))):
+            return True
+        if not after.strip(" .!)]") and before.rstrip().endswith(("-", "–", "—", ":", "|", "(", "[")):
+            return True
+    return False
 
 
 def clean_text(value: str | None, *, single_line: bool = False) -> str:

@@ -31,7 +31,7 @@ from aggregator.store import Store
 from aggregator.store.repo import PublicationMark
 
 # The modules whose code decides what is published (and how it is rendered).
-_PUBLISHING_CODE = ("aggregator.merge", "aggregator.dedupe", "aggregator.recurrence", "exporters.ics", "exporters.vtimezone")
+_PUBLISHING_CODE = ("aggregator.merge", "aggregator.vanished", "aggregator.dedupe", "aggregator.recurrence", "exporters.ics", "exporters.vtimezone")
 
 
 @cache

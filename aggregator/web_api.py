@@ -13,6 +13,7 @@ import hashlib
 import re
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta, timezone
 from urllib.parse import urlencode
 from xml.etree import ElementTree as ET
@@ -27,7 +28,7 @@ from aggregator.conflict_report import as_json, conflict_context, context_period
 from aggregator.conflicts import KINDS
 from aggregator.published_view import PublishedView
 from aggregator.model import StoredEvent
-from aggregator.recurrence import expand
+from aggregator.recurrence import occurrences
 from aggregator.store import Store
 from exporters.ics import public_uid
 from exporters.links import safe_url
@@ -65,10 +66,14 @@ def api_routes(config: Config, store: Store, view: PublishedView, clock: Callabl
             limit, offset = q.paging()
         except BadRequest as exc:
             return _error(exc)
-        items = [i for i in view.items(now()) if _keep(i, networks, start, end, cancelled, zone)]
-        items.sort(key=lambda i: (_instant(i.event.start, zone), i.uid or "", i.event.recurrence_id))
-        page = [event_json(i) for i in items[offset:offset + limit]]
-        return JSONResponse(_page("events", page, len(items), limit, offset, request))
+        at = now()
+        lo = start or at - config.settings.retention
+        hi = end or at + config.settings.horizon
+        listed = [(i, r) for i, r in occurrence_items(view.items(at), lo, hi, zone, config.settings.max_occurrences)
+                  if _keep(i, networks, start, end, cancelled, zone)]
+        listed.sort(key=lambda p: (_instant(p[0].event.start, zone), p[0].uid or "", p[0].event.recurrence_id))
+        page = [event_json(i, recurring=r) for i, r in listed[offset:offset + limit]]
+        return JSONResponse(_page("events", page, len(listed), limit, offset, request))
 
     async def conflicts(request: Request) -> Response:
         try:
@@ -199,7 +204,36 @@ def _instant(value, zone: ZoneInfo) -> datetime:
     return datetime.combine(value, time(0), zone)
 
 
+def occurrence_items(items: list[StoredEvent], lo: datetime, hi: datetime, zone: ZoneInfo,
+                     limit: int) -> list[tuple[StoredEvent, bool]]:
+    """The published events as ``/events.json`` lists them, each with whether it belongs to a
+    series: a single event as it is; a series as its occurrences that overlap ``[lo, hi)`` (at
+    most ``limit``), each with its own start and end, the series' uid and its recurrence id
+    (the fields and SEQUENCE of the source's override where one replaced the date). Overrides
+    of a series that is not published are listed as they are."""
+    series = {event_uid(i): i for i in items if not i.event.recurrence_id and (i.event.rrule or i.event.rdates)}
+    overrides: dict[str, list[StoredEvent]] = {}
+    out: list[tuple[StoredEvent, bool]] = []
+    for item in items:
+        uid = event_uid(item)
+        if uid in series:  # the series or one of its overrides: expanded below
+            if item.event.recurrence_id:
+                overrides.setdefault(uid, []).append(item)
+            continue
+        out.append((item, bool(item.event.recurrence_id)))
+    for uid, master in series.items():
+        own = {o.event.recurrence_id: o for o in overrides.get(uid, [])}
+        found = occurrences(master.event, [o.event for o in own.values()], lo, hi, limit=limit, zone=zone)
+        for occ in found:
+            stored = own.get(occ.event.recurrence_id, master) if occ.event.recurrence_id else master
+            end = occ.end if occ.event.end is not None else None
+            event = replace(occ.event, start=occ.start, end=end, recurrence_id=occ.recurrence_id, rrule=None, rdates=(), exdates=())
+            out.append((replace(stored, event=event, uid=uid), True))
+    return out
+
+
 def _keep(item: StoredEvent, networks: tuple[str, ...], start: datetime | None, end: datetime | None, cancelled: bool, zone: ZoneInfo) -> bool:
+    """Does this listed event (a single event or one occurrence) pass the filters?"""
     ev = item.event
     if networks and not set(item.networks or (ev.network_id,)) & set(networks):
         return False
@@ -209,11 +243,6 @@ def _keep(item: StoredEvent, networks: tuple[str, ...], start: datetime | None, 
         return True
     lo = start or datetime(1900, 1, 1, tzinfo=timezone.utc)
     hi = end or datetime(2200, 1, 1, tzinfo=timezone.utc)
-    if ev.rrule or ev.rdates:  # a series is in the window when one of its occurrences is
-        try:
-            return bool(expand([ev], lo, hi, limit=1, zone=zone))
-        except Exception:  # an unreadable rule: judge by the first date
-            pass
     first = _instant(ev.start, zone)
     after = _instant(ev.end, zone) if ev.end is not None else first
     if after <= first:  # a moment counts where it happens
@@ -236,8 +265,9 @@ def event_uid(item: StoredEvent) -> str:
     return item.uid or public_uid(item.event.source_id, item.event.source_uid)
 
 
-def event_json(item: StoredEvent) -> dict:
-    """One published event as ``/events.json`` lists it (schema ``Event``)."""
+def event_json(item: StoredEvent, *, recurring: bool | None = None) -> dict:
+    """One published event or occurrence as ``/events.json`` lists it (schema ``Event``);
+    ``recurring`` says it is an occurrence of a series (default: the event has a rule)."""
     ev = item.event
     return {
         "uid": event_uid(item),
@@ -251,7 +281,7 @@ def event_json(item: StoredEvent) -> dict:
         "url": safe_url(ev.url),
         "status": ev.status.lower(),
         "categories": list(ev.categories),
-        "recurring": bool(ev.rrule or ev.rdates),
+        "recurring": bool(ev.rrule or ev.rdates) if recurring is None else recurring,
         "sequence": item.sequence,
         "last_modified": _utc_iso(item.last_modified),
     }
@@ -363,7 +393,9 @@ def openapi_document(config: Config) -> dict:
                          "categories", "recurring", "sequence", "last_modified"],
             "properties": {
                 "uid": {"type": "string", "minLength": 1, "description": "The UID subscribers see in the calendar feeds."},
-                "recurrence_id": {"type": ["string", "null"], "description": "Set for a changed single occurrence of a series (same uid as the series)."},
+                "recurrence_id": {"type": ["string", "null"],
+                                  "description": "For an occurrence of a series: its original start (the RECURRENCE-ID in the calendar feeds); "
+                                                 "uid is the series'. Null for a single event."},
                 "title": {"type": "string"},
                 "start": when,
                 "end": {"oneOf": [*when["oneOf"], {"type": "null"}]},
@@ -373,7 +405,7 @@ def openapi_document(config: Config) -> dict:
                 "url": {"type": "string"},
                 "status": {"type": "string", "enum": ["confirmed", "tentative", "cancelled"]},
                 "categories": {"type": "array", "items": {"type": "string"}},
-                "recurring": {"type": "boolean", "description": "A series (RRULE/RDATE); start/end are its first occurrence."},
+                "recurring": {"type": "boolean", "description": "One occurrence of a series (RRULE/RDATE); start/end are this occurrence's."},
                 "sequence": {"type": "integer", "minimum": 0},
                 "last_modified": moment,
             },
@@ -456,7 +488,10 @@ def openapi_document(config: Config) -> dict:
             "/events.json": {
                 "get": {
                     "operationId": "listEvents",
-                    "summary": "Published events, ordered by start",
+                    "summary": "Published events, ordered by start; a series as its occurrences",
+                    "description": "Each series is expanded into its occurrences that overlap from/to (without them: from the "
+                                   "retention period before now to the horizon after it), at most max_occurrences per series; "
+                                   "filters and pagination apply to the occurrences.",
                     "parameters": [network, date_from, date_to,
                                    _param("cancelled", "Include cancelled events (1, default) or leave them out (0).",
                                           {"type": "string", "enum": ["0", "1"], "default": "1"}),

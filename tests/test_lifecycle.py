@@ -10,6 +10,7 @@ from pathlib import Path
 
 import icalendar
 import pytest
+import recurring_ical_events
 
 from aggregator.config import Deployment, load_config
 from aggregator.pipeline import refresh, render, select_sources
@@ -278,6 +279,16 @@ def test_a_cancelled_event_is_published_as_cancelled(world):
     assert str(mv["STATUS"]) == "CANCELLED" and int(mv["SEQUENCE"]) == 1
 
 
+def test_a_cancel_word_in_an_ics_title_publishes_the_event_as_cancelled(world):
+    world.refresh()
+    uid = str(world.vevents()["ThEEN-Mitgliederversammlung 2025"]["UID"])
+    world.serve_theen(THEEN_ICS.replace(b"SUMMARY;LANGUAGE=de-de:ThEEN-Mitgliederversammlung 2025",
+                                        b"SUMMARY;LANGUAGE=de-de:ABGESAGT: ThEEN-Mitgliederversammlung 2025"))
+    world.refresh(now=NOW + timedelta(hours=1), ids=["theen-termine"])
+    mv = world.vevents()["ABGESAGT: ThEEN-Mitgliederversammlung 2025"]
+    assert str(mv["STATUS"]) == "CANCELLED" and str(mv["UID"]) == uid and int(mv["SEQUENCE"]) == 1
+
+
 def test_a_vanished_upcoming_event_is_cancelled_for_the_grace_period_then_removed(world):
     world.refresh()
     uid = str(world.vevents()["ThEEN-Mitgliederversammlung 2025"]["UID"])
@@ -303,6 +314,54 @@ def test_a_past_event_that_vanishes_stays_as_history(world):
     # ... until the retention period after its end has passed
     world.refresh(now=after_it + timedelta(days=366), ids=["theen-termine"])
     assert "ThEEN-Mitgliederversammlung 2025" not in world.vevents()
+
+
+def _stammtisch_dates(world) -> list[tuple[str, str]]:
+    """(local start date, STATUS) of every occurrence of the Energie-Stammtisch in the published calendar,
+    as a client expands it."""
+    cal = icalendar.Calendar.from_ical(world.calendar())
+    found = recurring_ical_events.of(cal).between(datetime(2025, 1, 1, tzinfo=timezone.utc), datetime(2026, 6, 1, tzinfo=timezone.utc))
+    return sorted((o.decoded("DTSTART").date().isoformat(), str(o.get("STATUS"))) for o in found if "Energie-Stammtisch" in str(o["SUMMARY"]))
+
+
+def test_a_series_that_ended_before_it_vanished_stays_as_history(world):
+    blocks = THEEN_ICS.replace(b"UNTIL=20251231T230000Z", b"UNTIL=20250630T220000Z").split(b"BEGIN:VEVENT")
+    past_series = b"BEGIN:VEVENT".join(b for b in blocks if b"RECURRENCE-ID" not in b)  # Jan to Jun, no override
+    world.serve_theen(past_series)
+    world.refresh()
+    before = _stammtisch_dates(world)
+    master = world.vevents()["Energie-Stammtisch"]
+    world.serve_theen(without_vevent(past_series, b"theen-stammtisch"))
+    world.refresh(now=NOW + timedelta(days=1), ids=["theen-termine"])
+    assert _stammtisch_dates(world) == before and {status for _, status in before} == {"CONFIRMED"}
+    assert int(world.vevents()["Energie-Stammtisch"]["SEQUENCE"]) == int(master["SEQUENCE"])
+    world.refresh(now=NOW + timedelta(days=20), ids=["theen-termine"])  # past the grace period: still there
+    assert _stammtisch_dates(world) == before
+    # ... until the retention period after its vanishing has passed
+    world.refresh(now=NOW + timedelta(days=367), ids=["theen-termine"])
+    assert "Energie-Stammtisch" not in world.vevents()
+
+
+def test_an_ongoing_series_that_vanishes_keeps_its_past_and_cancels_its_upcoming_occurrences(world):
+    world.refresh()
+    uid = str(world.vevents()["Energie-Stammtisch"]["UID"])
+    past = [("2025-01-29", "CONFIRMED"), ("2025-02-26", "CONFIRMED"), ("2025-03-26", "CONFIRMED"), ("2025-04-30", "CONFIRMED"),
+            ("2025-05-28", "CONFIRMED"), ("2025-06-25", "CONFIRMED"), ("2025-08-27", "CONFIRMED")]
+    world.serve_theen(without_vevent(THEEN_ICS, b"theen-stammtisch"))
+    vanished = NOW + timedelta(days=1)
+    world.refresh(now=vanished, ids=["theen-termine"])
+    upcoming = [("2025-09-30", "CANCELLED"), ("2025-10-29", "CANCELLED"), ("2025-11-26", "CANCELLED"), ("2025-12-31", "CANCELLED")]
+    assert _stammtisch_dates(world) == past + upcoming
+    master = world.vevents()["Energie-Stammtisch"]
+    assert str(master["UID"]) == uid and str(master["STATUS"]) == "CONFIRMED"
+    (result,) = ics_check(world.deployment.public_dir / "calendar.ics")
+    assert result["ok"], result
+    # after the grace period the series ends before its first cancelled date; the past stays
+    world.refresh(now=vanished + timedelta(days=15), ids=["theen-termine"])
+    assert _stammtisch_dates(world) == past
+    assert str(world.vevents()["Energie-Stammtisch"]["UID"]) == uid
+    (result,) = ics_check(world.deployment.public_dir / "calendar.ics")
+    assert result["ok"], result
 
 
 def test_a_vanished_event_that_comes_back_is_published_again_under_its_uid(world):
@@ -337,6 +396,44 @@ def test_a_fetch_that_suddenly_yields_nothing_is_held_as_suspicious_until_accept
     state = world.store.source_state("theen-termine")
     assert state.suspicious is None and not state.accept_next
     assert str(world.vevents()["ThEEN-Mitgliederversammlung 2025"]["STATUS"]) == "CANCELLED"
+
+
+def _workshops(n: int) -> bytes:
+    """A calendar of ``n`` upcoming workshops, one a week from October 2025."""
+    events = "".join(
+        f"BEGIN:VEVENT\r\nUID:ws-{i}@theen-ev.de\r\nDTSTAMP:20250901T000000Z\r\n"
+        f"DTSTART;TZID=Europe/Berlin:{(datetime(2025, 10, 1, 10) + timedelta(weeks=i)).strftime('%Y%m%dT%H%M%S')}\r\n"
+        f"SUMMARY:Workshop {i + 1}\r\nEND:VEVENT\r\n"
+        for i in range(n)
+    )
+    return f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n{events}END:VCALENDAR\r\n".encode()
+
+
+def test_a_fetch_that_suddenly_yields_far_fewer_events_is_held_as_suspicious_until_accepted(world):
+    world.serve_theen(_workshops(10))
+    world.refresh()
+    before = world.calendar()
+    world.serve_theen(_workshops(2))
+    (r,) = world.refresh(now=NOW + timedelta(hours=1), ids=["theen-termine"]).sources
+    assert r.outcome == "suspicious" and "yielded 2 upcoming events where it had 10" in r.error and r.sync is None
+    assert world.calendar() == before  # the last good ten stay published
+    state = world.store.source_state("theen-termine")
+    assert state.suspicious and state.event_count == 10
+    world.store.accept_next("theen-termine")
+    (r,) = world.refresh(now=NOW + timedelta(hours=2), ids=["theen-termine"]).sources
+    assert r.outcome == "fetched" and r.sync.gone == 8
+    assert world.store.source_state("theen-termine").suspicious is None
+    statuses = {title: str(e["STATUS"]) for title, e in world.vevents().items() if title.startswith("Workshop ") and title[9:].isdigit()}
+    assert statuses == {f"Workshop {i}": "CONFIRMED" if i <= 2 else "CANCELLED" for i in range(1, 11)}
+
+
+def test_a_fetch_with_half_the_events_is_a_normal_change(world):
+    world.serve_theen(_workshops(10))
+    world.refresh()
+    world.serve_theen(_workshops(5))  # not fewer than half (suspicious_drop = 0.5): taken as it is
+    (r,) = world.refresh(now=NOW + timedelta(hours=1), ids=["theen-termine"]).sources
+    assert r.outcome == "fetched" and r.sync.gone == 5
+    assert world.store.source_state("theen-termine").suspicious is None
 
 
 def test_a_normal_fetch_clears_the_suspicious_flag(world):

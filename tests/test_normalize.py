@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from dateutil import tz as dateutil_tz
 
+from aggregator.extract import ExtractContext, extract
 from aggregator.model import RawEvent
 from aggregator.normalize import UNTITLED, NormalizeError, canonical_url, clean_text, normalize
 
@@ -120,3 +121,76 @@ def test_event_without_start_is_refused():
 def test_categories_are_cleaned_and_deduplicated():
     e = norm(RawEvent("1", "x", datetime(2025, 1, 1), categories=("Energie", " Energie ", "", "<i>KI</i>")))
     assert e.categories == ("Energie", "KI")
+
+
+def _extracted_and_normalized(kind: str, body: bytes):
+    """The events of ``body`` as extractor ``kind`` and then ``normalize`` make them."""
+    ctx = ExtractContext(url="https://www.theen-ev.de/termine/", timezone=BERLIN, now=datetime(2025, 9, 1, tzinfo=timezone.utc))
+    return [norm(raw) for raw in extract(kind, body, ctx).events]
+
+
+def _ics(summary: str) -> bytes:
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:1\r\nDTSTAMP:20250901T000000Z\r\n"
+        f"DTSTART;TZID=Europe/Berlin:20251010T100000\r\nSUMMARY:{summary}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    ).encode()
+
+
+def _json_ld(name: str) -> bytes:
+    return ('<html><head><script type="application/ld+json">{"@context": "https://schema.org", "@type": "Event", '
+            f'"name": "{name}", "startDate": "2025-10-10T10:00"}}</script></head><body></body></html>').encode()
+
+
+def _microdata(name: str) -> bytes:
+    return ('<html><body><div itemscope itemtype="https://schema.org/Event">'
+            f'<span itemprop="name">{name}</span><meta itemprop="startDate" content="2025-10-10T10:00"></div></body></html>').encode()
+
+
+def _h_event(name: str) -> bytes:
+    return ('<html><body><div class="h-event">'
+            f'<span class="p-name">{name}</span><time class="dt-start" datetime="2025-10-10T10:00">10.10.</time></div></body></html>').encode()
+
+
+@pytest.mark.parametrize(
+    ("kind", "body"),
+    [
+        ("ics", _ics("ABGESAGT: Exkursion Goldisthal")),
+        ("ics", _ics("Workshop Photonik – entfällt")),
+        ("jsonld", _json_ld("Abgesagt: Exkursion Goldisthal")),
+        ("jsonld", _json_ld("Workshop Sensorik (findet nicht statt)")),
+        ("jsonld", _microdata("Stammtisch fällt aus")),
+        ("jsonld", _h_event("Storniert: Netzwerktreffen")),
+    ],
+)
+def test_a_cancel_word_in_the_title_cancels_the_event_of_every_kind(kind, body):
+    (event,) = _extracted_and_normalized(kind, body)
+    assert event.status == "cancelled"
+
+
+@pytest.mark.parametrize(
+    ("kind", "body"),
+    [("ics", _ics("Exkursion Goldisthal (verschoben)")), ("jsonld", _json_ld("Verschoben: Workshop Sensorik")),
+     ("jsonld", _microdata("Stammtisch verschoben")), ("jsonld", _h_event("Netzwerktreffen (postponed)"))],
+)
+def test_a_postpone_word_in_the_title_makes_the_event_of_every_kind_tentative(kind, body):
+    (event,) = _extracted_and_normalized(kind, body)
+    assert event.status == "tentative"
+
+
+def test_a_title_without_status_words_keeps_the_status_the_source_states():
+    assert _extracted_and_normalized("ics", _ics("Exkursion Goldisthal"))[0].status == "confirmed"
+    assert norm(RawEvent("1", "Stammtisch", datetime(2025, 10, 1, 18), status="tentative")).status == "tentative"
+    # a cancellation stays one even when the title also says "verschoben"
+    assert norm(RawEvent("1", "Verschoben: Stammtisch", datetime(2025, 10, 1, 18), status="cancelled")).status == "cancelled"
+    # a cancel word wins over a postponement the source states
+    assert norm(RawEvent("1", "Stammtisch entfällt", datetime(2025, 10, 1, 18), status="tentative")).status == "cancelled"
+
+
+@pytest.mark.parametrize(
+    ("title", "status"),
+    [("Cancelled: Netzwerktreffen", "cancelled"), ("[CANCELED] Netzwerktreffen", "cancelled"), ("Netzwerktreffen (cancelled)", "cancelled"),
+     ("Netzwerktreffen – cancelled", "cancelled"), ("Netzwerktreffen - postponed", "tentative"),
+     ("one is cancelled", "confirmed"), ("Why meetings get postponed and what helps", "confirmed")],
+)
+def test_an_english_status_word_counts_only_where_a_marker_stands(title, status):
+    assert norm(RawEvent("1", title, datetime(2025, 10, 1, 18))).status == status

@@ -4,7 +4,9 @@ and the Atom feed parsing cleanly with the newest announcements first."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from dataclasses import replace
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 from pathlib import Path
 
 import feedparser
@@ -20,7 +22,8 @@ from aggregator.config import Deployment, load_config
 from aggregator.merge import publication
 from aggregator.pipeline import refresh, select_sources
 from aggregator.store import Store
-from aggregator.web_api import api_routes, openapi_document
+from aggregator.model import Event, StoredEvent
+from aggregator.web_api import _keep, api_routes, event_json, occurrence_items, openapi_document
 from tests.support.web import view_of
 from tests.support.web import refreshed_sites
 from tests.test_end_to_end import EXPECTED_TITLES, NOW, write_config
@@ -100,12 +103,40 @@ def test_schemas_are_strict(spec):
 
 # -- /events.json ---------------------------------------------------------------------------------
 
+# The Energie-Stammtisch of ThEEN: the last Wednesday of each month in 2025, not in July, and
+# the September date (24th) moved to Tuesday the 30th by an override.
+STAMMTISCH = [(f"2025-{m:02d}-{d:02d}T18:00:00+0{1 if m < 4 or m > 10 else 2}:00", f"2025-{m:02d}-{d:02d}T18:00:00+0{1 if m < 4 or m > 10 else 2}:00")
+              for m, d in [(1, 29), (2, 26), (3, 26), (4, 30), (5, 28), (6, 25), (8, 27)]]
+STAMMTISCH += [("2025-09-24T18:00:00+02:00", "2025-09-30T18:00:00+02:00"), ("2025-10-29T18:00:00+01:00", "2025-10-29T18:00:00+01:00"),
+               ("2025-11-26T18:00:00+01:00", "2025-11-26T18:00:00+01:00"), ("2025-12-31T18:00:00+01:00", "2025-12-31T18:00:00+01:00")]
+
+
+def series_uids(published) -> set[str]:
+    return {i.uid for i in published if i.event.rrule or i.event.rdates}
+
+
+def test_a_series_is_listed_as_its_occurrences_with_the_series_uid(client, spec):
+    body = check(spec, "/events.json", client.get("/events.json", params={"network": "theen"}))
+    rows = [e for e in body["events"] if e["title"].startswith("Energie-Stammtisch")]
+    assert [(e["recurrence_id"], e["start"]) for e in rows] == STAMMTISCH
+    assert len({e["uid"] for e in rows}) == 1 and all(e["recurring"] for e in rows)
+    moved = next(e for e in rows if e["recurrence_id"] == "2025-09-24T18:00:00+02:00")
+    assert moved["title"] == "Energie-Stammtisch (verlegt)" and moved["end"] == "2025-09-30T20:00:00+02:00"
+    assert all(e["end"][11:16] == "20:00" for e in rows)
+    # the days filter picks occurrences, not the series' first date
+    october = check(spec, "/events.json", client.get("/events.json", params={"network": "theen", "from": "2025-10-20", "to": "2025-11-30"}))
+    assert [e["start"] for e in october["events"] if e["recurring"]] == ["2025-10-29T18:00:00+01:00", "2025-11-26T18:00:00+01:00"]
+    # and pagination walks through them
+    assert all_pages(client, spec, "/events.json", "events", network="theen", limit=3) == body["events"]
+
 def test_events_lists_every_published_event_in_start_order(client, spec, app_env):
     body = check(spec, "/events.json", client.get("/events.json"))
     assert body["limit"] == 100 and body["offset"] == 0 and body["next"] is None
     assert {e["title"] for e in body["events"]} == EXPECTED_TITLES
     config, _, store = app_env
-    assert body["total"] == len(publication(config, store, NOW)) == len(body["events"])
+    published = publication(config, store, NOW)
+    singles = [i for i in published if not (i.event.rrule or i.event.rdates) and i.uid not in series_uids(published)]
+    assert body["total"] == len(singles) + len(STAMMTISCH) == len(body["events"])  # the one series listed by occurrence
     starts = [datetime.fromisoformat(e["start"]) if "T" in e["start"] else datetime.fromisoformat(e["start"] + "T00:00+02:00") for e in body["events"]]
     assert starts == sorted(starts)
     for e in body["events"]:
@@ -250,3 +281,19 @@ def test_atom_feed_newest_first_across_refreshes(tmp_path, sites_server):
     finally:
         store.close()
 
+
+
+def test_a_cancelled_occurrence_is_listed_cancelled_and_left_out_by_the_cancelled_filter():
+    berlin = ZoneInfo("Europe/Berlin")
+    at = datetime(2025, 9, 1, 6, tzinfo=timezone.utc)
+    master = Event("s", "theen", "st", "Stammtisch", datetime(2025, 9, 3, 18, tzinfo=berlin), datetime(2025, 9, 3, 20, tzinfo=berlin),
+                   "Europe/Berlin", rrule="FREQ=WEEKLY;COUNT=3")
+    cancelled = replace(master, start=datetime(2025, 9, 10, 18, tzinfo=berlin), end=datetime(2025, 9, 10, 20, tzinfo=berlin), rrule=None,
+                        recurrence_id="2025-09-10T18:00:00+02:00", status="cancelled")
+    items = [StoredEvent(master, at, at, 1, "st@x"), StoredEvent(cancelled, at, at, 2, "st@x")]
+    listed = occurrence_items(items, at, at + timedelta(days=60), berlin, 100)
+    rows = [event_json(i, recurring=r) for i, r in listed]
+    assert [(r["start"], r["status"], r["sequence"]) for r in rows] == [
+        ("2025-09-03T18:00:00+02:00", "confirmed", 1), ("2025-09-10T18:00:00+02:00", "cancelled", 2), ("2025-09-17T18:00:00+02:00", "confirmed", 1)]
+    kept = [i for i, _ in listed if _keep(i, (), None, None, False, berlin)]
+    assert [i.event.start.day for i in kept] == [3, 17]

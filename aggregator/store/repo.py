@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from aggregator.model import Event, StoredEvent, When
+from aggregator.store.moves import Listing, moved_listings
 from aggregator.store.tables import ConflictRow, EventRow, FetchRow, PublicationMarkRow, PublishedRow, RenderedRow, RobotsRow, SourceRow
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -264,10 +265,19 @@ class Store:
         for ev in events:
             incoming[(_uid_key(ev.source_uid), ev.recurrence_id)] = ev  # the last of duplicate keys wins
         added: list[dict] = []  # new rows go in with one executemany, not one ORM object each
+        # A listing whose UID came from its time, moved: its row takes the new UID (``moves``).
+        moved = self._moved(existing, incoming, now)
         for key, ev in incoming.items():
             digest = ev.content_hash()
             row = existing.get(key)
-            if row is None:
+            if row is None and key in moved:
+                row = moved[key]
+                row.uid_key, row.recurrence_id = key
+                row.sequence += 1
+                _fill(row, ev, digest, now)
+                row.gone_at = None
+                result.updated += 1
+            elif row is None:
                 values = _columns(ev, digest, now)
                 values.update(source_id=source_id, uid_key=key[0], recurrence_id=key[1], first_seen=now, sequence=0)
                 added.append(values)
@@ -280,8 +290,9 @@ class Store:
                 result.updated += 1
             else:
                 result.unchanged += 1
+        carried = {id(row) for row in moved.values()}
         for key, row in existing.items():
-            if key not in incoming and row.gone_at is None:
+            if key not in incoming and row.gone_at is None and id(row) not in carried:
                 row.gone_at = now
                 result.gone += 1
         if added:
@@ -290,6 +301,18 @@ class Store:
             # In the same transaction: a publication mark never outlives the events it was made of.
             s.execute(update(PublicationMarkRow).values(events_version=PublicationMarkRow.events_version + 1))
         return result
+
+    @staticmethod
+    def _moved(existing: dict[tuple[str, str], EventRow], incoming: dict[tuple[str, str], Event], now: datetime) -> dict[tuple[str, str], EventRow]:
+        """key of a new listing → the row of the vanished listing it continues (``moves.moved_listings``)."""
+        vanished = [Listing(key, r.title, r.url, r.start_utc, r.end_utc or r.start_utc, not (r.rrule or r.rdates or r.recurrence_id))
+                    for key, r in existing.items() if key not in incoming and r.gone_at is None]
+        if not vanished:
+            return {}
+        new = [Listing(key, ev.title, ev.url, _instant(ev.start, ev.tzid), _instant(ev.end or ev.start, ev.tzid),
+                       not (ev.rrule or ev.rdates or ev.recurrence_id))
+               for key, ev in incoming.items() if key not in existing]
+        return {new_key: existing[old_key] for new_key, old_key in moved_listings(vanished, new, now).items()}
 
     def published_events(self, network_id: str | None = None, source_ids: list[str] | None = None) -> list[StoredEvent]:
         """Every event that is currently listed by its source (not gone); only of ``source_ids`` when given."""
