@@ -268,11 +268,25 @@ def test_recurring_berlin_event_keeps_its_rrule_and_zone():
 
 
 @pytest.mark.shared
-def test_second_rrule_is_dropped_with_a_warning():
+def test_second_rrule_becomes_a_series_of_its_own_from_its_first_date():
     result = corpus("recurring-ical-events__multiple_rrule.ics")
-    assert len(result.events) == 1
-    assert result.events[0].rrule.startswith("FREQ=WEEKLY")
-    assert any("RRULE" in w for w in result.warnings)
+    uid = "56cdc4dc-11b7-407c-86c6-9faedfc28afb"
+    first, second = by_uid(result, uid), by_uid(result, uid + "#rrule2")
+    assert first.rrule == "FREQ=WEEKLY;COUNT=20;BYDAY=TH"
+    london = ZoneInfo("Europe/London")
+    assert second.rrule == "FREQ=MONTHLY;COUNT=2;BYDAY=2MO"
+    assert second.start == datetime(2023, 2, 13, 10, tzinfo=london) and second.end == datetime(2023, 2, 13, 12, tzinfo=london)
+    assert second.title == first.title and second.rdates == ()
+
+
+def test_instance_of_a_second_rrule_date_moves_with_its_series():
+    result = run(wrap(
+        "UID:r\r\nSUMMARY:Treffen\r\nDTSTART:20250106T170000Z\r\nDTEND:20250106T180000Z\r\n"
+        "RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=3\r\nRRULE:FREQ=WEEKLY;BYDAY=TH;COUNT=3\r\nEND:VEVENT\r\n"
+        "BEGIN:VEVENT\r\nUID:r\r\nRECURRENCE-ID:20250116T170000Z\r\nSUMMARY:Treffen (verlegt)\r\n"
+        "DTSTART:20250117T170000Z\r\nDTEND:20250117T180000Z"))
+    moved = [e for e in result.events if e.recurrence_id is not None]
+    assert [(e.source_uid, e.title) for e in moved] == [("r#rrule2", "Treffen (verlegt)")]
 
 
 @pytest.mark.shared

@@ -9,7 +9,9 @@ cost the whole feed.
 
 Recurrence is kept, not expanded: an RRULE is passed on as its iCalendar text
 (repaired or dropped when ``dateutil`` could not read it), RDATE/EXDATE as
-values, and RECURRENCE-ID instances as their own raw events.
+values, and RECURRENCE-ID instances as their own raw events. A further RRULE
+of the same VEVENT (deprecated by RFC 5545, read by few clients) becomes a
+series of its own, UID "<uid>#rrule<n>" (``split_extra_rule``).
 
 Time zones are resolved (``ical_zones``) so that every datetime leaves this
 module as aware with a ``ZoneInfo`` (IANA key), aware UTC, or naive
@@ -21,8 +23,9 @@ from __future__ import annotations
 import hashlib
 import re
 import warnings as pywarnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from itertools import islice
 
 import icalendar
 import x_wr_timezone
@@ -432,6 +435,70 @@ def _fit_until(value: str, start: When, local_zone: tzinfo) -> str | None:
     return until.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
+# ---------------------------------------------------------------- several RRULEs
+
+# How many dates of a further RRULE are compared with the first rule's (and
+# listed as its claims); a finite rule is rarely longer, an endless one is cut.
+EXTRA_RULE_SCAN = 1000
+
+
+@dataclass(frozen=True)
+class SplitRule:
+    """A further RRULE of an event, as a series of its own (see ``split_extra_rule``)."""
+
+    event: RawEvent
+    dates: frozenset[str]  # _rid_key of its first EXTRA_RULE_SCAN dates
+    overlap_unchecked: bool  # the rule goes on past the dates compared
+
+
+def _rule_dates(rule: str, start: When):
+    """The dates of ``rule`` from ``start`` (dateutil), in the form of ``start``."""
+    probe = start if isinstance(start, datetime) else datetime.combine(start, time())
+    for value in dateutil_rrule.rrulestr(rule, dtstart=probe):
+        yield value if isinstance(start, datetime) else value.date()
+
+
+def split_extra_rule(event: RawEvent, rule: str, uid: str) -> SplitRule | None:
+    """A further RRULE of ``event`` as a series of its own under ``uid``, or None when it adds no date.
+
+    RFC 5545 deprecated several RRULEs in one VEVENT, and Outlook and Google
+    read only the first; RFC 2445 (and recurring-ical-events) make the
+    occurrence set the union of all rules. The first rule stays with the
+    event; each further one becomes a copy of the event whose DTSTART is the
+    rule's first date (a date of the rule, so COUNT and the INTERVAL phase
+    stay as they were) and whose EXDATEs also remove the dates the event
+    already has (DTSTART, RDATE, the first rule), so no date is given twice.
+    Only the first ``EXTRA_RULE_SCAN`` dates of the rule are compared.
+    """
+    dates = list(islice(_rule_dates(rule, event.start), EXTRA_RULE_SCAN + 1))
+    unchecked = len(dates) > EXTRA_RULE_SCAN
+    dates = dates[:EXTRA_RULE_SCAN]
+    if not dates:
+        return None
+    taken = {_rid_key(v) for v in (event.start, *event.rdates, *event.exdates)}
+    if event.rrule:
+        last = dates[-1]
+        for value in islice(_rule_dates(event.rrule, event.start), 100 * EXTRA_RULE_SCAN):
+            if _before(last, value):
+                break
+            taken.add(_rid_key(value))
+    own = [v for v in dates if _rid_key(v) not in taken]
+    if not own:
+        return None
+    first = own[0]
+    shared = tuple(v for v in dates if _before(first, v) and _rid_key(v) in taken)
+    skipped = dates.index(first)
+    if skipped:  # COUNT counts from DTSTART: the dates before the new one are gone
+        parts = [p.split("=", 1) for p in rule.split(";")]
+        rule = ";".join(f"{k}={int(v) - skipped}" if k == "COUNT" else f"{k}={v}" for k, v in parts)
+    end = None if event.end is None else first + (event.end - event.start)  # extract made them alike
+    split = replace(
+        event, source_uid=uid, start=first, end=end, rrule=rule, rdates=(),
+        exdates=tuple(dict.fromkeys((*event.exdates, *shared))), recurrence_id=None,
+    )
+    return SplitRule(split, frozenset(_rid_key(v) for v in own), unchecked)
+
+
 # ---------------------------------------------------------------- events
 
 
@@ -443,6 +510,10 @@ class _Item:
     order: int
     calendar: int  # 1-based number of the VCALENDAR in the body
     event: RawEvent
+    # for a series split off a further RRULE: the _rid_key of its dates (the
+    # first EXTRA_RULE_SCAN), so that an instance of the original UID that
+    # replaces one of them follows it to the split series
+    claims: frozenset[str] = frozenset()
 
     @property
     def key(self) -> tuple[str, str | None]:
@@ -564,17 +635,19 @@ class _Extractor:
                 return
             rid = zones.convert(rid_raw, _tzid_of(rid_prop))
 
-        rrule = None
-        rrules = [r for r in _as_list(ev.get("RRULE")) if _rrule_text(r).strip()]  # "RRULE:" means none
-        if rrules:
-            if len(rrules) > 1:
-                warns.add(f"{label}: has {len(rrules)} RRULEs, kept only the first")
-            raw = _rrule_text(rrules[0])
-            rrule, notes = repair_rrule(raw, start, self.ctx.timezone)
-            if rrule is None:
+        rules: list[str] = []
+        for prop in _as_list(ev.get("RRULE")):
+            raw = _rrule_text(prop)
+            if not raw.strip():  # "RRULE:" means none
+                continue
+            rule, notes = repair_rrule(raw, start, self.ctx.timezone)
+            if rule is None:
                 warns.add(f"{label}: dropped unreadable RRULE {raw[:60]!r} ({'; '.join(notes)})")
-            elif notes:
+                continue
+            if notes:
                 warns.add(f"{label}: repaired RRULE ({'; '.join(notes)})")
+            rules.append(rule)
+        rrule = rules[0] if rules else None
 
         location = _text(ev, "LOCATION")
         uid = uid_raw or synthetic_uid(start, title, location)
@@ -600,6 +673,18 @@ class _Extractor:
         )
         self.items.append(_Item(
                 uid=uid, rid=rid, sequence=sequence, order=len(self.items), calendar=self.calendar_no, event=event
+            ))
+        for n, rule in enumerate(rules[1:], start=2):
+            split = split_extra_rule(event, rule, f"{uid}#rrule{n}")
+            if split is None:
+                warns.add(f"{label}: RRULE #{n} adds no date of its own: ignored")
+                continue
+            if split.overlap_unchecked:
+                warns.add(f"{label}: RRULE #{n} kept as series {split.event.source_uid!r}; dates it shares with "
+                          f"the first rule were looked for among its first {EXTRA_RULE_SCAN} only")
+            self.items.append(_Item(
+                uid=split.event.source_uid, rid=None, sequence=sequence, order=len(self.items),
+                calendar=self.calendar_no, event=split.event, claims=split.dates,
             ))
 
     def _span(self, ev, start: When, zones: Zones, label: str) -> tuple[When, When | None]:
@@ -708,6 +793,12 @@ class _Extractor:
             if item.sequence >= other.sequence:
                 best[key] = item
         kept = sorted(best.values(), key=lambda i: i.order)
+        # an instance that replaces a date of a series split off a further
+        # RRULE belongs to that series now
+        claimed = {(i.uid.rsplit("#rrule", 1)[0], key): i.uid for i in kept for key in i.claims}
+        for item in kept:
+            if item.rid is not None and (owner := claimed.get((item.uid, _rid_key(item.rid)))):
+                item.uid = item.event.source_uid = owner
         masters = {i.uid for i in kept if i.rid is None}
         events = []
         orphans = 0
