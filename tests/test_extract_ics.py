@@ -372,6 +372,31 @@ def test_rdate_periods_and_exdates_are_kept_as_start_values():
     assert datetime(2013, 4, 2, 17, 0, tzinfo=UTC) in exdates
 
 
+def test_rdate_period_of_another_length_becomes_an_instance_with_that_end():
+    result = run(wrap(
+        "UID:p\r\nSUMMARY:Sprechstunde\r\nDTSTART:20250106T170000Z\r\nDTEND:20250106T180000Z\r\n"
+        "RDATE;VALUE=PERIOD:20250110T090000Z/PT3H,20250117T090000Z/20250117T100000Z"))
+    [master] = [e for e in result.events if e.recurrence_id is None]
+    assert master.rdates == (datetime(2025, 1, 10, 9, tzinfo=UTC), datetime(2025, 1, 17, 9, tzinfo=UTC))
+    # the 1-hour period is the series' own length: no instance needed
+    [instance] = [e for e in result.events if e.recurrence_id is not None]
+    assert instance.source_uid == "p" and instance.title == "Sprechstunde"
+    assert instance.recurrence_id == instance.start == datetime(2025, 1, 10, 9, tzinfo=UTC)
+    assert instance.end == datetime(2025, 1, 10, 12, tzinfo=UTC)
+    assert result.warnings == []
+
+
+def test_rdate_period_yields_to_the_files_own_instance_for_that_date():
+    result = run(wrap(
+        "UID:p\r\nSUMMARY:Sprechstunde\r\nDTSTART:20250106T170000Z\r\nDTEND:20250106T180000Z\r\n"
+        "RDATE;VALUE=PERIOD:20250110T090000Z/PT3H\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:p\r\n"
+        "RECURRENCE-ID:20250110T090000Z\r\nSUMMARY:Sprechstunde (kurz)\r\n"
+        "DTSTART:20250110T100000Z\r\nDTEND:20250110T103000Z"))
+    [instance] = [e for e in result.events if e.recurrence_id is not None]
+    assert instance.title == "Sprechstunde (kurz)" and instance.end == datetime(2025, 1, 10, 10, 30, tzinfo=UTC)
+    assert not any("duplicate" in w for w in result.warnings)
+
+
 @pytest.mark.shared
 def test_exdates_on_different_lines_are_all_kept():
     ev = corpus("icalendar__event_with_recurrence_exdates_on_different_lines.ics").events[0]

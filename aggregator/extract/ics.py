@@ -9,7 +9,8 @@ cost the whole feed.
 
 Recurrence is kept, not expanded: an RRULE is passed on as its iCalendar text
 (repaired or dropped when ``dateutil`` could not read it), RDATE/EXDATE as
-values, and RECURRENCE-ID instances as their own raw events. A further RRULE
+values (an RDATE PERIOD of another length than the event's also as an
+instance with that end), and RECURRENCE-ID instances as their own raw events. A further RRULE
 of the same VEVENT (deprecated by RFC 5545, read by few clients) becomes a
 series of its own, UID "<uid>#rrule<n>" (``split_extra_rule``).
 
@@ -345,6 +346,14 @@ def _before(a: When, b: When) -> bool:
     return a < b
 
 
+def _span_of(start: When, end: When) -> timedelta | None:
+    """end - start, or None where one is floating and the other aware."""
+    try:
+        return end - start
+    except TypeError:
+        return None
+
+
 def _rid_key(value: When) -> str:
     if isinstance(value, datetime) and value.tzinfo is not None:
         try:
@@ -514,6 +523,7 @@ class _Item:
     # first EXTRA_RULE_SCAN), so that an instance of the original UID that
     # replaces one of them follows it to the split series
     claims: frozenset[str] = frozenset()
+    synthetic: bool = False  # an instance made from an RDATE PERIOD, not one the file has
 
     @property
     def key(self) -> tuple[str, str | None]:
@@ -650,6 +660,7 @@ class _Extractor:
         rrule = rules[0] if rules else None
 
         location = _text(ev, "LOCATION")
+        periods: list[tuple[When, When]] = []
         uid = uid_raw or synthetic_uid(start, title, location)
         try:
             sequence = int(str(_first(ev.get("SEQUENCE")) or 0).strip())
@@ -667,13 +678,15 @@ class _Extractor:
             status=_STATUS.get(_text(ev, "STATUS").strip().upper(), "confirmed"),
             categories=self._categories(ev),
             rrule=rrule,
-            rdates=self._dates(ev, "RDATE", zones, label),
+            rdates=self._dates(ev, "RDATE", zones, label, periods),
             exdates=self._dates(ev, "EXDATE", zones, label),
             recurrence_id=rid,
         )
         self.items.append(_Item(
                 uid=uid, rid=rid, sequence=sequence, order=len(self.items), calendar=self.calendar_no, event=event
             ))
+        if periods and rid is None:
+            self._period_instances(self.items[-1], periods, label)
         for n, rule in enumerate(rules[1:], start=2):
             split = split_extra_rule(event, rule, f"{uid}#rrule{n}")
             if split is None:
@@ -731,7 +744,8 @@ class _Extractor:
                     out.append(text)
         return tuple(out)
 
-    def _dates(self, ev, name: str, zones: Zones, label: str) -> tuple[When, ...]:
+    def _dates(self, ev, name: str, zones: Zones, label: str, periods: list | None = None) -> tuple[When, ...]:
+        """The values of RDATE/EXDATE; a PERIOD gives its start, and (start, end) is added to ``periods``."""
         out: list[When] = []
         for prop in _as_list(ev.get(name)):
             dts = getattr(prop, "dts", None) if not isinstance(prop, vBroken) else None
@@ -744,13 +758,45 @@ class _Extractor:
                     value = item.dt
                 except Exception:
                     continue
-                if isinstance(value, tuple):  # PERIOD: keep its start
-                    value = value[0] if value else None
+                period_end = None
+                if isinstance(value, tuple):  # PERIOD: its start is the date, its end or duration the occurrence's
+                    value, period_end = value if len(value) == 2 else (None, None)
                 if isinstance(value, (date, datetime)):
-                    converted = zones.convert(value, _tzid_of(item) or list_tzid)
+                    tzid = _tzid_of(item) or list_tzid
+                    converted = zones.convert(value, tzid)
                     if converted not in out:
                         out.append(converted)
+                    if periods is not None and period_end is not None:
+                        if isinstance(period_end, timedelta):
+                            end = _add_duration(converted, period_end)
+                        elif isinstance(period_end, datetime):
+                            end = zones.convert(period_end, tzid)
+                        else:
+                            end = None
+                        if end is not None and type(end) is type(converted):
+                            periods.append((converted, end))
         return tuple(out)
+
+    def _period_instances(self, master: _Item, periods: list[tuple[When, When]], label: str) -> None:
+        """An RDATE PERIOD whose length is not the event's becomes an instance of its own.
+
+        The store and the published ICS keep an RDATE as a date; the period's
+        end lives on as what RFC 5545 offers for one occurrence that differs
+        from the series: a RECURRENCE-ID instance with that DTSTART and DTEND
+        (``synthetic``, so a real instance for the same date wins).
+        """
+        ev = master.event
+        for start, end in periods:
+            if _before(end, start):
+                self.warns.add(f"{label}: RDATE period ends before it starts: kept its start only")
+                continue
+            if ev.end is not None and type(ev.start) is type(start) and _span_of(ev.start, ev.end) == _span_of(start, end):
+                continue  # the series' own length: the RDATE says it all
+            instance = replace(ev, start=start, end=end, rrule=None, rdates=(), exdates=(), recurrence_id=start)
+            self.items.append(_Item(
+                uid=master.uid, rid=start, sequence=master.sequence, order=len(self.items),
+                calendar=master.calendar, event=instance, synthetic=True,
+            ))
 
     def _separate_shared_uids(self) -> None:
         """Different events that share a UID across VCALENDARs keep apart.
@@ -787,6 +833,10 @@ class _Extractor:
             other = best.get(key)
             if other is None:
                 best[key] = item
+                continue
+            if item.synthetic or other.synthetic:  # the file's own instance wins, silently
+                if other.synthetic and not item.synthetic:
+                    best[key] = item
                 continue
             what = "instance" if item.rid is not None else "event"
             self.warns.add(f"duplicate {what} UID {item.uid!r}: kept the one with the higher SEQUENCE")
