@@ -397,6 +397,39 @@ def test_rdate_period_yields_to_the_files_own_instance_for_that_date():
     assert not any("duplicate" in w for w in result.warnings)
 
 
+def test_thisandfuture_splits_a_counted_series_where_it_starts():
+    result = run(wrap(
+        "UID:t\r\nSUMMARY:Kurs\r\nDTSTART;TZID=Europe/Berlin:20250106T180000\r\n"
+        "DTEND;TZID=Europe/Berlin:20250106T200000\r\nRRULE:FREQ=WEEKLY;COUNT=6\r\n"
+        "EXDATE;TZID=Europe/Berlin:20250203T180000\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:t\r\n"
+        "RECURRENCE-ID;RANGE=THISANDFUTURE;TZID=Europe/Berlin:20250120T180000\r\nSUMMARY:Kurs (neuer Raum)\r\n"
+        "DTSTART;TZID=Europe/Berlin:20250120T190000\r\nDTEND;TZID=Europe/Berlin:20250120T203000\r\nEND:VEVENT\r\n"
+        "BEGIN:VEVENT\r\nUID:t\r\nRECURRENCE-ID;TZID=Europe/Berlin:20250127T180000\r\nSUMMARY:Kurs (verlegt)\r\n"
+        "DTSTART;TZID=Europe/Berlin:20250128T190000\r\nDTEND;TZID=Europe/Berlin:20250128T203000"))
+    head = by_uid(result, "t")
+    assert head.rrule == "FREQ=WEEKLY;COUNT=2" and head.exdates == () and head.title == "Kurs"
+    tail = next(e for e in result.events if e.source_uid.startswith("t#from-") and e.recurrence_id is None)
+    assert tail.title == "Kurs (neuer Raum)" and tail.rrule == "FREQ=WEEKLY;COUNT=4"
+    assert tail.start == datetime(2025, 1, 20, 19, tzinfo=BERLIN) and tail.end == datetime(2025, 1, 20, 20, 30, tzinfo=BERLIN)
+    assert tail.exdates == (datetime(2025, 2, 3, 19, tzinfo=BERLIN),)  # moved with its date
+    # the instance of a later date belongs to the later part, its RECURRENCE-ID moved by the shift
+    [moved] = [e for e in result.events if e.recurrence_id is not None]
+    assert moved.source_uid == tail.source_uid and moved.recurrence_id == datetime(2025, 1, 27, 19, tzinfo=BERLIN)
+    assert result.warnings == []
+
+
+def test_thisandfuture_that_moves_the_day_of_a_byday_rule_stays_one_instance_with_a_warning():
+    result = run(wrap(
+        "UID:t\r\nSUMMARY:Kurs\r\nDTSTART:20250106T170000Z\r\nDTEND:20250106T180000Z\r\n"
+        "RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=6\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:t\r\n"
+        "RECURRENCE-ID;RANGE=THISANDFUTURE:20250120T170000Z\r\nSUMMARY:Kurs\r\n"
+        "DTSTART:20250121T170000Z\r\nDTEND:20250121T180000Z"))
+    assert {e.source_uid for e in result.events} == {"t"}
+    [instance] = [e for e in result.events if e.recurrence_id is not None]
+    assert instance.recurrence_id == datetime(2025, 1, 20, 17, tzinfo=UTC)
+    assert any("THISANDFUTURE" in w and "BYDAY" in w for w in result.warnings)
+
+
 @pytest.mark.shared
 def test_exdates_on_different_lines_are_all_kept():
     ev = corpus("icalendar__event_with_recurrence_exdates_on_different_lines.ics").events[0]

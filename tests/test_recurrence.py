@@ -340,7 +340,10 @@ KNOWN_DIFFERENCES: dict[str, Known] = {
     # --- what our extractor does on purpose (see aggregator/extract/ics.py)
     "recurring-ical-events__bad_rrule_missing_until_event.ics": Known(1, 75, "unreadable RRULE dropped by the extractor: DTSTART only (the peer skips the series)"),
     "recurring-ical-events__issue_163_deleted_modification.ics": Known(24, 49, "two masters share UID 111: ical.js counts both, the extractor keeps the higher SEQUENCE (peer: none on 08-19)"),
-    "recurring-ical-events__issue_75_range_parameter.ics": Known(194, 193, "UNTIL=20250920 (a DATE) on a timed series read as that day's end: 2025-09-20 12:00 counts; ical.js takes midnight"),
+    "recurring-ical-events__issue_75_range_parameter.ics": Known(194, 193, "UNTIL=20250920 (a DATE) on a timed series: RFC 5545 §3.3.10 "
+                                                                  "bounds 'in an inclusive manner', so the date 2025-09-20 12:00 "
+                                                                  "(moved to 09-21 14:22 by THISANDFUTURE) is inside; ical.js and "
+                                                                  "recurring-ical-events (193) both read the DATE as 00:00 and drop it"),
     "icalendar__broken_ical.ics": Known(0, 1, "DTSTART;;VALUE=… is unreadable for icalendar (its own test expects the error): event skipped"),
     "icaljs__google_birthday.ics": Known(4, 3, "RDATE:20131210Z unreadable and the instances carry another UID than the master: master + 3 lone instances"),
     "recurring-ical-events__issue_253_additional_recurrence_id.ics": Known(3, 2, "stale override (SEQUENCE 1 < master's 2) kept: Event has no SEQUENCE to compare"),
@@ -750,19 +753,24 @@ def test_peer_issue_36_recurrence_id_format():
 
 
 @pytest.mark.shared
-def test_peer_issue_75_range_parameter_partly_lost():
+def test_peer_issue_75_range_thisandfuture_moves_all_later_dates():
     name = RIE + "issue_75_range_parameter.ics"
 
     def titles(day):
         return [o.event.title for o in on_day(name, date(2024, 9, day), UTC)]
 
+    # the peer: exactly one event on each of these days, with these titles
     assert titles(1) == titles(11) == ["ORIGINAL EVENT"]
-    assert titles(13) == titles(15) == ["MODIFIED EVENT"]
-    # the peer: 09-14/17/19 "MODIFIED EVENT" and 09-22/24/26 "EDITED EVENT"
-    # (RANGE=THISANDFUTURE). Known difference: the extractor keeps RECURRENCE-ID
-    # without RANGE, so only the overridden instance itself changes.
-    assert titles(14) == titles(17) == titles(19) == ["ORIGINAL EVENT"]
-    assert titles(22) == ["EDITED EVENT"] and titles(24) == []
+    assert titles(13) == titles(14) == titles(15) == titles(17) == titles(19) == ["MODIFIED EVENT"]
+    assert titles(22) == titles(24) == titles(26) == ["EDITED EVENT"]
+    # and the times: -3 h and 7 hours long from 09-13, 14:22–16:13 from 09-22 (the 09-15 override keeps its own)
+    [d17] = on_day(name, date(2024, 9, 17), UTC)
+    assert (d17.start, d17.end) == (datetime(2024, 9, 17, 9, tzinfo=UTC), datetime(2024, 9, 17, 16, tzinfo=UTC))
+    [d15] = on_day(name, date(2024, 9, 15), UTC)
+    assert d15.start == datetime(2024, 9, 15, 17, tzinfo=UTC)
+    [d26] = on_day(name, date(2024, 9, 26), UTC)
+    assert (d26.start, d26.end) == (datetime(2024, 9, 26, 14, 22, tzinfo=UTC), datetime(2024, 9, 26, 16, 13, tzinfo=UTC))
+    assert titles(21) == titles(23) == titles(25) == []
 
 
 @pytest.mark.shared

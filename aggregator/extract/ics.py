@@ -12,7 +12,8 @@ Recurrence is kept, not expanded: an RRULE is passed on as its iCalendar text
 values (an RDATE PERIOD of another length than the event's also as an
 instance with that end), and RECURRENCE-ID instances as their own raw events. A further RRULE
 of the same VEVENT (deprecated by RFC 5545, read by few clients) becomes a
-series of its own, UID "<uid>#rrule<n>" (``split_extra_rule``).
+series of its own, UID "<uid>#rrule<n>" (``split_extra_rule``); an instance
+with RANGE=THISANDFUTURE splits its series (``ics_ranges``).
 
 Time zones are resolved (``ical_zones``) so that every datetime leaves this
 module as aware with a ``ZoneInfo`` (IANA key), aware UTC, or naive
@@ -33,7 +34,7 @@ import x_wr_timezone
 from dateutil import rrule as dateutil_rrule
 from icalendar.prop import vBroken, vRecur
 
-from aggregator.extract import ExtractContext, Extraction, ExtractError, guarded, ics_lines
+from aggregator.extract import ExtractContext, Extraction, ExtractError, guarded, ics_lines, ics_ranges
 from aggregator.extract.ical_zones import Zones, resolve_tzid
 from aggregator.model import RawEvent, When
 
@@ -354,6 +355,11 @@ def _span_of(start: When, end: When) -> timedelta | None:
         return None
 
 
+def _offset(new: When, old: When) -> timedelta:
+    """new - old (the shift of a THISANDFUTURE instance), zero where they cannot be subtracted."""
+    return _span_of(old, new) or timedelta()
+
+
 def _rid_key(value: When) -> str:
     if isinstance(value, datetime) and value.tzinfo is not None:
         try:
@@ -524,6 +530,7 @@ class _Item:
     # replaces one of them follows it to the split series
     claims: frozenset[str] = frozenset()
     synthetic: bool = False  # an instance made from an RDATE PERIOD, not one the file has
+    future: bool = False  # RECURRENCE-ID;RANGE=THISANDFUTURE
 
     @property
     def key(self) -> tuple[str, str | None]:
@@ -637,6 +644,7 @@ class _Extractor:
         start, end = self._span(ev, start, zones, label)
 
         rid = None
+        future = False
         rid_prop = _first(ev.get("RECURRENCE-ID"))
         if rid_prop is not None:
             rid_raw = _dt_of(rid_prop)
@@ -644,6 +652,8 @@ class _Extractor:
                 warns.add(f"skipped {label}: unreadable RECURRENCE-ID")
                 return
             rid = zones.convert(rid_raw, _tzid_of(rid_prop))
+            params = getattr(rid_prop, "params", None) or {}
+            future = str(params.get("RANGE", "")).upper() == "THISANDFUTURE"
 
         rules: list[str] = []
         for prop in _as_list(ev.get("RRULE")):
@@ -683,7 +693,8 @@ class _Extractor:
             recurrence_id=rid,
         )
         self.items.append(_Item(
-                uid=uid, rid=rid, sequence=sequence, order=len(self.items), calendar=self.calendar_no, event=event
+                uid=uid, rid=rid, sequence=sequence, order=len(self.items), calendar=self.calendar_no, event=event,
+                future=future,
             ))
         if periods and rid is None:
             self._period_instances(self.items[-1], periods, label)
@@ -798,6 +809,55 @@ class _Extractor:
                 calendar=master.calendar, event=instance, synthetic=True,
             ))
 
+    def _apply_ranges(self, kept: list[_Item]) -> list[_Item]:
+        """Split each series at its THISANDFUTURE instances (``ics_ranges``), in the order of their dates.
+
+        A later instance (of either kind) belongs to the part its date falls
+        in: it takes that part's UID and its RECURRENCE-ID moves by that part's shift.
+        """
+        masters = {i.uid: i for i in kept if i.rid is None}
+        futures = sorted((i for i in kept if i.future and i.uid in masters), key=lambda i: _rid_key(i.rid))
+        if not futures:
+            return kept
+        # uid → the parts of its series: (first original date, shift, item), in date order
+        parts: dict[str, list[tuple[When | None, timedelta, _Item]]] = {}
+        gone: set[int] = set()
+        for item in futures:
+            chain = parts.setdefault(item.uid, [(None, timedelta(), masters[item.uid])])
+            frm, delta, owner = next(p for p in reversed(chain) if p[0] is None or not _before(item.rid, p[0]))
+            at = ics_ranges.shifted(item.rid, delta)
+            label = f"event {item.uid!r}"
+            new_uid = f"{item.uid}#from-{_rid_key(item.rid)}"
+            result = ics_ranges.split_at(owner.event, item.event, at, new_uid)
+            if isinstance(result, str):
+                self.warns.add(f"{label}: RANGE=THISANDFUTURE at {item.rid.isoformat()} read as this date only ({result})")
+                continue
+            head, tail = result
+            if head is None:  # the instance replaces the part from its first date
+                tail.source_uid = owner.uid
+                owner.event = tail
+                chain[chain.index((frm, delta, owner))] = (frm, delta + _offset(tail.start, at), owner)
+            else:
+                owner.event = head
+                split = _Item(uid=new_uid, rid=None, sequence=item.sequence, order=item.order,
+                              calendar=item.calendar, event=tail)
+                kept.append(split)
+                chain.append((item.rid, delta + _offset(tail.start, at), split))
+            gone.add(id(item))
+        out = []
+        for item in kept:
+            if id(item) in gone:
+                continue
+            chain = parts.get(item.uid)
+            if item.rid is not None and chain:
+                frm, delta, owner = next(p for p in reversed(chain) if p[0] is None or not _before(item.rid, p[0]))
+                if frm is not None or delta:
+                    item.rid = ics_ranges.shifted(item.rid, delta)
+                    item.uid = item.event.source_uid = owner.uid
+                    item.event.recurrence_id = item.rid
+            out.append(item)
+        return sorted(out, key=lambda i: i.order)
+
     def _separate_shared_uids(self) -> None:
         """Different events that share a UID across VCALENDARs keep apart.
 
@@ -849,6 +909,7 @@ class _Extractor:
         for item in kept:
             if item.rid is not None and (owner := claimed.get((item.uid, _rid_key(item.rid)))):
                 item.uid = item.event.source_uid = owner
+        kept = self._apply_ranges(kept)
         masters = {i.uid for i in kept if i.rid is None}
         events = []
         orphans = 0
