@@ -430,6 +430,20 @@ def test_thisandfuture_that_moves_the_day_of_a_byday_rule_stays_one_instance_wit
     assert any("THISANDFUTURE" in w and "BYDAY" in w for w in result.warnings)
 
 
+def test_instance_of_an_older_version_of_a_series_cut_short_is_dropped_with_a_warning():
+    series = ("UID:s\r\nSUMMARY:Kurs\r\nSEQUENCE:2\r\nDTSTART;VALUE=DATE:20240701\r\n"
+              "RRULE:FREQ=WEEKLY;UNTIL=20240720;INTERVAL=2;BYDAY=MO\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\n")
+    old_copy = ("UID:s\r\nSUMMARY:Kurs\r\nSEQUENCE:{seq}\r\nRECURRENCE-ID;VALUE=DATE:{rid}\r\n"
+                "DTSTART;VALUE=DATE:{rid}\r\nRRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=MO")
+    stale = run(wrap(series + old_copy.format(seq=1, rid="20240729")))
+    assert [e.recurrence_id for e in stale.events] == [None]
+    assert any("older version" in w for w in stale.warnings)
+    # the same SEQUENCE, or a date the series still has: a real instance
+    for seq, rid in ((2, "20240729"), (1, "20240715")):
+        kept = run(wrap(series + old_copy.format(seq=seq, rid=rid)))
+        assert len(kept.events) == 2, (seq, rid)
+
+
 @pytest.mark.shared
 def test_exdates_on_different_lines_are_all_kept():
     ev = corpus("icalendar__event_with_recurrence_exdates_on_different_lines.ics").events[0]

@@ -514,6 +514,23 @@ def split_extra_rule(event: RawEvent, rule: str, uid: str) -> SplitRule | None:
     return SplitRule(split, frozenset(_rid_key(v) for v in own), unchecked)
 
 
+def _is_series_date(series: RawEvent, value: When) -> bool:
+    """Whether ``value`` is one of the dates of ``series`` (DTSTART, its rule's first dates, RDATE; not EXDATE'd)."""
+    key = _rid_key(value)
+    if key in {_rid_key(v) for v in series.exdates}:
+        return False
+    if key in {_rid_key(v) for v in (series.start, *series.rdates)}:
+        return True
+    if not series.rrule:
+        return False
+    for date_ in islice(_rule_dates(series.rrule, series.start), 100 * EXTRA_RULE_SCAN):
+        if _rid_key(date_) == key:
+            return True
+        if _before(value, date_):
+            return False
+    return False
+
+
 # ---------------------------------------------------------------- events
 
 
@@ -698,7 +715,7 @@ class _Extractor:
             ))
         if periods and rid is None:
             self._period_instances(self.items[-1], periods, label)
-        for n, rule in enumerate(rules[1:], start=2):
+        for n, rule in enumerate(rules[1:] if rid is None else (), start=2):
             split = split_extra_rule(event, rule, f"{uid}#rrule{n}")
             if split is None:
                 warns.add(f"{label}: RRULE #{n} adds no date of its own: ignored")
@@ -809,6 +826,30 @@ class _Extractor:
                 calendar=master.calendar, event=instance, synthetic=True,
             ))
 
+    def _drop_stale_instances(self, kept: list[_Item]) -> list[_Item]:
+        """Drop instances left over from an older version of their series.
+
+        An instance that carries an RRULE of its own (a copy of the series as
+        it was when the instance was made), has a lower SEQUENCE than the
+        series' master, and whose RECURRENCE-ID is no date of the series any
+        more (the series was cut short since) is superseded (RFC 5546 §2.1.5:
+        the higher SEQUENCE is the newer revision). recurring-ical-events
+        skips such an instance too (its issue 253).
+        """
+        masters = {i.uid: i for i in kept if i.rid is None}
+        out = []
+        for item in kept:
+            master = masters.get(item.uid)
+            if (
+                item.rid is not None and master is not None and item.event.rrule
+                and item.sequence < master.sequence and not _is_series_date(master.event, item.rid)
+            ):
+                self.warns.add(f"event {item.uid!r}: dropped the instance of {item.rid.isoformat()}: an older "
+                               f"version of the series (SEQUENCE {item.sequence} < {master.sequence}) and no date of it now")
+                continue
+            out.append(item)
+        return out
+
     def _apply_ranges(self, kept: list[_Item]) -> list[_Item]:
         """Split each series at its THISANDFUTURE instances (``ics_ranges``), in the order of their dates.
 
@@ -909,6 +950,7 @@ class _Extractor:
         for item in kept:
             if item.rid is not None and (owner := claimed.get((item.uid, _rid_key(item.rid)))):
                 item.uid = item.event.source_uid = owner
+        kept = self._drop_stale_instances(kept)
         kept = self._apply_ranges(kept)
         masters = {i.uid for i in kept if i.rid is None}
         events = []
