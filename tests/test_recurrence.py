@@ -640,11 +640,11 @@ def test_peer_multiple_rrule_expands_both_rules():
 
 def test_a_second_rrule_sharing_dates_with_the_first_gives_each_date_once():
     body = (
-        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:zwei-regeln\r\nSUMMARY:Stammtisch\r\n"
-        "DTSTART;TZID=Europe/Berlin:20250106T180000\r\nDTEND;TZID=Europe/Berlin:20250106T200000\r\n"
-        "RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=6\r\nRRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,TH;COUNT=6\r\n"
-        "END:VEVENT\r\nEND:VCALENDAR\r\n"
-    ).encode()
+        b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:zwei-regeln\r\nSUMMARY:Stammtisch\r\n"
+        b"DTSTART;TZID=Europe/Berlin:20250106T180000\r\nDTEND;TZID=Europe/Berlin:20250106T200000\r\n"
+        b"RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=6\r\nRRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,TH;COUNT=6\r\n"
+        b"END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
     events = [normalize(raw, source_id="s", network_id="n", zone=BERLIN, base_url="") for raw in extract(body, CTX).events]
     result = expand(events, berlin(2025, 1, 1), berlin(2026, 1, 1))
     # Mondays 01-06 … 02-10, and the Thursdays of every other week (01-09, 01-23, 02-06)
