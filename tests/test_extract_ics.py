@@ -445,6 +445,72 @@ def test_instance_of_an_older_version_of_a_series_cut_short_is_dropped_with_a_wa
 
 
 @pytest.mark.shared
+def test_city_scrapers_outreach_meeting_and_html_uids_read_as_their_text():
+    # the peer (frozen 2024-05-07): first item "Outreach Meeting", 2024-05-09 08:30–09:30
+    # Chicago, first link https://clihtf.org/event/outreach-meeting-4/ ("Event Details";
+    # its location is the spider's constant, the file has no LOCATION)
+    result = corpus("city-scrapers__chi_low_income_housing_trust_fund.ics")
+    chicago = ZoneInfo("America/Chicago")
+    meeting = next(e for e in result.events if e.title == "Outreach Meeting")
+    assert (meeting.start, meeting.end) == (datetime(2024, 5, 9, 8, 30, tzinfo=chicago), datetime(2024, 5, 9, 9, 30, tzinfo=chicago))
+    assert meeting.url == "https://clihtf.org/event/outreach-meeting-4/"
+    # UID:<span class="xQ8Cnt">gro&#x2e;fthilc&#64;0007425171-…</span>: the text, not the markup
+    assert meeting.source_uid == "gro.fthilc@0007425171-0043425171-39200001"
+    assert not any("<" in e.source_uid for e in result.events)
+    assert len({e.source_uid for e in result.events}) == len(result.events) == 30
+    assert any("UIDs are HTML markup" in w for w in result.warnings)
+
+
+def test_a_uid_in_markup_keeps_its_identity_when_the_markup_changes():
+    first = run(wrap('UID:<span class="a1">gro.x&#64;42</span>', "SUMMARY:T", "DTSTART:20250106T170000Z"))
+    second = run(wrap('UID:<span class="zz9">gro.x&#64;42</span>', "SUMMARY:T", "DTSTART:20250106T170000Z"))
+    assert first.events[0].source_uid == second.events[0].source_uid == "gro.x@42"
+
+
+@pytest.mark.shared
+def test_calagator_upcoming_every_event_has_a_venue():
+    result = corpus("calagator__ical_upcoming_many.ics")
+    assert result.events and all(e.location.strip() for e in result.events)
+
+
+@pytest.mark.shared
+def test_icaljs_forced_types_dtstart_is_a_date():
+    [event] = corpus("icaljs__forced_types.ics").events
+    assert type(event.start) is date
+
+
+@pytest.mark.shared
+def test_khal_invalid_tzoffset_still_gives_the_berlin_event_with_a_warning():
+    # khal: warns "Invalid timezone offset encountered", shows 02.12. 08:00–09:30 "Some event"
+    result = corpus("khal__invalid_tzoffset.ics")
+    [event] = result.events
+    assert event.title == "Some event"
+    assert (event.start, event.end) == (datetime(2012, 12, 2, 8, tzinfo=BERLIN), datetime(2012, 12, 2, 9, 30, tzinfo=BERLIN))
+    assert any("Offset must be less than 24 hours" in w for w in result.warnings)
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("name", ["ical4j__EXDATE.ics", "ical4j__tmeher.ics"])
+def test_ical4j_tzids_resolve_to_known_zones(name):
+    # ical4j: every TZID maps to zone rules the registry knows (tmeher), EXDATEs carry a TZID (EXDATE)
+    result = corpus(name)
+    values = [v for e in result.events for v in (e.start, e.end, *e.exdates) if isinstance(v, datetime)]
+    assert values and all(v.tzinfo is not None for v in values)
+    assert not any("unknown" in w.lower() or "floating" in w.lower() for w in result.warnings)
+    [event] = result.events
+    if name == "ical4j__EXDATE.ics":
+        assert event.exdates and {getattr(v.tzinfo, "key", None) for v in event.exdates} == {"Australia/Brisbane"}
+    else:  # TZID "Pacific Time (US & Canada), Tijuana": 22:30 on the wall there (PDT)
+        assert event.start.astimezone(ZoneInfo("America/Tijuana")).replace(tzinfo=None) == datetime(2004, 10, 11, 22, 30)
+
+
+@pytest.mark.shared
+def test_icalendar_x_location_with_base64_parameters_reads_without_warnings():
+    result = corpus("icalendar__x_location.ics")
+    assert len(result.events) == 1 and result.warnings == []
+
+
+@pytest.mark.shared
 def test_exdates_on_different_lines_are_all_kept():
     ev = corpus("icalendar__event_with_recurrence_exdates_on_different_lines.ics").events[0]
     assert len(ev.exdates) > 1

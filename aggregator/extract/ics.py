@@ -23,6 +23,7 @@ module as aware with a ``ZoneInfo`` (IANA key), aware UTC, or naive
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 import warnings as pywarnings
 from dataclasses import dataclass, replace
@@ -559,6 +560,20 @@ class _Item:
         return (e.start, e.end, e.title, e.location)
 
 
+_MARKUP = re.compile(r"<\s*/?\s*[A-Za-z][^<>]*>")
+
+
+def uid_text(uid: str) -> str:
+    """The text of a UID that is HTML markup: tags dropped, character references resolved.
+
+    A WordPress calendar behind an e-mail obfuscation plugin exports UIDs like
+    ``<span class="xQ8Cnt">gro&#x2e;fthilc&#64;…</span>``; such a class name may
+    change with every page load, the text inside does not, so the text keeps
+    the event's identity from one fetch to the next.
+    """
+    return html.unescape(_MARKUP.sub("", uid)).strip() or uid
+
+
 def synthetic_uid(start: When, title: str, location: str) -> str:
     """A stable UID for an event that has none: the same input gives the same UID."""
     raw = "\x1f".join((start.isoformat(), title.strip(), location.strip()))
@@ -641,6 +656,9 @@ class _Extractor:
     def _read_event(self, ev: icalendar.Component, zones: Zones, number: int) -> None:
         warns = self.warns
         uid_raw = _text(ev, "UID").strip()
+        if _MARKUP.search(uid_raw):
+            uid_raw = uid_text(uid_raw)
+            warns.add("UIDs are HTML markup (a web page's e-mail obfuscation?): used their text")
         title = _text(ev, "SUMMARY")
         label = f"event {uid_raw!r}" if uid_raw else (f"event {title!r}" if title else f"event #{number}")
         if len(label) > 90:
