@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+import icalendar
 import pytest
 
 from aggregator.config import Network
@@ -521,6 +522,35 @@ def test_merged_export_of_the_whole_corpus_passes_ics_check(tmp_path, monkeypatc
     [result] = ics_check(out)
     assert result["icaljs"]["errors"] == [] and result["libical"]["n_errors"] == 0, json.dumps(result)[:3000]
     assert result["ok"]
+
+
+def _published(events) -> icalendar.Calendar:
+    stamp = datetime(2025, 9, 1, tzinfo=UTC)
+    stored = [StoredEvent(event=ev, first_seen=stamp, last_modified=stamp, sequence=0) for ev in events]
+    body = render_calendar(stored, networks={"n": Network(name="Korpus")}, name="Korpus", refresh=timedelta(hours=6))
+    return icalendar.Calendar.from_ical(body)
+
+
+@pytest.mark.shared
+def test_mergecal_one_event_is_published_with_exactly_its_berlin_vtimezone():
+    cal = _published(corpus_ready("python-mergecal__one_event.ics"))
+    assert [str(z["TZID"]) for z in cal.walk("VTIMEZONE")] == ["Europe/Berlin"]
+    assert [str(e["SUMMARY"]) for e in cal.walk("VEVENT")] == ["Event 1"]
+
+
+@pytest.mark.shared
+def test_mergecal_four_week_pair_merges_into_the_series_and_its_moved_instance():
+    # mergecal: 2 VEVENTs, one with RRULE, one with RECURRENCE-ID, different summaries (the
+    # instance has the higher SEQUENCE in the file; the published SEQUENCE is our own count)
+    body = b"".join(require(CORPUS / "ics" / f"python-mergecal__{n}.ics", n).read_bytes()
+                    for n in ("four_week_recurring", "four_week_recurring_with_recurrence_id"))
+    events = [normalize(raw, source_id="s", network_id="n", zone=BERLIN, base_url="") for raw in extract(body, CTX).events]
+    vevents = _published(events).walk("VEVENT")
+    assert len(vevents) == 2
+    [series] = [v for v in vevents if "RRULE" in v]
+    [moved] = [v for v in vevents if "RECURRENCE-ID" in v]
+    assert str(series["SUMMARY"]) != str(moved["SUMMARY"]) and series["UID"] == moved["UID"]
+    assert str(moved["SUMMARY"]) == "my test event (modified one)"
 
 
 # ---------------------------------------------------------------- expectations.md §2 (recurring-ical-events)
