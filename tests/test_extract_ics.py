@@ -6,6 +6,7 @@ copyleft); without ../shared those tests skip, in CI they fail.
 
 from __future__ import annotations
 
+import time
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -277,6 +278,27 @@ def test_second_rrule_becomes_a_series_of_its_own_from_its_first_date():
     assert second.rrule == "FREQ=MONTHLY;COUNT=2;BYDAY=2MO"
     assert second.start == datetime(2023, 2, 13, 10, tzinfo=london) and second.end == datetime(2023, 2, 13, 12, tzinfo=london)
     assert second.title == first.title and second.rdates == ()
+
+
+@pytest.mark.parametrize("second", ["FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=30", "FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=30"])
+def test_a_second_rrule_that_never_matches_is_ignored_without_walking_to_the_year_9999(second):
+    started = time.perf_counter()
+    result = run(wrap("UID:n\r\nSUMMARY:T\r\nDTSTART:20250106T170000Z\r\nRRULE:FREQ=WEEKLY;COUNT=3\r\nRRULE:" + second))
+    # dateutil alone needs 5 s and more to find that no 30 February comes
+    assert time.perf_counter() - started < 2.5
+    assert [e.source_uid for e in result.events] == ["n"]
+    assert any("RRULE #2 adds no date of its own" in w for w in result.warnings)
+
+
+def test_thisandfuture_on_a_rule_that_never_matches_is_read_as_one_instance():
+    started = time.perf_counter()
+    result = run(wrap(
+        "UID:n\r\nSUMMARY:T\r\nDTSTART:20250106T170000Z\r\nRRULE:FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=30\r\n"
+        "END:VEVENT\r\nBEGIN:VEVENT\r\nUID:n\r\nRECURRENCE-ID;RANGE=THISANDFUTURE:20300106T170000Z\r\n"
+        "SUMMARY:T2\r\nDTSTART:20300106T180000Z"))
+    assert time.perf_counter() - started < 2.5
+    assert {e.source_uid for e in result.events} == {"n"}
+    assert any("THISANDFUTURE" in w and "too rarely" in w for w in result.warnings)
 
 
 def test_instance_of_a_second_rrule_date_moves_with_its_series():

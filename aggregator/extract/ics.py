@@ -28,7 +28,6 @@ import re
 import warnings as pywarnings
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
-from itertools import islice
 
 import icalendar
 import x_wr_timezone
@@ -38,6 +37,7 @@ from icalendar.prop import vBroken, vRecur
 from aggregator.extract import ExtractContext, Extraction, ExtractError, guarded, ics_lines, ics_ranges
 from aggregator.extract.ical_zones import Zones, resolve_tzid
 from aggregator.model import RawEvent, When
+from aggregator.recurrence import walk_rule
 
 UTC = timezone.utc
 ONE_DAY = timedelta(days=1)
@@ -467,13 +467,6 @@ class SplitRule:
     overlap_unchecked: bool  # the rule goes on past the dates compared
 
 
-def _rule_dates(rule: str, start: When):
-    """The dates of ``rule`` from ``start`` (dateutil), in the form of ``start``."""
-    probe = start if isinstance(start, datetime) else datetime.combine(start, time())
-    for value in dateutil_rrule.rrulestr(rule, dtstart=probe):
-        yield value if isinstance(start, datetime) else value.date()
-
-
 def split_extra_rule(event: RawEvent, rule: str, uid: str) -> SplitRule | None:
     """A further RRULE of ``event`` as a series of its own under ``uid``, or None when it adds no date.
 
@@ -484,20 +477,22 @@ def split_extra_rule(event: RawEvent, rule: str, uid: str) -> SplitRule | None:
     rule's first date (a date of the rule, so COUNT and the INTERVAL phase
     stay as they were) and whose EXDATEs also remove the dates the event
     already has (DTSTART, RDATE, the first rule), so no date is given twice.
-    Only the first ``EXTRA_RULE_SCAN`` dates of the rule are compared.
+    Only the first ``EXTRA_RULE_SCAN`` dates of the rule are compared. None
+    too when either rule matches too rarely to be walked (``walk_rule``).
     """
-    dates = list(islice(_rule_dates(rule, event.start), EXTRA_RULE_SCAN + 1))
-    unchecked = len(dates) > EXTRA_RULE_SCAN
-    dates = dates[:EXTRA_RULE_SCAN]
+    dates = walk_rule(rule, event.start, limit=EXTRA_RULE_SCAN + 1)
     if not dates:
         return None
+    unchecked = len(dates) > EXTRA_RULE_SCAN
+    dates = dates[:EXTRA_RULE_SCAN]
     taken = {_rid_key(v) for v in (event.start, *event.rdates, *event.exdates)}
     if event.rrule:
         last = dates[-1]
-        for value in islice(_rule_dates(event.rrule, event.start), 100 * EXTRA_RULE_SCAN):
-            if _before(last, value):
-                break
-            taken.add(_rid_key(value))
+        first_rule = walk_rule(event.rrule, event.start, stop=last + (ONE_DAY if not isinstance(last, datetime) else timedelta(seconds=1)),
+                               limit=100 * EXTRA_RULE_SCAN)
+        if first_rule is None:
+            return None
+        taken.update(_rid_key(v) for v in first_rule)
     own = [v for v in dates if _rid_key(v) not in taken]
     if not own:
         return None
@@ -524,12 +519,9 @@ def _is_series_date(series: RawEvent, value: When) -> bool:
         return True
     if not series.rrule:
         return False
-    for date_ in islice(_rule_dates(series.rrule, series.start), 100 * EXTRA_RULE_SCAN):
-        if _rid_key(date_) == key:
-            return True
-        if _before(value, date_):
-            return False
-    return False
+    bound = value + (ONE_DAY if not isinstance(value, datetime) else timedelta(seconds=1))
+    dates = walk_rule(series.rrule, series.start, stop=bound, limit=100 * EXTRA_RULE_SCAN)
+    return dates is None or key in {_rid_key(v) for v in dates}  # None: unknown, so not stale
 
 
 # ---------------------------------------------------------------- events
@@ -736,7 +728,7 @@ class _Extractor:
         for n, rule in enumerate(rules[1:] if rid is None else (), start=2):
             split = split_extra_rule(event, rule, f"{uid}#rrule{n}")
             if split is None:
-                warns.add(f"{label}: RRULE #{n} adds no date of its own: ignored")
+                warns.add(f"{label}: RRULE #{n} adds no date of its own (or matches too rarely to compare): ignored")
                 continue
             if split.overlap_unchecked:
                 warns.add(f"{label}: RRULE #{n} kept as series {split.event.source_uid!r}; dates it shares with "

@@ -22,11 +22,8 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from datetime import datetime, time, timedelta, timezone
-from itertools import islice
-
-from dateutil import rrule as dateutil_rrule
-
 from aggregator.model import RawEvent, When
+from aggregator.recurrence import walk_rule
 
 UTC = timezone.utc
 _UNTIL = re.compile(r"^(\d{8})(?:T(\d{6})(Z?))?$")
@@ -92,16 +89,10 @@ def movable(rule: str | None, old: When, new: When) -> str | None:
     return f"its rule has {', '.join(sorted(by))} and the shift moves the day"
 
 
-def _dates_before(rule: str, start: When, bound: When) -> int:
-    """How many dates ``rule`` (from ``start``, dateutil) has before ``bound``."""
-    probe = start if isinstance(start, datetime) else datetime.combine(start, time())
-    n = 0
-    for value in islice(dateutil_rrule.rrulestr(rule, dtstart=probe), _MAX_STEPS):
-        value = value if isinstance(start, datetime) else value.date()
-        if not _before(value, bound):
-            break
-        n += 1
-    return n
+def _dates_before(rule: str, start: When, bound: When) -> int | None:
+    """How many dates ``rule`` (from ``start``) has before ``bound``; None when that is too costly to find."""
+    dates = walk_rule(rule, start, stop=bound, limit=_MAX_STEPS)
+    return None if dates is None else len(dates)
 
 
 def split_at(series: RawEvent, instance: RawEvent, rid: When, uid: str) -> tuple[RawEvent | None, RawEvent] | str:
@@ -122,6 +113,8 @@ def split_at(series: RawEvent, instance: RawEvent, rid: When, uid: str) -> tuple
     if series.rrule:
         parts = _parts(series.rrule)
         n_before = _dates_before(series.rrule, series.start, rid)
+        if n_before is None:
+            return "its rule matches too rarely to be walked to that date"
         tail = dict(parts)
         if "COUNT" in parts:
             tail["COUNT"] = str(max(int(parts["COUNT"]) - n_before, 1))
