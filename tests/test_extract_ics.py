@@ -533,6 +533,30 @@ def test_icalendar_x_location_with_base64_parameters_reads_without_warnings():
 
 
 @pytest.mark.shared
+def test_google_birthday_gives_each_birthday_once():
+    # ical.js's test: the primary event and its exceptions make exactly 2012-, 2013- and 2014-12-10.
+    # The master (UID 2014_BIRTHDAY_…) states them as DTSTART and RDATE:20131210Z / 20121210Z;
+    # the three instances (UID BIRTHDAY_…) repeat them without a series of their own.
+    result = corpus("icaljs__google_birthday.ics")
+    [master] = result.events
+    assert master.start == date(2014, 12, 10) and set(master.rdates) == {date(2013, 12, 10), date(2012, 12, 10)}
+    assert any("read RDATE '20131210Z' as dates" in w for w in result.warnings)
+    assert not any("unreadable RDATE" in w for w in result.warnings)
+
+
+def test_lone_instance_of_another_title_or_date_is_kept():
+    body = wrap(
+        "UID:a\r\nSUMMARY:Geburtstag\r\nDTSTART;VALUE=DATE:20141210\r\nRDATE;VALUE=DATE:20131210\r\nEND:VEVENT\r\n"
+        "BEGIN:VEVENT\r\nUID:b\r\nRECURRENCE-ID;VALUE=DATE:20131210\r\nSUMMARY:Geburtstag\r\nDTSTART;VALUE=DATE:20131210\r\n"
+        "END:VEVENT\r\nBEGIN:VEVENT\r\nUID:c\r\nRECURRENCE-ID;VALUE=DATE:20131210\r\nSUMMARY:Jubiläum\r\n"
+        "DTSTART;VALUE=DATE:20131210\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:d\r\nRECURRENCE-ID;VALUE=DATE:20121210\r\n"
+        "SUMMARY:Geburtstag\r\nDTSTART;VALUE=DATE:20121210")
+    result = run(body)
+    # b repeats a's RDATE under the same title: dropped; c (other title) and d (other date) stay
+    assert sorted(e.source_uid.split("/")[0] for e in result.events) == ["a", "c", "d"]
+
+
+@pytest.mark.shared
 def test_exdates_on_different_lines_are_all_kept():
     ev = corpus("icalendar__event_with_recurrence_exdates_on_different_lines.ics").events[0]
     assert len(ev.exdates) > 1

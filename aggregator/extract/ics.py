@@ -348,6 +348,25 @@ def _before(a: When, b: When) -> bool:
     return a < b
 
 
+_ZULU_DATE = re.compile(r"^(\d{8})Z$")
+_ZULU_IN_ERROR = re.compile(r"'\d{8}Z(,\d{8}Z)*'")
+
+
+def _zulu_dates(prop) -> list[date]:
+    """The dates of an unreadable RDATE/EXDATE value list made only of DATEs with a "Z" (else [])."""
+    parts = str(prop).split(",") if isinstance(prop, vBroken) else []
+    days = []
+    for part in parts:
+        m = _ZULU_DATE.match(part.strip())
+        if m is None:
+            return []
+        try:
+            days.append(datetime.strptime(m.group(1), "%Y%m%d").date())
+        except ValueError:
+            return []
+    return days
+
+
 def _span_of(start: When, end: When) -> timedelta | None:
     """end - start, or None where one is floating and the other aware."""
     try:
@@ -657,6 +676,8 @@ class _Extractor:
             label = label[:88] + "…'"
 
         for name, message in getattr(ev, "errors", []) or []:
+            if name in ("RDATE", "EXDATE") and _ZULU_IN_ERROR.search(str(message)):
+                continue  # read as dates below (``_zulu_dates``), with a warning of its own
             what = f"unreadable {name}" if name else "an unreadable line"
             warns.add(f"{label}: ignored {what} ({_short(message, 80)})")
 
@@ -787,6 +808,11 @@ class _Extractor:
         out: list[When] = []
         for prop in _as_list(ev.get(name)):
             dts = getattr(prop, "dts", None) if not isinstance(prop, vBroken) else None
+            if dts is None and (days := _zulu_dates(prop)):
+                # Google's birthday calendars write RDATE:20131210Z, a DATE with a "Z": the date
+                self.warns.add(f"{label}: read {name} {str(prop)[:40]!r} as dates (a DATE cannot be UTC)")
+                out.extend(d for d in days if d not in out)
+                continue
             if dts is None:
                 self.warns.add(f"{label}: ignored unreadable {name}")
                 continue
@@ -835,6 +861,36 @@ class _Extractor:
                 uid=master.uid, rid=start, sequence=master.sequence, order=len(self.items),
                 calendar=master.calendar, event=instance, synthetic=True,
             ))
+
+    def _drop_repeated_orphans(self, kept: list[_Item], masters: set[str]) -> list[_Item]:
+        """Drop instances without their series that repeat a stated date of another event.
+
+        Google's birthday calendars export the series under one UID and its
+        instances under another (``2014_BIRTHDAY_x`` and ``BIRTHDAY_x``), so
+        the instances lose their series and would show each birthday twice.
+        An instance without series whose title, start and length are those of
+        an event's DTSTART or RDATE in the same file is that date once more.
+        """
+        stated: set[tuple] = set()
+        for item in kept:
+            ev = item.event
+            if item.rid is None or item.uid in masters:
+                length = _span_of(ev.start, ev.end) if ev.end is not None else None
+                for value in (ev.start, *ev.rdates):
+                    stated.add((ev.title.strip(), _rid_key(value), length))
+        out, dropped = [], 0
+        for item in kept:
+            ev = item.event
+            if item.rid is not None and item.uid not in masters:
+                length = _span_of(ev.start, ev.end) if ev.end is not None else None
+                if (ev.title.strip(), _rid_key(ev.start), length) in stated:
+                    dropped += 1
+                    continue
+            out.append(item)
+        if dropped:
+            self.warns.add(f"dropped {dropped} recurrence instances without their series that repeat a date "
+                           "of an event of the same title")
+        return out
 
     def _drop_stale_instances(self, kept: list[_Item]) -> list[_Item]:
         """Drop instances left over from an older version of their series.
@@ -963,6 +1019,7 @@ class _Extractor:
         kept = self._drop_stale_instances(kept)
         kept = self._apply_ranges(kept)
         masters = {i.uid for i in kept if i.rid is None}
+        kept = self._drop_repeated_orphans(kept, masters)
         events = []
         orphans = 0
         for item in kept:
