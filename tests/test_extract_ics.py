@@ -301,6 +301,17 @@ def test_thisandfuture_on_a_rule_that_never_matches_is_read_as_one_instance():
     assert any("THISANDFUTURE" in w and "too rarely" in w for w in result.warnings)
 
 
+def test_floating_start_with_a_zoned_end_does_not_cost_the_feed_its_second_rrule_or_range():
+    # DTSTART floating, DTEND in Berlin: no length can be subtracted; the feed must still be read
+    two_rules = run(wrap("UID:m", "SUMMARY:T", "DTSTART:20250106T170000", "DTEND;TZID=Europe/Berlin:20250106T180000",
+                         "RRULE:FREQ=WEEKLY;COUNT=3", "RRULE:FREQ=WEEKLY;BYDAY=TH;COUNT=3"))
+    assert [e.source_uid for e in two_rules.events] == ["m", "m#rrule2"]
+    ranged = run(wrap("UID:m\r\nSUMMARY:T\r\nDTSTART:20250106T170000\r\nRRULE:FREQ=DAILY;COUNT=9\r\nEND:VEVENT\r\n"
+                      "BEGIN:VEVENT\r\nUID:m\r\nRECURRENCE-ID;RANGE=THISANDFUTURE:20250108T170000Z\r\nSUMMARY:X\r\n"
+                      "DTSTART:20250108T190000"))
+    assert len(ranged.events) == 2 and any("mix floating and zoned" in w for w in ranged.warnings)
+
+
 def test_instance_of_a_second_rrule_date_moves_with_its_series():
     result = run(wrap(
         "UID:r\r\nSUMMARY:Treffen\r\nDTSTART:20250106T170000Z\r\nDTEND:20250106T180000Z\r\n"

@@ -521,7 +521,8 @@ def split_extra_rule(event: RawEvent, rule: str, uid: str) -> SplitRule | None:
     if skipped:  # COUNT counts from DTSTART: the dates before the new one are gone
         parts = [p.split("=", 1) for p in rule.split(";")]
         rule = ";".join(f"{k}={int(v) - skipped}" if k == "COUNT" else f"{k}={v}" for k, v in parts)
-    end = None if event.end is None else first + (event.end - event.start)  # extract made them alike
+    span = None if event.end is None else _span_of(event.start, event.end)
+    end = None if span is None else first + span
     split = replace(
         event, source_uid=uid, start=first, end=end, rrule=rule, rdates=(),
         exdates=tuple(dict.fromkeys((*event.exdates, *shared))), recurrence_id=None,
@@ -851,6 +852,8 @@ class _Extractor:
         """
         ev = master.event
         for start, end in periods:
+            if isinstance(start, datetime) != isinstance(ev.start, datetime):
+                continue  # a timed period of an all-day series (or back): the RDATE's date is all it can be
             if _before(end, start):
                 self.warns.add(f"{label}: RDATE period ends before it starts: kept its start only")
                 continue

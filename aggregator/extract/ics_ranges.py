@@ -105,7 +105,10 @@ def split_at(series: RawEvent, instance: RawEvent, rid: When, uid: str) -> tuple
     why = movable(series.rrule, rid, instance.start)
     if why:
         return why
-    delta = instance.start - rid if isinstance(rid, datetime) == isinstance(instance.start, datetime) else timedelta()
+    try:
+        delta = instance.start - rid
+    except TypeError:  # one floating, one zoned: no shift can be told
+        return "its RECURRENCE-ID and DTSTART mix floating and zoned time"
     later_rdates = tuple(_shift(d, delta) for d in series.rdates if not _before(d, rid))
     later_exdates = tuple(_shift(d, delta) for d in series.exdates if not _before(d, rid))
     rule = None
