@@ -51,6 +51,7 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 import recurring_ical_events
+from dateutil import rrule as dateutil_rrule
 from icalendar.prop import vRecur
 
 from aggregator.model import Event, When
@@ -318,6 +319,39 @@ def _expand_series(
     return found, warnings
 
 
+def walk_rule(rule: str, start: When, *, stop: When | None = None, limit: int = 1000) -> list[When] | None:
+    """The first dates of the RRULE text ``rule`` from ``start`` (dateutil), before ``stop`` and
+    at most ``limit``, in the form of ``start``; None when finding them would cost more than
+    ``_CALLS_WITHOUT_PROGRESS`` calls without a date (a rule that matches never or rarely,
+    which dateutil would walk to the year 9999). For the extractor, which compares rules
+    before anything is stored; ``rule`` must be readable (``repair_rrule``'s output)."""
+    probe = start if isinstance(start, datetime) else datetime.combine(start, time())
+    out: list[When] = []
+    budget = _CallBudget(_CALLS_WITHOUT_PROGRESS)
+    try:
+        with budget.active():
+            for value in dateutil_rrule.rrulestr(rule, dtstart=probe):
+                budget.progress()
+                value = value if isinstance(start, datetime) else value.date()
+                if len(out) >= limit or (stop is not None and not _earlier(value, stop)):
+                    break
+                out.append(value)
+            budget.check()
+    except _OverBudget:
+        return None
+    return out
+
+
+def _earlier(a: When, b: When) -> bool:
+    """a < b, wall times compared where one is floating and one aware, a date as its midnight."""
+    if isinstance(a, datetime) != isinstance(b, datetime):
+        a = a if isinstance(a, datetime) else datetime.combine(a, time())
+        b = b if isinstance(b, datetime) else datetime.combine(b, time())
+    if isinstance(a, datetime) and (a.tzinfo is None) != (b.tzinfo is None):
+        return a.replace(tzinfo=None) < b.replace(tzinfo=None)
+    return a < b
+
+
 class _OverBudget(BaseException):
     """An expansion ran out of its call budget. A BaseException, so that no library's
     ``except Exception`` on the way up can swallow it and go on walking."""
@@ -554,4 +588,4 @@ def _short(exc: BaseException, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-__all__ = ["DEFAULT_LIMIT", "Occurrence", "Occurrences", "expand", "occurrences", "over_limit"]
+__all__ = ["DEFAULT_LIMIT", "Occurrence", "Occurrences", "expand", "occurrences", "over_limit", "walk_rule"]

@@ -6,6 +6,7 @@ copyleft); without ../shared those tests skip, in CI they fail.
 
 from __future__ import annotations
 
+import time
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -268,11 +269,57 @@ def test_recurring_berlin_event_keeps_its_rrule_and_zone():
 
 
 @pytest.mark.shared
-def test_second_rrule_is_dropped_with_a_warning():
+def test_second_rrule_becomes_a_series_of_its_own_from_its_first_date():
     result = corpus("recurring-ical-events__multiple_rrule.ics")
-    assert len(result.events) == 1
-    assert result.events[0].rrule.startswith("FREQ=WEEKLY")
-    assert any("RRULE" in w for w in result.warnings)
+    uid = "56cdc4dc-11b7-407c-86c6-9faedfc28afb"
+    first, second = by_uid(result, uid), by_uid(result, uid + "#rrule2")
+    assert first.rrule == "FREQ=WEEKLY;COUNT=20;BYDAY=TH"
+    london = ZoneInfo("Europe/London")
+    assert second.rrule == "FREQ=MONTHLY;COUNT=2;BYDAY=2MO"
+    assert second.start == datetime(2023, 2, 13, 10, tzinfo=london) and second.end == datetime(2023, 2, 13, 12, tzinfo=london)
+    assert second.title == first.title and second.rdates == ()
+
+
+@pytest.mark.parametrize("second", ["FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=30", "FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=30"])
+def test_a_second_rrule_that_never_matches_is_ignored_without_walking_to_the_year_9999(second):
+    started = time.perf_counter()
+    result = run(wrap("UID:n\r\nSUMMARY:T\r\nDTSTART:20250106T170000Z\r\nRRULE:FREQ=WEEKLY;COUNT=3\r\nRRULE:" + second))
+    # dateutil alone needs 5 s and more to find that no 30 February comes
+    assert time.perf_counter() - started < 2.5
+    assert [e.source_uid for e in result.events] == ["n"]
+    assert any("RRULE #2 adds no date of its own" in w for w in result.warnings)
+
+
+def test_thisandfuture_on_a_rule_that_never_matches_is_read_as_one_instance():
+    started = time.perf_counter()
+    result = run(wrap(
+        "UID:n\r\nSUMMARY:T\r\nDTSTART:20250106T170000Z\r\nRRULE:FREQ=HOURLY;BYMONTH=2;BYMONTHDAY=30\r\n"
+        "END:VEVENT\r\nBEGIN:VEVENT\r\nUID:n\r\nRECURRENCE-ID;RANGE=THISANDFUTURE:20300106T170000Z\r\n"
+        "SUMMARY:T2\r\nDTSTART:20300106T180000Z"))
+    assert time.perf_counter() - started < 2.5
+    assert {e.source_uid for e in result.events} == {"n"}
+    assert any("THISANDFUTURE" in w and "too rarely" in w for w in result.warnings)
+
+
+def test_floating_start_with_a_zoned_end_does_not_cost_the_feed_its_second_rrule_or_range():
+    # DTSTART floating, DTEND in Berlin: no length can be subtracted; the feed must still be read
+    two_rules = run(wrap("UID:m", "SUMMARY:T", "DTSTART:20250106T170000", "DTEND;TZID=Europe/Berlin:20250106T180000",
+                         "RRULE:FREQ=WEEKLY;COUNT=3", "RRULE:FREQ=WEEKLY;BYDAY=TH;COUNT=3"))
+    assert [e.source_uid for e in two_rules.events] == ["m", "m#rrule2"]
+    ranged = run(wrap("UID:m\r\nSUMMARY:T\r\nDTSTART:20250106T170000\r\nRRULE:FREQ=DAILY;COUNT=9\r\nEND:VEVENT\r\n"
+                      "BEGIN:VEVENT\r\nUID:m\r\nRECURRENCE-ID;RANGE=THISANDFUTURE:20250108T170000Z\r\nSUMMARY:X\r\n"
+                      "DTSTART:20250108T190000"))
+    assert len(ranged.events) == 2 and any("mix floating and zoned" in w for w in ranged.warnings)
+
+
+def test_instance_of_a_second_rrule_date_moves_with_its_series():
+    result = run(wrap(
+        "UID:r\r\nSUMMARY:Treffen\r\nDTSTART:20250106T170000Z\r\nDTEND:20250106T180000Z\r\n"
+        "RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=3\r\nRRULE:FREQ=WEEKLY;BYDAY=TH;COUNT=3\r\nEND:VEVENT\r\n"
+        "BEGIN:VEVENT\r\nUID:r\r\nRECURRENCE-ID:20250116T170000Z\r\nSUMMARY:Treffen (verlegt)\r\n"
+        "DTSTART:20250117T170000Z\r\nDTEND:20250117T180000Z"))
+    moved = [e for e in result.events if e.recurrence_id is not None]
+    assert [(e.source_uid, e.title) for e in moved] == [("r#rrule2", "Treffen (verlegt)")]
 
 
 @pytest.mark.shared
@@ -356,6 +403,168 @@ def test_rdate_periods_and_exdates_are_kept_as_start_values():
         assert expected.replace(tzinfo=UTC) in rdates
     assert datetime(2012, 12, 4, 18, 0, tzinfo=UTC) in exdates
     assert datetime(2013, 4, 2, 17, 0, tzinfo=UTC) in exdates
+
+
+def test_rdate_period_of_another_length_becomes_an_instance_with_that_end():
+    result = run(wrap(
+        "UID:p\r\nSUMMARY:Sprechstunde\r\nDTSTART:20250106T170000Z\r\nDTEND:20250106T180000Z\r\n"
+        "RDATE;VALUE=PERIOD:20250110T090000Z/PT3H,20250117T090000Z/20250117T100000Z"))
+    [master] = [e for e in result.events if e.recurrence_id is None]
+    assert master.rdates == (datetime(2025, 1, 10, 9, tzinfo=UTC), datetime(2025, 1, 17, 9, tzinfo=UTC))
+    # the 1-hour period is the series' own length: no instance needed
+    [instance] = [e for e in result.events if e.recurrence_id is not None]
+    assert instance.source_uid == "p" and instance.title == "Sprechstunde"
+    assert instance.recurrence_id == instance.start == datetime(2025, 1, 10, 9, tzinfo=UTC)
+    assert instance.end == datetime(2025, 1, 10, 12, tzinfo=UTC)
+    assert result.warnings == []
+
+
+def test_rdate_period_yields_to_the_files_own_instance_for_that_date():
+    result = run(wrap(
+        "UID:p\r\nSUMMARY:Sprechstunde\r\nDTSTART:20250106T170000Z\r\nDTEND:20250106T180000Z\r\n"
+        "RDATE;VALUE=PERIOD:20250110T090000Z/PT3H\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:p\r\n"
+        "RECURRENCE-ID:20250110T090000Z\r\nSUMMARY:Sprechstunde (kurz)\r\n"
+        "DTSTART:20250110T100000Z\r\nDTEND:20250110T103000Z"))
+    [instance] = [e for e in result.events if e.recurrence_id is not None]
+    assert instance.title == "Sprechstunde (kurz)" and instance.end == datetime(2025, 1, 10, 10, 30, tzinfo=UTC)
+    assert not any("duplicate" in w for w in result.warnings)
+
+
+def test_thisandfuture_splits_a_counted_series_where_it_starts():
+    result = run(wrap(
+        "UID:t\r\nSUMMARY:Kurs\r\nDTSTART;TZID=Europe/Berlin:20250106T180000\r\n"
+        "DTEND;TZID=Europe/Berlin:20250106T200000\r\nRRULE:FREQ=WEEKLY;COUNT=6\r\n"
+        "EXDATE;TZID=Europe/Berlin:20250203T180000\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:t\r\n"
+        "RECURRENCE-ID;RANGE=THISANDFUTURE;TZID=Europe/Berlin:20250120T180000\r\nSUMMARY:Kurs (neuer Raum)\r\n"
+        "DTSTART;TZID=Europe/Berlin:20250120T190000\r\nDTEND;TZID=Europe/Berlin:20250120T203000\r\nEND:VEVENT\r\n"
+        "BEGIN:VEVENT\r\nUID:t\r\nRECURRENCE-ID;TZID=Europe/Berlin:20250127T180000\r\nSUMMARY:Kurs (verlegt)\r\n"
+        "DTSTART;TZID=Europe/Berlin:20250128T190000\r\nDTEND;TZID=Europe/Berlin:20250128T203000"))
+    head = by_uid(result, "t")
+    assert head.rrule == "FREQ=WEEKLY;COUNT=2" and head.exdates == () and head.title == "Kurs"
+    tail = next(e for e in result.events if e.source_uid.startswith("t#from-") and e.recurrence_id is None)
+    assert tail.title == "Kurs (neuer Raum)" and tail.rrule == "FREQ=WEEKLY;COUNT=4"
+    assert tail.start == datetime(2025, 1, 20, 19, tzinfo=BERLIN) and tail.end == datetime(2025, 1, 20, 20, 30, tzinfo=BERLIN)
+    assert tail.exdates == (datetime(2025, 2, 3, 19, tzinfo=BERLIN),)  # moved with its date
+    # the instance of a later date belongs to the later part, its RECURRENCE-ID moved by the shift
+    [moved] = [e for e in result.events if e.recurrence_id is not None]
+    assert moved.source_uid == tail.source_uid and moved.recurrence_id == datetime(2025, 1, 27, 19, tzinfo=BERLIN)
+    assert result.warnings == []
+
+
+def test_thisandfuture_that_moves_the_day_of_a_byday_rule_stays_one_instance_with_a_warning():
+    result = run(wrap(
+        "UID:t\r\nSUMMARY:Kurs\r\nDTSTART:20250106T170000Z\r\nDTEND:20250106T180000Z\r\n"
+        "RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=6\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:t\r\n"
+        "RECURRENCE-ID;RANGE=THISANDFUTURE:20250120T170000Z\r\nSUMMARY:Kurs\r\n"
+        "DTSTART:20250121T170000Z\r\nDTEND:20250121T180000Z"))
+    assert {e.source_uid for e in result.events} == {"t"}
+    [instance] = [e for e in result.events if e.recurrence_id is not None]
+    assert instance.recurrence_id == datetime(2025, 1, 20, 17, tzinfo=UTC)
+    assert any("THISANDFUTURE" in w and "BYDAY" in w for w in result.warnings)
+
+
+def test_instance_of_an_older_version_of_a_series_cut_short_is_dropped_with_a_warning():
+    series = ("UID:s\r\nSUMMARY:Kurs\r\nSEQUENCE:2\r\nDTSTART;VALUE=DATE:20240701\r\n"
+              "RRULE:FREQ=WEEKLY;UNTIL=20240720;INTERVAL=2;BYDAY=MO\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\n")
+    old_copy = ("UID:s\r\nSUMMARY:Kurs\r\nSEQUENCE:{seq}\r\nRECURRENCE-ID;VALUE=DATE:{rid}\r\n"
+                "DTSTART;VALUE=DATE:{rid}\r\nRRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=MO")
+    stale = run(wrap(series + old_copy.format(seq=1, rid="20240729")))
+    assert [e.recurrence_id for e in stale.events] == [None]
+    assert any("older version" in w for w in stale.warnings)
+    # the same SEQUENCE, or a date the series still has: a real instance
+    for seq, rid in ((2, "20240729"), (1, "20240715")):
+        kept = run(wrap(series + old_copy.format(seq=seq, rid=rid)))
+        assert len(kept.events) == 2, (seq, rid)
+
+
+@pytest.mark.shared
+def test_city_scrapers_outreach_meeting_and_html_uids_read_as_their_text():
+    # the peer (frozen 2024-05-07): first item "Outreach Meeting", 2024-05-09 08:30–09:30
+    # Chicago, first link https://clihtf.org/event/outreach-meeting-4/ ("Event Details";
+    # its location is the spider's constant, the file has no LOCATION)
+    result = corpus("city-scrapers__chi_low_income_housing_trust_fund.ics")
+    chicago = ZoneInfo("America/Chicago")
+    meeting = next(e for e in result.events if e.title == "Outreach Meeting")
+    assert (meeting.start, meeting.end) == (datetime(2024, 5, 9, 8, 30, tzinfo=chicago), datetime(2024, 5, 9, 9, 30, tzinfo=chicago))
+    assert meeting.url == "https://clihtf.org/event/outreach-meeting-4/"
+    # UID:<span class="xQ8Cnt">gro&#x2e;fthilc&#64;0007425171-…</span>: the text, not the markup
+    assert meeting.source_uid == "gro.fthilc@0007425171-0043425171-39200001"
+    assert not any("<" in e.source_uid for e in result.events)
+    assert len({e.source_uid for e in result.events}) == len(result.events) == 30
+    assert any("UIDs are HTML markup" in w for w in result.warnings)
+
+
+def test_a_uid_in_markup_keeps_its_identity_when_the_markup_changes():
+    first = run(wrap('UID:<span class="a1">gro.x&#64;42</span>', "SUMMARY:T", "DTSTART:20250106T170000Z"))
+    second = run(wrap('UID:<span class="zz9">gro.x&#64;42</span>', "SUMMARY:T", "DTSTART:20250106T170000Z"))
+    assert first.events[0].source_uid == second.events[0].source_uid == "gro.x@42"
+
+
+@pytest.mark.shared
+def test_calagator_upcoming_every_event_has_a_venue():
+    result = corpus("calagator__ical_upcoming_many.ics")
+    assert result.events and all(e.location.strip() for e in result.events)
+
+
+@pytest.mark.shared
+def test_icaljs_forced_types_dtstart_is_a_date():
+    [event] = corpus("icaljs__forced_types.ics").events
+    assert type(event.start) is date
+
+
+@pytest.mark.shared
+def test_khal_invalid_tzoffset_still_gives_the_berlin_event_with_a_warning():
+    # khal: warns "Invalid timezone offset encountered", shows 02.12. 08:00–09:30 "Some event"
+    result = corpus("khal__invalid_tzoffset.ics")
+    [event] = result.events
+    assert event.title == "Some event"
+    assert (event.start, event.end) == (datetime(2012, 12, 2, 8, tzinfo=BERLIN), datetime(2012, 12, 2, 9, 30, tzinfo=BERLIN))
+    assert any("Offset must be less than 24 hours" in w for w in result.warnings)
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("name", ["ical4j__EXDATE.ics", "ical4j__tmeher.ics"])
+def test_ical4j_tzids_resolve_to_known_zones(name):
+    # ical4j: every TZID maps to zone rules the registry knows (tmeher), EXDATEs carry a TZID (EXDATE)
+    result = corpus(name)
+    values = [v for e in result.events for v in (e.start, e.end, *e.exdates) if isinstance(v, datetime)]
+    assert values and all(v.tzinfo is not None for v in values)
+    assert not any("unknown" in w.lower() or "floating" in w.lower() for w in result.warnings)
+    [event] = result.events
+    if name == "ical4j__EXDATE.ics":
+        assert event.exdates and {getattr(v.tzinfo, "key", None) for v in event.exdates} == {"Australia/Brisbane"}
+    else:  # TZID "Pacific Time (US & Canada), Tijuana": 22:30 on the wall there (PDT)
+        assert event.start.astimezone(ZoneInfo("America/Tijuana")).replace(tzinfo=None) == datetime(2004, 10, 11, 22, 30)
+
+
+@pytest.mark.shared
+def test_icalendar_x_location_with_base64_parameters_reads_without_warnings():
+    result = corpus("icalendar__x_location.ics")
+    assert len(result.events) == 1 and result.warnings == []
+
+
+@pytest.mark.shared
+def test_google_birthday_gives_each_birthday_once():
+    # ical.js's test: the primary event and its exceptions make exactly 2012-, 2013- and 2014-12-10.
+    # The master (UID 2014_BIRTHDAY_…) states them as DTSTART and RDATE:20131210Z / 20121210Z;
+    # the three instances (UID BIRTHDAY_…) repeat them without a series of their own.
+    result = corpus("icaljs__google_birthday.ics")
+    [master] = result.events
+    assert master.start == date(2014, 12, 10) and set(master.rdates) == {date(2013, 12, 10), date(2012, 12, 10)}
+    assert any("read RDATE '20131210Z' as dates" in w for w in result.warnings)
+    assert not any("unreadable RDATE" in w for w in result.warnings)
+
+
+def test_lone_instance_of_another_title_or_date_is_kept():
+    body = wrap(
+        "UID:a\r\nSUMMARY:Geburtstag\r\nDTSTART;VALUE=DATE:20141210\r\nRDATE;VALUE=DATE:20131210\r\nEND:VEVENT\r\n"
+        "BEGIN:VEVENT\r\nUID:b\r\nRECURRENCE-ID;VALUE=DATE:20131210\r\nSUMMARY:Geburtstag\r\nDTSTART;VALUE=DATE:20131210\r\n"
+        "END:VEVENT\r\nBEGIN:VEVENT\r\nUID:c\r\nRECURRENCE-ID;VALUE=DATE:20131210\r\nSUMMARY:Jubiläum\r\n"
+        "DTSTART;VALUE=DATE:20131210\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:d\r\nRECURRENCE-ID;VALUE=DATE:20121210\r\n"
+        "SUMMARY:Geburtstag\r\nDTSTART;VALUE=DATE:20121210")
+    result = run(body)
+    # b repeats a's RDATE under the same title: dropped; c (other title) and d (other date) stay
+    assert sorted(e.source_uid.split("/")[0] for e in result.events) == ["a", "c", "d"]
 
 
 @pytest.mark.shared

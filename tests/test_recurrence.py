@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+import icalendar
 import pytest
 
 from aggregator.config import Network
@@ -286,7 +287,7 @@ def pipeline(name: str) -> tuple[Event, ...]:
 
 
 def window_years(events) -> tuple[int, int]:
-    """The comparison window of a file: from the first year an event starts to two years after the last.
+    """The comparison window of a file: from the first year an event (or an RDATE) starts to two years after the last.
 
     Nothing starts before the window, so counting by overlap (ours) and by
     start (ical.js) cannot differ at its beginning; endless series are cut
@@ -294,7 +295,7 @@ def window_years(events) -> tuple[int, int]:
     """
     if not events:
         return 1900, 2100
-    years = [e.start.year for e in events]
+    years = [d.year for e in events for d in (e.start, *e.rdates)]
     return min(years), max(years) + 2
 
 
@@ -319,33 +320,59 @@ class Known(NamedTuple):
 KNOWN_DIFFERENCES: dict[str, Known] = {
     # --- DTSTART not on its own rule: RFC 5545 counts DTSTART as the first
     # instance, recurring-ical-events adds it, ical.js leaves it out
-    "calagator__ical_google.ics": Known(698, 697, "Dorkbot PDX: DTSTART Wed 2008-01-16, RRULE BYDAY=TH"),
-    "ical4j__friday13-NOT.ics": Known(70, 69, "DTSTART Tue 1997-09-02, RRULE BYDAY=FR"),
-    "ical4j__korganizer_sample.ics": Known(26, 24, "both series start off their BYDAY=2TH / 1SA (COUNT=12 each, +DTSTART)"),
+    "calagator__ical_google.ics": Known(698, 697, "Dorkbot PDX: DTSTART Wed 2008-01-16, RRULE BYDAY=TH; recurring-ical-events: 698 like us"),
+    "ical4j__friday13-NOT.ics": Known(70, 69, "DTSTART Tue 1997-09-02, RRULE BYDAY=FR; recurring-ical-events: 70 like us"),
+    "ical4j__korganizer_sample.ics": Known(26, 24, "both series start off their BYDAY=2TH / 1SA (COUNT=12 each, +DTSTART); recurring-ical-events: 26 like us"),
     # --- ical.js reads a TZID without VTIMEZONE as floating time, so UTC
     # EXDATEs miss its occurrences; we resolve the IANA zone and they match
-    "ical4j__EXDATE-IN-UTC.ics": Known(85, 87, "America/Chicago without VTIMEZONE; 2 UTC EXDATEs apply for us only"),
-    "khal__event_invalid_exdate.ics": Known(3, 4, "America/New_York without VTIMEZONE; EXDATE 20111126T205000Z = 15:50 EST removes 11-26"),
+    "ical4j__EXDATE-IN-UTC.ics": Known(85, 87, "America/Chicago without VTIMEZONE; 2 UTC EXDATEs apply (recurring-ical-events: 85 like us)"),
+    "khal__event_invalid_exdate.ics": Known(3, 4, "America/New_York without VTIMEZONE; EXDATE 20111126T205000Z = 15:50 EST removes 11-26 (recurring-ical-events: 3 like us)"),
     # --- RECURRENCE-ID components: ics-check counts only masters at their
     # original times; we keep overrides that match no occurrence (as the
     # library does) and instances without master (as single events)
-    "khal__cal_lots_of_timezones.ics": Known(12, 11, "override RECURRENCE-ID 2014-07-07 07:00 matches no occurrence: kept"),
-    "recurring-ical-events__issue_173_only_modifications_error.ics": Known(1054, 1046, "8 instances without master kept as single events (peer expects one of them on 2024-01-08)"),
-    "icalendar__issue_156_RDATE_with_PERIOD_TZID_khal.ics": Known(19, 0, "a lone RECURRENCE-ID instance with 18 RDATE periods: kept as a series of its own"),
+    "khal__cal_lots_of_timezones.ics": Known(12, 11, "override RECURRENCE-ID 2014-07-07 07:00 matches no occurrence: kept (recurring-ical-events: 12 like us)"),
+    "recurring-ical-events__issue_173_only_modifications_error.ics": Known(1054, 1046, "8 instances without master kept as single events (the peer expects one of them on 2024-01-08; recurring-ical-events: 1054 like us)"),
+    "icalendar__issue_156_RDATE_with_PERIOD_TZID_khal.ics": Known(19, 0, "the file's only VEVENT is a RECURRENCE-ID;RANGE=THISANDFUTURE instance "
+                                                                  "without master whose RDATE lists 19 weekly 1-hour periods 03-27…07-31 "
+                                                                  "(Exchange's way of stating the remaining dates): RFC 5545 puts RDATEs in the "
+                                                                  "recurrence set, so 19; ics-check's ical.js counts no RECURRENCE-ID component "
+                                                                  "(0), recurring-ical-events expands no RDATE of an instance (1)"),
+    # --- ical.js's iterator over several RRULEs drops a date
+    "icaljs__multiple_rrules.ics": Known(36, 35, "Mondays from 03-26 and every Sunday, both UNTIL=20120730T065959Z "
+                                         "(Sun 07-29 23:59:59 PDT): 18 + 18; ical.js lists the Sundays 04-01…07-22 and "
+                                         "misses Sun 07-29 11:00 PDT; recurring-ical-events gives 36, and so does ical.js "
+                                         "on our published form (the second rule as a series of its own)"),
     # --- what our extractor does on purpose (see aggregator/extract/ics.py)
-    "icaljs__multiple_rrules.ics": Known(18, 35, "two RRULEs: the extractor keeps the first and warns"),
-    "recurring-ical-events__multiple_rrule.ics": Known(20, 12, "two RRULEs: the extractor keeps the first; ical.js, floating Europe/London, also differs"),
-    "recurring-ical-events__bad_rrule_missing_until_event.ics": Known(1, 75, "unreadable RRULE dropped by the extractor: DTSTART only (the peer skips the series)"),
-    "recurring-ical-events__issue_163_deleted_modification.ics": Known(24, 49, "two masters share UID 111: ical.js counts both, the extractor keeps the higher SEQUENCE (peer: none on 08-19)"),
-    "recurring-ical-events__issue_75_range_parameter.ics": Known(194, 193, "UNTIL=20250920 (a DATE) on a timed series read as that day's end: 2025-09-20 12:00 counts; ical.js takes midnight"),
-    "icalendar__broken_ical.ics": Known(0, 1, "DTSTART;;VALUE=… is unreadable for icalendar (its own test expects the error): event skipped"),
-    "icaljs__google_birthday.ics": Known(4, 3, "RDATE:20131210Z unreadable and the instances carry another UID than the master: master + 3 lone instances"),
-    "recurring-ical-events__issue_253_additional_recurrence_id.ics": Known(3, 2, "stale override (SEQUENCE 1 < master's 2) kept: Event has no SEQUENCE to compare"),
+    "recurring-ical-events__bad_rrule_missing_until_event.ics": Known(1, 75, "RRULE:FREQ=WEEKLY;UNTL=20191023;…: UNTL is no "
+                                                                    "recur-rule-part of RFC 5545 §3.3.10, so the rule is invalid; the "
+                                                                    "author meant an end in 2019-10, ical.js ignores the part and invents "
+                                                                    "an endless series (75 in the window), recurring-ical-events raises "
+                                                                    "or skips the series (0) and loses the date DTSTART does state: we "
+                                                                    "keep DTSTART alone and warn"),
+    "recurring-ical-events__issue_163_deleted_modification.ics": Known(24, 49, "two masters share UID 111 (SEQUENCE 1 and 2, the same "
+                                                                     "3-weekly rule from 2024-07-29; SEQUENCE 2 adds EXDATE 08-19): "
+                                                                     "RFC 5546 §2.1.5 makes the higher SEQUENCE the current version, "
+                                                                     "so 25 dates - 08-19 = 24, as recurring-ical-events counts (and "
+                                                                     "its test: none on 08-19); ical.js counts both masters (25 + 24)"),
+    "recurring-ical-events__issue_75_range_parameter.ics": Known(194, 193, "UNTIL=20250920 (a DATE) on a timed series: RFC 5545 §3.3.10 "
+                                                                  "bounds 'in an inclusive manner', so the date 2025-09-20 12:00 "
+                                                                  "(moved to 09-21 14:22 by THISANDFUTURE) is inside; ical.js and "
+                                                                  "recurring-ical-events (193) both read the DATE as 00:00 and drop it"),
+    "icalendar__broken_ical.ics": Known(0, 1, "DTSTART;;VALUE=DATE-TIME:…: an empty parameter breaks RFC 5545's "
+                                                      "contentline grammar (§3.1: param = param-name \"=\" param-value), "
+                                                      "so the event has no valid DTSTART and is skipped with a warning; "
+                                                      "icalendar's own test expects exactly this error, recurring-ical-events "
+                                                      "fails on the file, ical.js guesses past the broken parameter"),
     # --- ical.js's own behaviour
     "recurring-ical-events__issue_113_period_in_rdate.ics": Known(9, 8, "ical.js ends COUNT=9 one early (lets RDATE/EXDATE use up COUNT); RFC and library: 9 - 1 EXDATE + 1 RDATE"),
-    "icalendar__issue_722_missing_timezones.ics": Known(1, 0, "ical.js yields the RDATE PERIOD (2024) before DTSTART (2014) and stops the window scan"),
+    "icalendar__issue_722_missing_timezones.ics": Known(2, 1, "DTSTART 2014-08-29 08:00 New York + RDATE PERIOD 2024-09-13 12:00 Berlin/PT2H: "
+                                                        "RFC 5545 counts DTSTART as the first instance; ical.js's iterator yields the RDATE "
+                                                        "only (listed: 2024-09-13T06:00 New York; the same on our published form); "
+                                                        "recurring-ical-events cannot read the file (KeyError on a VEVENT without DTSTART)"),
     # --- peer counts (expectations.md §2) we do not reach
-    "recurring-ical-events__issue_97_simple_todo.ics": Known(0, 7, "the peer counts VTODOs; we ignore them (ical.js: 0, like us)"),
+    "recurring-ical-events__issue_97_simple_todo.ics": Known(0, 7, "the file has VTODOs only, which the peer counts on request "
+                                                           "(its test includes VTODO); a to-do is no event for a calendar of "
+                                                           "meetings, and ical.js counts 0 like us"),
 }
 # ical.js does not finish on this file (DURATION:P999999999999999999W; node
 # still busy after minutes), so it is not sent to ics-check at all.
@@ -362,6 +389,7 @@ PEER_COUNTS = {
     "recurring-ical-events__issue_97_simple_todo.ics": 7,
     "x-wr-timezone__rdate-hackerpublicradio.in.ics": 12,
     "icaljs__google_birthday.ics": 3,
+    "recurring-ical-events__multiple_rrule.ics": 22,
 }
 
 
@@ -456,7 +484,7 @@ def test_corpus_counts_match_icaljs_or_the_peer(corpus):
     unused = set(KNOWN_DIFFERENCES) - set(corpus)
     assert not unused, f"KNOWN_DIFFERENCES names files not in the corpus: {unused}"
     # enough left to mean something: of 197 files ical.js rejects 56 (it threw or
-    # found no VCALENDAR), 19 differ for the reasons above, 121 files with 4665
+    # found no VCALENDAR), 16 differ for the reasons above (19 before the fixes of 2026-11), 121 files with 4665
     # occurrences agree (2025-11)
     assert compared >= 110 and occurrences_compared >= 4000, (compared, occurrences_compared, rejected)
 
@@ -488,6 +516,35 @@ def test_merged_export_of_the_whole_corpus_passes_ics_check(tmp_path, monkeypatc
     [result] = ics_check(out)
     assert result["icaljs"]["errors"] == [] and result["libical"]["n_errors"] == 0, json.dumps(result)[:3000]
     assert result["ok"]
+
+
+def _published(events) -> icalendar.Calendar:
+    stamp = datetime(2025, 9, 1, tzinfo=UTC)
+    stored = [StoredEvent(event=ev, first_seen=stamp, last_modified=stamp, sequence=0) for ev in events]
+    body = render_calendar(stored, networks={"n": Network(name="Korpus")}, name="Korpus", refresh=timedelta(hours=6))
+    return icalendar.Calendar.from_ical(body)
+
+
+@pytest.mark.shared
+def test_mergecal_one_event_is_published_with_exactly_its_berlin_vtimezone():
+    cal = _published(corpus_ready("python-mergecal__one_event.ics"))
+    assert [str(z["TZID"]) for z in cal.walk("VTIMEZONE")] == ["Europe/Berlin"]
+    assert [str(e["SUMMARY"]) for e in cal.walk("VEVENT")] == ["Event 1"]
+
+
+@pytest.mark.shared
+def test_mergecal_four_week_pair_merges_into_the_series_and_its_moved_instance():
+    # mergecal: 2 VEVENTs, one with RRULE, one with RECURRENCE-ID, different summaries (the
+    # instance has the higher SEQUENCE in the file; the published SEQUENCE is our own count)
+    body = b"".join(require(CORPUS / "ics" / f"python-mergecal__{n}.ics", n).read_bytes()
+                    for n in ("four_week_recurring", "four_week_recurring_with_recurrence_id"))
+    events = [normalize(raw, source_id="s", network_id="n", zone=BERLIN, base_url="") for raw in extract(body, CTX).events]
+    vevents = _published(events).walk("VEVENT")
+    assert len(vevents) == 2
+    [series] = [v for v in vevents if "RRULE" in v]
+    [moved] = [v for v in vevents if "RECURRENCE-ID" in v]
+    assert str(series["SUMMARY"]) != str(moved["SUMMARY"]) and series["UID"] == moved["UID"]
+    assert str(moved["SUMMARY"]) == "my test event (modified one)"
 
 
 # ---------------------------------------------------------------- expectations.md §2 (recurring-ical-events)
@@ -597,13 +654,28 @@ def test_peer_issue_62_moved_events_in_august_2023():
 
 
 @pytest.mark.shared
-def test_peer_multiple_rrule_is_a_known_difference():
-    # the peer expands both RRULEs: 22 in 2023, among them 02-09, 02-13, 02-16, 03-13.
-    # Our extractor keeps the first RRULE (and warns), so the second rule's days are missing.
+def test_peer_multiple_rrule_expands_both_rules():
+    # the peer expands both RRULEs: 22 in 2023, among them 02-09, 02-13, 02-16, 03-13
     result = between(RIE + "multiple_rrule.ics", berlin(2023, 1, 1), berlin(2024, 1, 1))
     days = {o.start.date() for o in result}
-    assert len(result) < 22
-    assert len(days & {date(2023, 2, 9), date(2023, 2, 13), date(2023, 2, 16), date(2023, 3, 13)}) < 4
+    assert len(result) == 22
+    assert {date(2023, 2, 9), date(2023, 2, 13), date(2023, 2, 16), date(2023, 3, 13)} <= days
+
+
+def test_a_second_rrule_sharing_dates_with_the_first_gives_each_date_once():
+    body = (
+        b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:zwei-regeln\r\nSUMMARY:Stammtisch\r\n"
+        b"DTSTART;TZID=Europe/Berlin:20250106T180000\r\nDTEND;TZID=Europe/Berlin:20250106T200000\r\n"
+        b"RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=6\r\nRRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,TH;COUNT=6\r\n"
+        b"END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    events = [normalize(raw, source_id="s", network_id="n", zone=BERLIN, base_url="") for raw in extract(body, CTX).events]
+    result = expand(events, berlin(2025, 1, 1), berlin(2026, 1, 1))
+    # Mondays 01-06 … 02-10, and the Thursdays of every other week (01-09, 01-23, 02-06)
+    assert [o.start.date() for o in result] == [
+        date(2025, 1, 6), date(2025, 1, 9), date(2025, 1, 13), date(2025, 1, 20), date(2025, 1, 23),
+        date(2025, 1, 27), date(2025, 2, 3), date(2025, 2, 6), date(2025, 2, 10)]
+    assert all(o.end - o.start == timedelta(hours=2) for o in result)
 
 
 @pytest.mark.shared
@@ -679,13 +751,13 @@ def test_peer_duration():
 
 
 @pytest.mark.shared
-def test_peer_period_rdate_start_kept_end_lost():
+def test_peer_period_rdate_keeps_the_period_end():
     vancouver = ZoneInfo("America/Vancouver")
     [occ] = on_day(RIE + "issue_113_period_in_rdate.ics", date(2023, 12, 13), vancouver)
+    # the peer: DTSTART 12:00, DTEND 15:00 from the PERIOD (the series lasts 2 hours)
     assert occ.start == datetime(2023, 12, 13, 12, tzinfo=vancouver)
-    # the peer: DTEND 15:00 from the PERIOD. Known difference: the extractor keeps
-    # only a PERIOD's start, so the occurrence gets the master's 2 hours.
-    assert occ.end == datetime(2023, 12, 13, 14, tzinfo=vancouver)
+    assert occ.end == datetime(2023, 12, 13, 15, tzinfo=vancouver)
+    assert occ.event.title == "Test RDATE"
 
 
 @pytest.mark.shared
@@ -712,11 +784,11 @@ def test_peer_issue_223_thunderbird():
 
 
 @pytest.mark.shared
-def test_peer_issue_253_additional_recurrence_id_is_a_known_difference():
+def test_peer_issue_253_stale_instance_of_a_cut_series_is_dropped():
     result = between(RIE + "issue_253_additional_recurrence_id.ics", berlin(2024, 7, 1), berlin(2024, 8, 1))
-    # the peer: 2 (07-01, 07-15); it drops the override of 07-29 because its
-    # SEQUENCE is lower than the master's. Event has no SEQUENCE: we keep it.
-    assert [o.start for o in result] == [date(2024, 7, 1), date(2024, 7, 15), date(2024, 7, 29)]
+    # the peer: 2 (07-01, 07-15); the instance of 07-29 (SEQUENCE 1, with the old
+    # RRULE) belongs to the series before it was cut at 07-20 (SEQUENCE 2)
+    assert [o.start for o in result] == [date(2024, 7, 1), date(2024, 7, 15)]
 
 
 @pytest.mark.shared
@@ -728,19 +800,24 @@ def test_peer_issue_36_recurrence_id_format():
 
 
 @pytest.mark.shared
-def test_peer_issue_75_range_parameter_partly_lost():
+def test_peer_issue_75_range_thisandfuture_moves_all_later_dates():
     name = RIE + "issue_75_range_parameter.ics"
 
     def titles(day):
         return [o.event.title for o in on_day(name, date(2024, 9, day), UTC)]
 
+    # the peer: exactly one event on each of these days, with these titles
     assert titles(1) == titles(11) == ["ORIGINAL EVENT"]
-    assert titles(13) == titles(15) == ["MODIFIED EVENT"]
-    # the peer: 09-14/17/19 "MODIFIED EVENT" and 09-22/24/26 "EDITED EVENT"
-    # (RANGE=THISANDFUTURE). Known difference: the extractor keeps RECURRENCE-ID
-    # without RANGE, so only the overridden instance itself changes.
-    assert titles(14) == titles(17) == titles(19) == ["ORIGINAL EVENT"]
-    assert titles(22) == ["EDITED EVENT"] and titles(24) == []
+    assert titles(13) == titles(14) == titles(15) == titles(17) == titles(19) == ["MODIFIED EVENT"]
+    assert titles(22) == titles(24) == titles(26) == ["EDITED EVENT"]
+    # and the times: -3 h and 7 hours long from 09-13, 14:22–16:13 from 09-22 (the 09-15 override keeps its own)
+    [d17] = on_day(name, date(2024, 9, 17), UTC)
+    assert (d17.start, d17.end) == (datetime(2024, 9, 17, 9, tzinfo=UTC), datetime(2024, 9, 17, 16, tzinfo=UTC))
+    [d15] = on_day(name, date(2024, 9, 15), UTC)
+    assert d15.start == datetime(2024, 9, 15, 17, tzinfo=UTC)
+    [d26] = on_day(name, date(2024, 9, 26), UTC)
+    assert (d26.start, d26.end) == (datetime(2024, 9, 26, 14, 22, tzinfo=UTC), datetime(2024, 9, 26, 16, 13, tzinfo=UTC))
+    assert titles(21) == titles(23) == titles(25) == []
 
 
 @pytest.mark.shared
@@ -770,6 +847,6 @@ def test_peer_icaljs_and_ical4j_expansions():
     for day, count in ((date(2008, 10, 31), 1), (date(2008, 11, 7), 1), (date(2008, 11, 1), 0), (date(2008, 11, 8), 0)):
         assert (len(on_day("ical4j__2207678.ics", day, gmt)) > 0) == bool(count), day
     assert between("ical4j__Australian_TV_Melbourne.ics", berlin(2004, 4, 1), berlin(2004, 4, 15))
-    # the peer: exactly 3 (2012/13/14-12-10); ours see KNOWN_DIFFERENCES
-    days = sorted({o.start for o in between("icaljs__google_birthday.ics", berlin(2012, 1, 1), berlin(2016, 1, 1))})
+    # the peer: exactly 3 occurrences, 2012/13/14-12-10
+    days = [o.start for o in between("icaljs__google_birthday.ics", berlin(2012, 1, 1), berlin(2016, 1, 1))]
     assert days == [date(2012, 12, 10), date(2013, 12, 10), date(2014, 12, 10)]

@@ -72,7 +72,9 @@ def _extract(body: bytes, ctx: ExtractContext) -> Extraction:
     except Exception as exc:  # feedparser's own bugs on broken feeds (int(None) for an empty <width>, chr() in UTF-16)
         raise ExtractError(f"not readable as an RSS/Atom feed (feedparser failed: {type(exc).__name__}: {exc})") from exc
     version = parsed.get("version") or ""
-    entries = parsed.get("entries") or []
+    # An empty <item/> nested inside an item (FeedBurner's PCMag feeds) is an
+    # entry of its own for feedparser, with no field at all: no item of the feed.
+    entries = [entry for entry in parsed.get("entries") or [] if entry]
     problem = _bozo_reason(parsed)
     if not version:
         if problem:

@@ -9,7 +9,11 @@ cost the whole feed.
 
 Recurrence is kept, not expanded: an RRULE is passed on as its iCalendar text
 (repaired or dropped when ``dateutil`` could not read it), RDATE/EXDATE as
-values, and RECURRENCE-ID instances as their own raw events.
+values (an RDATE PERIOD of another length than the event's also as an
+instance with that end), and RECURRENCE-ID instances as their own raw events. A further RRULE
+of the same VEVENT (deprecated by RFC 5545, read by few clients) becomes a
+series of its own, UID "<uid>#rrule<n>" (``split_extra_rule``); an instance
+with RANGE=THISANDFUTURE splits its series (``ics_ranges``).
 
 Time zones are resolved (``ical_zones``) so that every datetime leaves this
 module as aware with a ``ZoneInfo`` (IANA key), aware UTC, or naive
@@ -19,9 +23,10 @@ module as aware with a ``ZoneInfo`` (IANA key), aware UTC, or naive
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 import warnings as pywarnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 
 import icalendar
@@ -29,9 +34,10 @@ import x_wr_timezone
 from dateutil import rrule as dateutil_rrule
 from icalendar.prop import vBroken, vRecur
 
-from aggregator.extract import ExtractContext, Extraction, ExtractError, guarded, ics_lines
+from aggregator.extract import ExtractContext, Extraction, ExtractError, guarded, ics_lines, ics_ranges
 from aggregator.extract.ical_zones import Zones, resolve_tzid
 from aggregator.model import RawEvent, When
+from aggregator.recurrence import walk_rule
 
 UTC = timezone.utc
 ONE_DAY = timedelta(days=1)
@@ -342,6 +348,38 @@ def _before(a: When, b: When) -> bool:
     return a < b
 
 
+_ZULU_DATE = re.compile(r"^(\d{8})Z$")
+_ZULU_IN_ERROR = re.compile(r"'\d{8}Z(,\d{8}Z)*'")
+
+
+def _zulu_dates(prop) -> list[date]:
+    """The dates of an unreadable RDATE/EXDATE value list made only of DATEs with a "Z" (else [])."""
+    parts = str(prop).split(",") if isinstance(prop, vBroken) else []
+    days = []
+    for part in parts:
+        m = _ZULU_DATE.match(part.strip())
+        if m is None:
+            return []
+        try:
+            days.append(datetime.strptime(m.group(1), "%Y%m%d").date())
+        except ValueError:
+            return []
+    return days
+
+
+def _span_of(start: When, end: When) -> timedelta | None:
+    """end - start, or None where one is floating and the other aware."""
+    try:
+        return end - start
+    except TypeError:
+        return None
+
+
+def _offset(new: When, old: When) -> timedelta:
+    """new - old (the shift of a THISANDFUTURE instance), zero where they cannot be subtracted."""
+    return _span_of(old, new) or timedelta()
+
+
 def _rid_key(value: When) -> str:
     if isinstance(value, datetime) and value.tzinfo is not None:
         try:
@@ -432,6 +470,80 @@ def _fit_until(value: str, start: When, local_zone: tzinfo) -> str | None:
     return until.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
+# ---------------------------------------------------------------- several RRULEs
+
+# How many dates of a further RRULE are compared with the first rule's (and
+# listed as its claims); a finite rule is rarely longer, an endless one is cut.
+EXTRA_RULE_SCAN = 1000
+
+
+@dataclass(frozen=True)
+class SplitRule:
+    """A further RRULE of an event, as a series of its own (see ``split_extra_rule``)."""
+
+    event: RawEvent
+    dates: frozenset[str]  # _rid_key of its first EXTRA_RULE_SCAN dates
+    overlap_unchecked: bool  # the rule goes on past the dates compared
+
+
+def split_extra_rule(event: RawEvent, rule: str, uid: str) -> SplitRule | None:
+    """A further RRULE of ``event`` as a series of its own under ``uid``, or None when it adds no date.
+
+    RFC 5545 deprecated several RRULEs in one VEVENT, and Outlook and Google
+    read only the first; RFC 2445 (and recurring-ical-events) make the
+    occurrence set the union of all rules. The first rule stays with the
+    event; each further one becomes a copy of the event whose DTSTART is the
+    rule's first date (a date of the rule, so COUNT and the INTERVAL phase
+    stay as they were) and whose EXDATEs also remove the dates the event
+    already has (DTSTART, RDATE, the first rule), so no date is given twice.
+    Only the first ``EXTRA_RULE_SCAN`` dates of the rule are compared. None
+    too when either rule matches too rarely to be walked (``walk_rule``).
+    """
+    dates = walk_rule(rule, event.start, limit=EXTRA_RULE_SCAN + 1)
+    if not dates:
+        return None
+    unchecked = len(dates) > EXTRA_RULE_SCAN
+    dates = dates[:EXTRA_RULE_SCAN]
+    taken = {_rid_key(v) for v in (event.start, *event.rdates, *event.exdates)}
+    if event.rrule:
+        last = dates[-1]
+        first_rule = walk_rule(event.rrule, event.start, stop=last + (ONE_DAY if not isinstance(last, datetime) else timedelta(seconds=1)),
+                               limit=100 * EXTRA_RULE_SCAN)
+        if first_rule is None:
+            return None
+        taken.update(_rid_key(v) for v in first_rule)
+    own = [v for v in dates if _rid_key(v) not in taken]
+    if not own:
+        return None
+    first = own[0]
+    shared = tuple(v for v in dates if _before(first, v) and _rid_key(v) in taken)
+    skipped = dates.index(first)
+    if skipped:  # COUNT counts from DTSTART: the dates before the new one are gone
+        parts = [p.split("=", 1) for p in rule.split(";")]
+        rule = ";".join(f"{k}={int(v) - skipped}" if k == "COUNT" else f"{k}={v}" for k, v in parts)
+    span = None if event.end is None else _span_of(event.start, event.end)
+    end = None if span is None else first + span
+    split = replace(
+        event, source_uid=uid, start=first, end=end, rrule=rule, rdates=(),
+        exdates=tuple(dict.fromkeys((*event.exdates, *shared))), recurrence_id=None,
+    )
+    return SplitRule(split, frozenset(_rid_key(v) for v in own), unchecked)
+
+
+def _is_series_date(series: RawEvent, value: When) -> bool:
+    """Whether ``value`` is one of the dates of ``series`` (DTSTART, its rule's first dates, RDATE; not EXDATE'd)."""
+    key = _rid_key(value)
+    if key in {_rid_key(v) for v in series.exdates}:
+        return False
+    if key in {_rid_key(v) for v in (series.start, *series.rdates)}:
+        return True
+    if not series.rrule:
+        return False
+    bound = value + (ONE_DAY if not isinstance(value, datetime) else timedelta(seconds=1))
+    dates = walk_rule(series.rrule, series.start, stop=bound, limit=100 * EXTRA_RULE_SCAN)
+    return dates is None or key in {_rid_key(v) for v in dates}  # None: unknown, so not stale
+
+
 # ---------------------------------------------------------------- events
 
 
@@ -443,6 +555,12 @@ class _Item:
     order: int
     calendar: int  # 1-based number of the VCALENDAR in the body
     event: RawEvent
+    # for a series split off a further RRULE: the _rid_key of its dates (the
+    # first EXTRA_RULE_SCAN), so that an instance of the original UID that
+    # replaces one of them follows it to the split series
+    claims: frozenset[str] = frozenset()
+    synthetic: bool = False  # an instance made from an RDATE PERIOD, not one the file has
+    future: bool = False  # RECURRENCE-ID;RANGE=THISANDFUTURE
 
     @property
     def key(self) -> tuple[str, str | None]:
@@ -452,6 +570,20 @@ class _Item:
     def content(self) -> tuple:
         e = self.event
         return (e.start, e.end, e.title, e.location)
+
+
+_MARKUP = re.compile(r"<\s*/?\s*[A-Za-z][^<>]*>")
+
+
+def uid_text(uid: str) -> str:
+    """The text of a UID that is HTML markup: tags dropped, character references resolved.
+
+    A WordPress calendar behind an e-mail obfuscation plugin exports UIDs like
+    ``<span class="xQ8Cnt">gro&#x2e;fthilc&#64;…</span>``; such a class name may
+    change with every page load, the text inside does not, so the text keeps
+    the event's identity from one fetch to the next.
+    """
+    return html.unescape(_MARKUP.sub("", uid)).strip() or uid
 
 
 def synthetic_uid(start: When, title: str, location: str) -> str:
@@ -536,12 +668,17 @@ class _Extractor:
     def _read_event(self, ev: icalendar.Component, zones: Zones, number: int) -> None:
         warns = self.warns
         uid_raw = _text(ev, "UID").strip()
+        if _MARKUP.search(uid_raw):
+            uid_raw = uid_text(uid_raw)
+            warns.add("UIDs are HTML markup (a web page's e-mail obfuscation?): used their text")
         title = _text(ev, "SUMMARY")
         label = f"event {uid_raw!r}" if uid_raw else (f"event {title!r}" if title else f"event #{number}")
         if len(label) > 90:
             label = label[:88] + "…'"
 
         for name, message in getattr(ev, "errors", []) or []:
+            if name in ("RDATE", "EXDATE") and _ZULU_IN_ERROR.search(str(message)):
+                continue  # read as dates below (``_zulu_dates``), with a warning of its own
             what = f"unreadable {name}" if name else "an unreadable line"
             warns.add(f"{label}: ignored {what} ({_short(message, 80)})")
 
@@ -556,6 +693,7 @@ class _Extractor:
         start, end = self._span(ev, start, zones, label)
 
         rid = None
+        future = False
         rid_prop = _first(ev.get("RECURRENCE-ID"))
         if rid_prop is not None:
             rid_raw = _dt_of(rid_prop)
@@ -563,20 +701,25 @@ class _Extractor:
                 warns.add(f"skipped {label}: unreadable RECURRENCE-ID")
                 return
             rid = zones.convert(rid_raw, _tzid_of(rid_prop))
+            params = getattr(rid_prop, "params", None) or {}
+            future = str(params.get("RANGE", "")).upper() == "THISANDFUTURE"
 
-        rrule = None
-        rrules = [r for r in _as_list(ev.get("RRULE")) if _rrule_text(r).strip()]  # "RRULE:" means none
-        if rrules:
-            if len(rrules) > 1:
-                warns.add(f"{label}: has {len(rrules)} RRULEs, kept only the first")
-            raw = _rrule_text(rrules[0])
-            rrule, notes = repair_rrule(raw, start, self.ctx.timezone)
-            if rrule is None:
+        rules: list[str] = []
+        for prop in _as_list(ev.get("RRULE")):
+            raw = _rrule_text(prop)
+            if not raw.strip():  # "RRULE:" means none
+                continue
+            rule, notes = repair_rrule(raw, start, self.ctx.timezone)
+            if rule is None:
                 warns.add(f"{label}: dropped unreadable RRULE {raw[:60]!r} ({'; '.join(notes)})")
-            elif notes:
+                continue
+            if notes:
                 warns.add(f"{label}: repaired RRULE ({'; '.join(notes)})")
+            rules.append(rule)
+        rrule = rules[0] if rules else None
 
         location = _text(ev, "LOCATION")
+        periods: list[tuple[When, When]] = []
         uid = uid_raw or synthetic_uid(start, title, location)
         try:
             sequence = int(str(_first(ev.get("SEQUENCE")) or 0).strip())
@@ -594,12 +737,27 @@ class _Extractor:
             status=_STATUS.get(_text(ev, "STATUS").strip().upper(), "confirmed"),
             categories=self._categories(ev),
             rrule=rrule,
-            rdates=self._dates(ev, "RDATE", zones, label),
+            rdates=self._dates(ev, "RDATE", zones, label, periods),
             exdates=self._dates(ev, "EXDATE", zones, label),
             recurrence_id=rid,
         )
         self.items.append(_Item(
-                uid=uid, rid=rid, sequence=sequence, order=len(self.items), calendar=self.calendar_no, event=event
+                uid=uid, rid=rid, sequence=sequence, order=len(self.items), calendar=self.calendar_no, event=event,
+                future=future,
+            ))
+        if periods and rid is None:
+            self._period_instances(self.items[-1], periods, label)
+        for n, rule in enumerate(rules[1:] if rid is None else (), start=2):
+            split = split_extra_rule(event, rule, f"{uid}#rrule{n}")
+            if split is None:
+                warns.add(f"{label}: RRULE #{n} adds no date of its own (or matches too rarely to compare): ignored")
+                continue
+            if split.overlap_unchecked:
+                warns.add(f"{label}: RRULE #{n} kept as series {split.event.source_uid!r}; dates it shares with "
+                          f"the first rule were looked for among its first {EXTRA_RULE_SCAN} only")
+            self.items.append(_Item(
+                uid=split.event.source_uid, rid=None, sequence=sequence, order=len(self.items),
+                calendar=self.calendar_no, event=split.event, claims=split.dates,
             ))
 
     def _span(self, ev, start: When, zones: Zones, label: str) -> tuple[When, When | None]:
@@ -646,10 +804,16 @@ class _Extractor:
                     out.append(text)
         return tuple(out)
 
-    def _dates(self, ev, name: str, zones: Zones, label: str) -> tuple[When, ...]:
+    def _dates(self, ev, name: str, zones: Zones, label: str, periods: list | None = None) -> tuple[When, ...]:
+        """The values of RDATE/EXDATE; a PERIOD gives its start, and (start, end) is added to ``periods``."""
         out: list[When] = []
         for prop in _as_list(ev.get(name)):
             dts = getattr(prop, "dts", None) if not isinstance(prop, vBroken) else None
+            if dts is None and (days := _zulu_dates(prop)):
+                # Google's birthday calendars write RDATE:20131210Z, a DATE with a "Z": the date
+                self.warns.add(f"{label}: read {name} {str(prop)[:40]!r} as dates (a DATE cannot be UTC)")
+                out.extend(d for d in days if d not in out)
+                continue
             if dts is None:
                 self.warns.add(f"{label}: ignored unreadable {name}")
                 continue
@@ -659,13 +823,150 @@ class _Extractor:
                     value = item.dt
                 except Exception:
                     continue
-                if isinstance(value, tuple):  # PERIOD: keep its start
-                    value = value[0] if value else None
+                period_end = None
+                if isinstance(value, tuple):  # PERIOD: its start is the date, its end or duration the occurrence's
+                    value, period_end = value if len(value) == 2 else (None, None)
                 if isinstance(value, (date, datetime)):
-                    converted = zones.convert(value, _tzid_of(item) or list_tzid)
+                    tzid = _tzid_of(item) or list_tzid
+                    converted = zones.convert(value, tzid)
                     if converted not in out:
                         out.append(converted)
+                    if periods is not None and period_end is not None:
+                        if isinstance(period_end, timedelta):
+                            end = _add_duration(converted, period_end)
+                        elif isinstance(period_end, datetime):
+                            end = zones.convert(period_end, tzid)
+                        else:
+                            end = None
+                        if end is not None and type(end) is type(converted):
+                            periods.append((converted, end))
         return tuple(out)
+
+    def _period_instances(self, master: _Item, periods: list[tuple[When, When]], label: str) -> None:
+        """An RDATE PERIOD whose length is not the event's becomes an instance of its own.
+
+        The store and the published ICS keep an RDATE as a date; the period's
+        end lives on as what RFC 5545 offers for one occurrence that differs
+        from the series: a RECURRENCE-ID instance with that DTSTART and DTEND
+        (``synthetic``, so a real instance for the same date wins).
+        """
+        ev = master.event
+        for start, end in periods:
+            if isinstance(start, datetime) != isinstance(ev.start, datetime):
+                continue  # a timed period of an all-day series (or back): the RDATE's date is all it can be
+            if _before(end, start):
+                self.warns.add(f"{label}: RDATE period ends before it starts: kept its start only")
+                continue
+            if ev.end is not None and type(ev.start) is type(start) and _span_of(ev.start, ev.end) == _span_of(start, end):
+                continue  # the series' own length: the RDATE says it all
+            instance = replace(ev, start=start, end=end, rrule=None, rdates=(), exdates=(), recurrence_id=start)
+            self.items.append(_Item(
+                uid=master.uid, rid=start, sequence=master.sequence, order=len(self.items),
+                calendar=master.calendar, event=instance, synthetic=True,
+            ))
+
+    def _drop_repeated_orphans(self, kept: list[_Item], masters: set[str]) -> list[_Item]:
+        """Drop instances without their series that repeat a stated date of another event.
+
+        Google's birthday calendars export the series under one UID and its
+        instances under another (``2014_BIRTHDAY_x`` and ``BIRTHDAY_x``), so
+        the instances lose their series and would show each birthday twice.
+        An instance without series whose title, start and length are those of
+        an event's DTSTART or RDATE in the same file is that date once more.
+        """
+        stated: set[tuple] = set()
+        for item in kept:
+            ev = item.event
+            if item.rid is None or item.uid in masters:
+                length = _span_of(ev.start, ev.end) if ev.end is not None else None
+                for value in (ev.start, *ev.rdates):
+                    stated.add((ev.title.strip(), _rid_key(value), length))
+        out, dropped = [], 0
+        for item in kept:
+            ev = item.event
+            if item.rid is not None and item.uid not in masters:
+                length = _span_of(ev.start, ev.end) if ev.end is not None else None
+                if (ev.title.strip(), _rid_key(ev.start), length) in stated:
+                    dropped += 1
+                    continue
+            out.append(item)
+        if dropped:
+            self.warns.add(f"dropped {dropped} recurrence instances without their series that repeat a date "
+                           "of an event of the same title")
+        return out
+
+    def _drop_stale_instances(self, kept: list[_Item]) -> list[_Item]:
+        """Drop instances left over from an older version of their series.
+
+        An instance that carries an RRULE of its own (a copy of the series as
+        it was when the instance was made), has a lower SEQUENCE than the
+        series' master, and whose RECURRENCE-ID is no date of the series any
+        more (the series was cut short since) is superseded (RFC 5546 §2.1.5:
+        the higher SEQUENCE is the newer revision). recurring-ical-events
+        skips such an instance too (its issue 253).
+        """
+        masters = {i.uid: i for i in kept if i.rid is None}
+        out = []
+        for item in kept:
+            master = masters.get(item.uid)
+            if (
+                item.rid is not None and master is not None and item.event.rrule
+                and item.sequence < master.sequence and not _is_series_date(master.event, item.rid)
+            ):
+                self.warns.add(f"event {item.uid!r}: dropped the instance of {item.rid.isoformat()}: an older "
+                               f"version of the series (SEQUENCE {item.sequence} < {master.sequence}) and no date of it now")
+                continue
+            out.append(item)
+        return out
+
+    def _apply_ranges(self, kept: list[_Item]) -> list[_Item]:
+        """Split each series at its THISANDFUTURE instances (``ics_ranges``), in the order of their dates.
+
+        A later instance (of either kind) belongs to the part its date falls
+        in: it takes that part's UID and its RECURRENCE-ID moves by that part's shift.
+        """
+        masters = {i.uid: i for i in kept if i.rid is None}
+        futures = sorted((i for i in kept if i.future and i.uid in masters), key=lambda i: _rid_key(i.rid))
+        if not futures:
+            return kept
+        # uid → the parts of its series: (first original date, shift, item), in date order
+        parts: dict[str, list[tuple[When | None, timedelta, _Item]]] = {}
+        gone: set[int] = set()
+        for item in futures:
+            chain = parts.setdefault(item.uid, [(None, timedelta(), masters[item.uid])])
+            frm, delta, owner = next(p for p in reversed(chain) if p[0] is None or not _before(item.rid, p[0]))
+            at = ics_ranges.shifted(item.rid, delta)
+            label = f"event {item.uid!r}"
+            new_uid = f"{item.uid}#from-{_rid_key(item.rid)}"
+            result = ics_ranges.split_at(owner.event, item.event, at, new_uid)
+            if isinstance(result, str):
+                self.warns.add(f"{label}: RANGE=THISANDFUTURE at {item.rid.isoformat()} read as this date only ({result})")
+                continue
+            head, tail = result
+            if head is None:  # the instance replaces the part from its first date
+                tail.source_uid = owner.uid
+                owner.event = tail
+                chain[chain.index((frm, delta, owner))] = (frm, delta + _offset(tail.start, at), owner)
+            else:
+                owner.event = head
+                split = _Item(uid=new_uid, rid=None, sequence=item.sequence, order=item.order,
+                              calendar=item.calendar, event=tail)
+                kept.append(split)
+                chain.append((item.rid, delta + _offset(tail.start, at), split))
+            gone.add(id(item))
+        out = []
+        for item in kept:
+            if id(item) in gone:
+                continue
+            chain = parts.get(item.uid)
+            if item.rid is not None and chain:
+                frm, delta, owner = next(p for p in reversed(chain) if p[0] is None or not _before(item.rid, p[0]))
+                if frm is not None or delta:
+                    item.rid = ics_ranges.shifted(item.rid, delta)
+                    item.uid = item.event.source_uid = owner.uid
+                    item.event.recurrence_id = item.rid
+            out.append(item)
+        return sorted(out, key=lambda i: i.order)
 
     def _separate_shared_uids(self) -> None:
         """Different events that share a UID across VCALENDARs keep apart.
@@ -703,12 +1004,25 @@ class _Extractor:
             if other is None:
                 best[key] = item
                 continue
+            if item.synthetic or other.synthetic:  # the file's own instance wins, silently
+                if other.synthetic and not item.synthetic:
+                    best[key] = item
+                continue
             what = "instance" if item.rid is not None else "event"
             self.warns.add(f"duplicate {what} UID {item.uid!r}: kept the one with the higher SEQUENCE")
             if item.sequence >= other.sequence:
                 best[key] = item
         kept = sorted(best.values(), key=lambda i: i.order)
+        # an instance that replaces a date of a series split off a further
+        # RRULE belongs to that series now
+        claimed = {(i.uid.rsplit("#rrule", 1)[0], key): i.uid for i in kept for key in i.claims}
+        for item in kept:
+            if item.rid is not None and (owner := claimed.get((item.uid, _rid_key(item.rid)))):
+                item.uid = item.event.source_uid = owner
+        kept = self._drop_stale_instances(kept)
+        kept = self._apply_ranges(kept)
         masters = {i.uid for i in kept if i.rid is None}
+        kept = self._drop_repeated_orphans(kept, masters)
         events = []
         orphans = 0
         for item in kept:

@@ -318,6 +318,8 @@ def _read(lines: list[str]) -> list[list[FastEvent]]:
                     raise _Unsure("a URI with a line break")  # icalendar's vUri refuses it
             event.add(name, raw)
         elif name in _SINGLE_WHEN:
+            if "RANGE" in params:
+                raise _Unsure("RANGE")  # the reader keeps no parameters; _read_event needs this one
             value = _when(raw, params.get("TZID"), params.get("VALUE"))
             pending.append((event, name, value))
         elif name in _LIST_WHEN:
