@@ -333,7 +333,7 @@ def walk_rule(rule: str, start: When, *, stop: When | None = None, limit: int = 
             for value in dateutil_rrule.rrulestr(rule, dtstart=probe):
                 budget.progress()
                 value = value if isinstance(start, datetime) else value.date()
-                if len(out) >= limit or (stop is not None and not _earlier(value, stop)):
+                if len(out) >= limit or (stop is not None and not earlier(value, stop)):
                     break
                 out.append(value)
             budget.check()
@@ -342,7 +342,7 @@ def walk_rule(rule: str, start: When, *, stop: When | None = None, limit: int = 
     return out
 
 
-def _earlier(a: When, b: When) -> bool:
+def earlier(a: When, b: When) -> bool:
     """a < b, wall times compared where one is floating and one aware, a date as its midnight."""
     if isinstance(a, datetime) != isinstance(b, datetime):
         a = a if isinstance(a, datetime) else datetime.combine(a, time())

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from aggregator.model import RawEvent, When
-from aggregator.recurrence import walk_rule
+from aggregator.recurrence import earlier as _before, walk_rule
 
 UTC = timezone.utc
 _UNTIL = re.compile(r"^(\d{8})(?:T(\d{6})(Z?))?$")
@@ -37,15 +37,6 @@ def _parts(rule: str) -> dict[str, str]:
 def _rule_text(parts: dict[str, str]) -> str:
     return ";".join(f"{k}={v}" for k, v in parts.items())
 
-
-def _before(a: When, b: When) -> bool:
-    """a < b, comparing wall times when one is floating and one is aware, dates as midnight."""
-    if isinstance(a, datetime) != isinstance(b, datetime):
-        a = a if isinstance(a, datetime) else datetime.combine(a, time())
-        b = b if isinstance(b, datetime) else datetime.combine(b, time())
-    if isinstance(a, datetime) and (a.tzinfo is None) != (b.tzinfo is None):
-        return a.replace(tzinfo=None) < b.replace(tzinfo=None)
-    return a < b
 
 
 def _shift(value: When, delta: timedelta) -> When:
