@@ -1,12 +1,15 @@
 """Rendering the nightly digest (exporters.digest): subject, plain text, HTML.
 
 The browser test opens the HTML part in Debian's chromium (/usr/bin/chromium)
-through Playwright; without it the test is skipped, with CI=true it fails.
+through Playwright and reads its screenshot back with OCR (Debian's tesseract, German
+and English); without them the test is skipped, with CI=true it fails.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from dataclasses import replace
 from datetime import date, datetime, timezone
 from importlib import resources
@@ -14,6 +17,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from rapidfuzz import fuzz
 
 from exporters.digest import (
     CATALOGUE,
@@ -351,7 +355,7 @@ def test_empty_digest_still_renders():
 def _need(ok: bool, reason: str) -> None:
     if not ok:
         if IN_CI:
-            pytest.fail(reason + "; CI must have it (.ci/run installs chromium)")
+            pytest.fail(reason + "; CI must have it (.ci/run installs it)")
         pytest.skip(reason)
 
 
@@ -435,4 +439,38 @@ def test_html_part_in_chromium(browser, tmp_path, lang):
 
     assert not errors, errors
     assert not outside, f"the HTML loads nothing from outside: {outside}"
-    assert shot.is_file() and shot.stat().st_size > 1000
+    # What a reader sees, not only what the DOM holds: the screenshot read back by OCR.
+    seen = _ocr(shot)
+    for phrase in SEEN_IN_SCREENSHOT[lang]:
+        assert fuzz.partial_ratio(phrase, seen) >= 90, f"{phrase!r} not seen in the screenshot; OCR read:\n{seen}"
+
+
+SEEN_IN_SCREENSHOT = {
+    "de": ["Netzwerktimer – Terminüberschneidungen", "Neue Terminüberschneidungen (2)", "Zeitliche Überschneidung",
+           "Innovationsforum Wasserstoff", "Netzwerktreffen Medizintechnik"],
+    "en": ["Netzwerktimer – scheduling conflicts", "New conflicts (2)", "Overlapping times", "Innovationsforum Wasserstoff"],
+}
+
+
+def _ocr(image: Path) -> str:
+    """The text tesseract reads in ``image`` (German and English), whitespace folded, dashes unified."""
+    _need(shutil.which("tesseract") is not None, "tesseract not found (apt-get install tesseract-ocr tesseract-ocr-deu)")
+    langs = subprocess.run(["tesseract", "--list-langs"], capture_output=True, text=True).stdout.split()
+    _need("deu" in langs, "tesseract has no German (apt-get install tesseract-ocr-deu)")
+    text = subprocess.run(["tesseract", str(image), "-", "-l", "deu+eng"], capture_output=True, text=True, check=True).stdout
+    return " ".join(text.replace("—", "–").replace(" - ", " – ").split())
+
+
+def test_ocr_of_the_screenshot_would_notice_a_missing_phrase(browser, tmp_path):
+    """The OCR check is not a formality: a page without the conflict's title does not pass it."""
+    page = browser.new_page(viewport={"width": 800, "height": 300})
+    try:
+        page.set_content('<html lang="de"><body style="font-family:sans-serif"><h1>Netzwerktimer – Terminüberschneidungen</h1>'
+                         "<p>Netzwerktreffen Medizintechnik</p></body></html>")
+        shot = tmp_path / "page.png"
+        page.screenshot(path=str(shot))
+    finally:
+        page.close()
+    seen = _ocr(shot)
+    assert fuzz.partial_ratio("Netzwerktreffen Medizintechnik", seen) >= 90
+    assert fuzz.partial_ratio("Innovationsforum Wasserstoff", seen) < 90
