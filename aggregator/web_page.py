@@ -67,6 +67,8 @@ PAGE_CATALOGUE: dict[str, dict[str, object]] = {
         "submit_check": "Prüfen",
         "check_result": "Ergebnis für {day}",
         "on_day": "An diesem Tag",
+        "long_events": "Außerdem, länger als {length} (zählt nicht für Überschneidungen)",
+        "days_hours": ("{n} Tag", "{n} Tage", "{n} Stunde", "{n} Stunden"),
         "collisions": "Ein neuer Termin würde kollidieren mit",
         "no_collisions": "Ein neuer Termin kollidiert mit nichts.",
         "context": "Hinweise",
@@ -114,6 +116,8 @@ PAGE_CATALOGUE: dict[str, dict[str, object]] = {
         "submit_check": "Check",
         "check_result": "Result for {day}",
         "on_day": "On this day",
+        "long_events": "Also on, longer than {length} (not counted for conflicts)",
+        "days_hours": ("{n} day", "{n} days", "{n} hour", "{n} hours"),
         "collisions": "A new event would collide with",
         "no_collisions": "A new event collides with nothing.",
         "context": "Notes",
@@ -306,6 +310,8 @@ def page_routes(config: Config, store: Store, published_view: PublishedView, clo
         ctx["result"] = {
             "heading": cat["check_result"].format(day=_day_heading(day, cat)),
             "events": [view(s, cat, lang, []) for s in result.events],
+            "long_events": [view(s, cat, lang, []) for s in result.long_events],
+            "long_heading": cat["long_events"].format(length=_length(config.conflicts.ignore_longer_than, cat)),
             "collisions": [{"kind": kinds.get(kind, kind), "event": view(s, cat, lang, [])} for kind, s in result.collisions],
             "context": context,
             "free_days": [{"label": _day_heading(d, cat), "url": "/check?" + urlencode(
@@ -315,6 +321,15 @@ def page_routes(config: Config, store: Store, published_view: PublishedView, clo
         return render("check.html.j2", ctx)
 
     return [Route("/", index, methods=["GET", "HEAD"]), Route("/check", check, methods=["GET", "HEAD"])]
+
+
+def _length(span: timedelta, cat: dict) -> str:
+    """``span`` in whole days where it is some, else in hours: "3 Tage", "36 Stunden"."""
+    day, days, hour, hours = cat["days_hours"]
+    if span.seconds == 0:
+        return (day if span.days == 1 else days).format(n=span.days)
+    n = round(span.total_seconds() / 3600)
+    return (hour if n == 1 else hours).format(n=n)
 
 
 def _day_heading(day: date, cat: dict) -> str:

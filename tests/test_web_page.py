@@ -11,7 +11,7 @@ import socket
 import threading
 import time
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from html import unescape
 from importlib import resources
 from pathlib import Path
@@ -363,3 +363,22 @@ def test_page_in_chromium(live_server, browser):  # the server first: the fixtur
     for name in ("page-list-phone", "page-filtered", "page-check", "page-month-en"):
         shot = ARTIFACTS / f"{name}.png"
         assert shot.is_file() and shot.stat().st_size > 1000, name
+
+
+def test_check_lists_events_too_long_to_conflict_apart(client):
+    html = ok(client.get("/check", params={"date": "2025-10-15"}))
+    assert "Außerdem, länger als 3 Tage (zählt nicht für Überschneidungen)" in html
+    long_events = html.split('id="long-events"')[1].split("</ul>")[0]
+    assert "Thüringer Cross-Cluster-Wochen 2025" in long_events
+    if 'id="on-day"' in html:
+        assert "Cross-Cluster-Wochen" not in html.split('id="on-day"')[1].split("</ul>")[0]
+    en = ok(client.get("/check", params={"date": "2025-10-15", "lang": "en"}))
+    assert "Also on, longer than 3 days (not counted for conflicts)" in en
+
+
+@pytest.mark.parametrize(("span", "de", "en"), [(timedelta(days=3), "3 Tage", "3 days"), (timedelta(days=1), "1 Tag", "1 day"),
+                                                (timedelta(hours=36), "36 Stunden", "36 hours")])
+def test_the_length_of_too_long_is_said_in_days_or_hours(span, de, en):
+    from aggregator.web_page import PAGE_CATALOGUE, _length
+
+    assert (_length(span, PAGE_CATALOGUE["de"]), _length(span, PAGE_CATALOGUE["en"])) == (de, en)
