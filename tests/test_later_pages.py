@@ -182,3 +182,22 @@ def test_a_source_read_with_other_settings_is_read_afresh(world):
     (report,) = world.refresh(moved, NOW + timedelta(hours=2)).sources
     assert report.outcome == "fetched"
     assert world.events()["Energiefrühstück"][0] == "2025-10-07T10:00:00-04:00"
+
+
+def test_a_detail_pages_json_ld_fills_time_end_and_place_end_to_end(world):
+    # The list gives only the day; the detail page (as TYPO3/WordPress event plugins print it)
+    # carries the time, the end and the place as schema.org JSON-LD.
+    world.write("veranstaltungen", list_page(("d1.html", "Workshop Wasserstoff", "07.10.2025")))
+    world.write("d1.html", """<!DOCTYPE html><html><head><meta charset="utf-8"><title>Workshop Wasserstoff</title>
+<script type="application/ld+json">{"@context": "https://schema.org", "@type": "Event", "name": "Workshop Wasserstoff",
+ "startDate": "2025-10-07T14:00:00+02:00", "endDate": "2025-10-07T17:30:00+02:00",
+ "location": {"@type": "Place", "name": "Haus der Wirtschaft", "address": {"@type": "PostalAddress",
+ "streetAddress": "Arnstädter Straße 34", "addressLocality": "Erfurt"}}}</script></head>
+<body><main><h1>Workshop Wasserstoff</h1><p>Wir laden ein.</p></main></body></html>""")
+    config = world.config(HTML_SOURCE.format(url=world.server.url("/veranstaltungen")))
+    (report,) = world.refresh(config).sources
+    assert report.outcome == "fetched" and report.events == 1
+    (stored,) = world.store.published_events()
+    event = stored.event
+    assert (event.start.isoformat(), event.end.isoformat()) == ("2025-10-07T14:00:00+02:00", "2025-10-07T17:30:00+02:00")
+    assert "Haus der Wirtschaft" in event.location and "Erfurt" in event.location
