@@ -457,6 +457,29 @@ def test_the_events_calendar_list_page_json_ld_keeps_all_day_events_all_day():
     assert places["Online-Seminar: Cybersicherheit & NIS2 für KMU"] == "online"
 
 
+def test_the_events_calendars_twice_escaped_descriptions_become_plain_text():
+    # TEC prints "&lt;p&gt;…&lt;/p&gt;\\n": the tags as entities, the line break as a literal backslash-n
+    from zoneinfo import ZoneInfo
+
+    from aggregator.normalize import normalize
+
+    home = "https://elmug.de/wp-tec"
+    body = WP_TEC_LIST.read_bytes().replace(b"{{BASE_URL}}", home.removesuffix("/wp-tec").encode())
+    result = extract(body, ctx(home + "/veranstaltungen/"))
+    texts = [normalize(e, source_id="s", network_id="elmug", zone=ZoneInfo("Europe/Berlin"), base_url=home).description
+             for e in result.events]
+    stammtisch = next(t for t in texts if t.startswith("Beim Herbst-Stammtisch"))
+    assert stammtisch.startswith("Beim Herbst-Stammtisch stellen zwei Mitgliedsunternehmen vor, wie sie Messdaten mit "
+                                 "lernenden Verfahren auswerten – mit anschließendem Austausch bei Thüringer Bratwurst.")
+    for text in texts:
+        assert "<p>" not in text and "&lt;" not in text and "\\n" not in text, text
+
+
+def test_a_plain_description_with_entities_or_backslashes_is_left_alone():
+    result = extract(page(ev(description="Forschung & Entwicklung, Pfad C:\\new")), ctx())
+    assert result.events[0].description == "Forschung & Entwicklung, Pfad C:\\new"
+
+
 # ------------------------------------------------------------------ schema.org details
 
 

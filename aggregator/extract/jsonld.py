@@ -481,7 +481,7 @@ def _add_schema_event(node: dict, page: _Page, syntax: str) -> None:
         url = _absolute(url, page.base)
     node_id = _str(node.get("@id"))
     uid = _absolute(node_id, page.base) if node_id and not node_id.startswith("_:") else ""
-    description = _str(_get(node, "description"))
+    description = _escaped_markup(_str(_get(node, "description")))
     organizer = _names(_get(node, "organizer"), page)
     if organizer and organizer.casefold() not in description.casefold():
         description = (description + "\n\n" if description else "") + f"Veranstalter: {organizer}"
@@ -1048,6 +1048,18 @@ def enrich(event: RawEvent, body: bytes, ctx: ExtractContext) -> tuple[RawEvent,
             return event, [f"detail page of {label!r}: no structured event on it"]
         return event, [f"detail page of {label!r}: none of its {len(found.events)} event(s) matches the title and day"]
     return _fill(event, best), []
+
+
+def _escaped_markup(text: str) -> str:
+    """A description as markup, also where it was escaped twice on its way into the JSON.
+
+    The Events Calendar (and other WordPress plugins) print the description's HTML with its
+    tags as entities and its line breaks as a literal backslash-n: ``&lt;p&gt;Text&lt;/p&gt;\\n``.
+    Read as it is, subscribers would see the tags and the backslashes. Such text is unescaped
+    once (normalize turns the markup into text); any other text is left as it is."""
+    if "&lt;" not in text:
+        return text
+    return html.unescape(text).replace("\\r\\n", "\n").replace("\\n", "\n").replace("\\t", " ")
 
 
 def _best_match(event: RawEvent, candidates: list[RawEvent]) -> RawEvent | None:
