@@ -18,6 +18,7 @@ from aggregator.config import KINDS, Config, ConfigError, Deployment, load_confi
 EXIT_CONFIG = 2
 EXIT_SOURCES_FAILED = 1
 EXIT_DATABASE = 3
+EXIT_BUSY = 4
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,11 +37,29 @@ def main(argv: list[str] | None = None) -> int:
     from sqlalchemy.exc import OperationalError
 
     try:
+        if getattr(args, "writes", False) and not getattr(args, "dry_run", False):
+            return _as_the_writer(args, config, deployment)
         return args.handler(args, config, deployment)
     except OperationalError as exc:  # the database cannot be reached or used: say so, no traceback
         reason = str(exc.orig or exc).strip().splitlines()[0] if str(exc.orig or exc).strip() else type(exc).__name__
         print(f"database unavailable: {reason}", file=sys.stderr)
         return EXIT_DATABASE
+
+
+def _as_the_writer(args, config: Config, deployment: Deployment) -> int:
+    """Run a command that writes to the database while no other process does (``WriterLock``):
+    it waits up to NETZWERKTIMER_WRITER_WAIT seconds, then gives up with exit status 4."""
+    from aggregator.store.writer_lock import WriterBusy, WriterLock
+
+    lock = WriterLock(deployment.database_url)
+    try:
+        with lock.holding(deployment.writer_wait, f"netzwerktimer {args.command}"):
+            return args.handler(args, config, deployment)
+    except WriterBusy as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_BUSY
+    finally:
+        lock.close()
 
 
 def _configure_logging(args) -> None:
@@ -68,14 +87,14 @@ def _parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("refresh", parents=[common], help="fetch sources, store their events, publish the calendar")
     r.add_argument("source_ids", nargs="*", metavar="SOURCE_ID", help="only these sources (default: every enabled source)")
-    r.set_defaults(handler=_refresh)
+    r.set_defaults(handler=_refresh, writes=True)
 
     e = sub.add_parser("export", parents=[common], help="write a calendar from what is stored")
     esub = e.add_subparsers(dest="format", required=True, metavar="FORMAT")
     ics = esub.add_parser("ics", parents=[common], help="the merged calendar as iCalendar")
     ics.add_argument("--network", metavar="ID", help="only this network's events")
     ics.add_argument("-o", "--output", metavar="FILE", help="write here (default: standard output)")
-    ics.set_defaults(handler=_export_ics)
+    ics.set_defaults(handler=_export_ics, writes=True)  # a publication not yet recorded is recorded
 
     s = sub.add_parser("sources", parents=[common], help="list, check, discover and accept sources")
     ssub = s.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -98,7 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     sc.set_defaults(handler=_sources_check)
     sa = ssub.add_parser("accept", parents=[common], help="accept what a suspicious source yields now, and refresh it")
     sa.add_argument("source_id", metavar="SOURCE_ID")
-    sa.set_defaults(handler=_sources_accept)
+    sa.set_defaults(handler=_sources_accept, writes=True)
     sd = ssub.add_parser("discover", parents=[common], help="find the calendars, feeds, APIs and event markup a page offers")
     sd.add_argument("url", metavar="URL")
     sd.add_argument("--network", default="NETWORK", help="network id to put into the printed [[sources]] block")
@@ -110,12 +129,12 @@ def _parser() -> argparse.ArgumentParser:
     cf.add_argument("--network", metavar="ID", help="only conflicts involving this network")
     cf.add_argument("--kind", choices=("overlap", "same_day"), help="only this kind (default: both)")
     cf.add_argument("--json", action="store_true", help="print a JSON list")
-    cf.set_defaults(handler=_conflicts)
+    cf.set_defaults(handler=_conflicts, writes=True)  # records the conflicts' lifecycle
     cfsub = cf.add_subparsers(dest="action", required=False, metavar="ACTION")
     ack = cfsub.add_parser("ack", parents=[common], help="mark a conflict as known and intended")
     ack.add_argument("conflict_id", metavar="ID")
     ack.add_argument("--note", required=True, help="why it is fine (shown in later digests)")
-    ack.set_defaults(handler=_conflicts_ack)
+    ack.set_defaults(handler=_conflicts_ack, writes=True)
 
     cd = sub.add_parser("check-date", parents=[common], help="what is on a day, and what a new event there would collide with")
     cd.add_argument("day", metavar="DATE", type=_date_arg, help="YYYY-MM-DD")
@@ -129,7 +148,7 @@ def _parser() -> argparse.ArgumentParser:
     dg.add_argument("--dry-run", action="store_true", help="print what would be sent; send and record nothing")
     dg.add_argument("--date", dest="night", metavar="DATE", type=_date_arg, help="the night it is for (default: today)")
     dg.add_argument("--force", action="store_true", help="send even to recipients who got this night's digest")
-    dg.set_defaults(handler=_digest)
+    dg.set_defaults(handler=_digest, writes=True)
 
     c = sub.add_parser("config", parents=[common], help="configuration")
     csub = c.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -36,6 +36,7 @@ KINDS = ("ics", "feed", "jsonld", "tribe", "html", "auto")
 ENV_CONFIG = "NETZWERKTIMER_CONFIG"
 ENV_DATA_DIR = "NETZWERKTIMER_DATA_DIR"
 ENV_DATABASE_URL = "NETZWERKTIMER_DATABASE_URL"
+ENV_WRITER_WAIT = "NETZWERKTIMER_WRITER_WAIT"
 # set: serve offers the admin endpoints (aggregator/web_admin.py) to requests bearing this token
 ENV_ADMIN_TOKEN = "NETZWERKTIMER_ADMIN_TOKEN"
 
@@ -388,6 +389,8 @@ class Deployment:
     config_path: Path
     data_dir: Path
     database_url: str
+    # Seconds a writing command waits while another process writes to the database (WriterLock).
+    writer_wait: float = 600.0
 
     @classmethod
     def from_env(cls, config_override: str | None = None, env: dict | None = None) -> Deployment:
@@ -395,10 +398,21 @@ class Deployment:
         config_path = Path(config_override or env.get(ENV_CONFIG) or "sources.toml")
         data_dir = Path(env.get(ENV_DATA_DIR) or "data")
         url = env.get(ENV_DATABASE_URL) or f"sqlite:///{(data_dir / 'netzwerktimer.sqlite3').resolve()}"
+        problems = []
         problem = database_url_problem(url)
         if problem:
-            raise ConfigError("environment", [(ENV_DATABASE_URL, problem)])
-        return cls(config_path=config_path, data_dir=data_dir, database_url=url)
+            problems.append((ENV_DATABASE_URL, problem))
+        wait = env.get(ENV_WRITER_WAIT) or "600"
+        try:
+            writer_wait = float(wait)
+            if not 0 <= writer_wait < float("inf"):
+                raise ValueError
+        except ValueError:
+            problems.append((ENV_WRITER_WAIT, f"seconds to wait, a number ≥ 0, not {wait!r}"))
+            writer_wait = 0.0
+        if problems:
+            raise ConfigError("environment", problems)
+        return cls(config_path=config_path, data_dir=data_dir, database_url=url, writer_wait=writer_wait)
 
     @property
     def public_dir(self) -> Path:

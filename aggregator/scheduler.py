@@ -41,6 +41,7 @@ from aggregator.conflict_report import detect
 from aggregator.digest_job import DigestOutcome, recipients, run_digest
 from aggregator.pipeline import refresh
 from aggregator.store import SourceState, Store
+from aggregator.store.writer_lock import WriterLock
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,8 @@ def jitter(source: Source, interval: timedelta) -> timedelta:
 
 
 MAX_BACKOFF = timedelta(hours=24)
+# Seconds the nightly digest waits for another process writing to the database (then: again in 15 minutes).
+DIGEST_WRITER_WAIT = 60.0
 
 
 def backoff(interval: timedelta, failures: int) -> timedelta:
@@ -154,8 +157,10 @@ class RefreshScheduler:
         self._now = clock or (lambda: datetime.now(timezone.utc))
         self._scheduler = BackgroundScheduler(timezone=config.settings.timezone)
         # One lock for every writer (refresh + publish + conflict lifecycle, digest):
-        # the web only reads, so nothing else in the process writes.
+        # the web only reads, so nothing else in the process writes. Whoever holds it also
+        # takes the database's writer lock, so another process (a CLI refresh) takes turns too.
         self._lock = threading.Lock()
+        self._writer = WriterLock(deployment.database_url)
         self._digest_lock = self._lock
         self._stop = threading.Event()
         self._zone = ZoneInfo(config.settings.timezone)
@@ -206,6 +211,7 @@ class RefreshScheduler:
             started = clock.perf_counter()
             self._scheduler.shutdown(wait=True)
             log.info("scheduler stopped", extra={"event": "scheduler.stop", "duration_s": round(clock.perf_counter() - started, 3)})
+        self._writer.close()
 
     def run_exclusive(self, action: Callable[[threading.Event], object], *, wait: float = 300.0):
         """``action(stop_event)`` under the refresh lock, so it never runs beside a scheduled refresh.
@@ -222,17 +228,28 @@ class RefreshScheduler:
             if clock.monotonic() >= deadline:
                 raise Busy()
         try:
-            if self._stop.is_set():
-                raise Stopping()
-            return action(self._stop)
+            if not self._writer.acquire(max(deadline - clock.monotonic(), 0.0)):
+                raise Busy()  # another process (a CLI refresh) is writing
+            try:
+                if self._stop.is_set():
+                    raise Stopping()
+                return action(self._stop)
+            finally:
+                self._writer.release()
         finally:
             self._lock.release()
 
     def tick(self) -> None:
         if self._stop.is_set() or not self._lock.acquire(blocking=False):
             return
+        writing = False
         try:
             if self._stop.is_set():
+                return
+            writing = self._writer.acquire(0)
+            if not writing:
+                log.info("another process is writing to the database; this tick refreshes nothing, the next one tries again",
+                         extra={"event": "refresh", "outcome": "busy"})
                 return
             now = self._now()
             states = self.store.source_states()
@@ -247,6 +264,8 @@ class RefreshScheduler:
             log.exception("scheduled refresh failed; will try again on the next tick",
                           extra={"event": "refresh", "outcome": "error", "error": f"{type(exc).__name__}: {exc}"})
         finally:
+            if writing:
+                self._writer.release()
             self._lock.release()
 
     # --- the nightly digest ----------------------------------------------
@@ -271,20 +290,39 @@ class RefreshScheduler:
             if night is None:
                 return None
             try:
-                outcomes = run_digest(self.config, self.store, self.deployment, night, now, stop=self._stop)  # logs each send
-            except Exception as exc:
+                if not self._writer.acquire(DIGEST_WRITER_WAIT):
+                    log.warning("digest for %s: another process is writing to the database; trying again in 15 minutes", night,
+                                extra={"event": "digest", "night": night.isoformat(), "outcome": "busy"})
+                    self._retry_digest(now)
+                    return None
+            except Exception as exc:  # the database cannot be reached: like any failed digest, retried
                 log.exception("digest for %s failed; trying again in 15 minutes", night,
                               extra={"event": "digest", "night": night.isoformat(), "outcome": "error",
                                      "error": f"{type(exc).__name__}: {exc}"})
                 self._retry_digest(now)
                 return None
-            if self._stop.is_set():
-                return outcomes  # the recipients not reached yet are caught up at the next start
-            if any(o.status in ("failed", "in_progress") for o in outcomes):
-                self._retry_digest(now)
-            else:
-                self.last_attempted_night = night
-            return outcomes
+            try:
+                return self._send_digest(night, now)
+            finally:
+                self._writer.release()
+
+    def _send_digest(self, night: date, now: datetime) -> list[DigestOutcome] | None:
+        """Tonight's digest, the writer lock held (see ``digest_check``)."""
+        try:
+            outcomes = run_digest(self.config, self.store, self.deployment, night, now, stop=self._stop)  # logs each send
+        except Exception as exc:
+            log.exception("digest for %s failed; trying again in 15 minutes", night,
+                          extra={"event": "digest", "night": night.isoformat(), "outcome": "error",
+                                 "error": f"{type(exc).__name__}: {exc}"})
+            self._retry_digest(now)
+            return None
+        if self._stop.is_set():
+            return outcomes  # the recipients not reached yet are caught up at the next start
+        if any(o.status in ("failed", "in_progress") for o in outcomes):
+            self._retry_digest(now)
+        else:
+            self.last_attempted_night = night
+        return outcomes
 
     def _retry_digest(self, now: datetime) -> None:
         if self._scheduler.running:
