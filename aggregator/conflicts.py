@@ -332,12 +332,21 @@ _CITY = re.compile(
     re.I,
 )
 _CANONICAL = {c.casefold(): c for c in CITIES}
+_LINK_ONLY = re.compile(r"(?:https?://|www\.)\S+")
 _POSTCODE_CITY = re.compile(r"(?<!\d)(?:D-)?\d{5}\s+([^\d,;|\n]+)")
 
 
 def is_online(location: str) -> bool:
-    """Does the location say the event happens online (online, virtuell, Webinar, digital, Zoom …)?"""
-    return bool(_ONLINE.search(location or ""))
+    """Does the location say the event happens online only (online, virtuell, Webinar, digital, Zoom …)?
+
+    A hybrid event names a place beside its online part ("Studio Weimar, 99423 Weimar; online:
+    https://…", as kind jsonld writes MixedEventAttendanceMode): it is on site, and competes for
+    the audience there. So the location counts as online when some part of it (parts split at
+    ";", "|" or a line break) says so and every other part is only a link."""
+    parts = [p.strip() for p in re.split(r"[;|\n]", location or "") if p.strip()]
+    if not any(_ONLINE.search(p) for p in parts):
+        return False
+    return all(_ONLINE.search(p) or _LINK_ONLY.fullmatch(p) for p in parts)
 
 
 def city_of(location: str) -> str:

@@ -429,7 +429,11 @@ def test_the_city_is_read_from_the_postcode_or_a_known_name(location, city):
 @pytest.mark.parametrize(
     "location,online",
     [("Online", True), ("Webinar", True), ("virtuell via MS Teams", True), ("Digital", True), ("Online-Seminar", True),
-     ("Zentrum für Digitalisierung, 99084 Erfurt", False), ("99096 Erfurt", False), ("", False)],
+     ("Zentrum für Digitalisierung, 99084 Erfurt", False), ("99096 Erfurt", False), ("", False),
+     # hybrid (kind jsonld's MixedEventAttendanceMode): on site as well, so not online
+     ("Studio Weimar, Frauenplan 1, 99423 Weimar; online: https://meet.example/x", False),
+     ("Haus der Wirtschaft, Erfurt; online", False),
+     ("online; https://meet.example/x", True), ("Webinar | https://zoom.us/j/1", True)],
 )
 def test_online_is_read_from_the_location(location, online):
     assert is_online(location) is online
